@@ -1,0 +1,64 @@
+// The rank's command line and cluster file, validated with zod. Every mistake becomes one line.
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import type { PeerAddress } from "../io/tcp_transport.js";
+
+export class UsageError extends Error {}
+
+const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, { error: "expected host:port" });
+export const clusterFile = z.array(hostPort).min(1, { error: "the cluster needs at least one rank" }).max(64);
+
+export function parseAddress(text: string): PeerAddress {
+  const at = text.lastIndexOf(":");
+  const port = Number(text.slice(at + 1));
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`bad port in ${text}`);
+  return { host: text.slice(0, at), port };
+}
+
+export function loadCluster(path: string): PeerAddress[] {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new UsageError(`cannot read cluster file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new UsageError(`cluster file ${path} is not JSON (expected a list of "host:port")`);
+  }
+  const parsed = clusterFile.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue && issue.path.length > 0 ? ` at [${issue.path.join(".")}]` : "";
+    throw new UsageError(`cluster file ${path}${where}: ${issue?.message ?? "invalid"} (expected a list of "host:port")`);
+  }
+  return parsed.data.map(parseAddress);
+}
+
+export function loopbackCluster(n: number, basePort: number, host: string): PeerAddress[] {
+  if (basePort + n - 1 > 65535) throw new UsageError(`--base-port ${basePort} leaves no room for ${n} ranks`);
+  return Array.from({ length: n }, (_, i) => ({ host, port: basePort + i }));
+}
+
+const positiveInt = (flag: string) => z.number({ error: `${flag} must be a number` }).int({ error: `${flag} must be a whole number` }).positive({ error: `${flag} must be > 0` });
+const nonNegative = (flag: string) => z.number({ error: `${flag} must be a number` }).nonnegative({ error: `${flag} must be >= 0` });
+
+export const rankFlags = z.object({
+  i: z.number({ error: "-i (rank id) must be a number" }).int({ error: "-i must be a whole number" }).nonnegative({ error: "-i must be >= 0" }),
+  o: positiveInt("-o (read timeout, ms)"),
+  l: positiveInt("-l (max instances per round)"),
+  t: nonNegative("-t (seconds of generation)"),
+  rate: nonNegative("--rate"),
+  grace: nonNegative("--grace"),
+  batch: positiveInt("--batch"),
+  window: positiveInt("--window"),
+});
+
+/** Validate numbers first (yargs turns "abc" into NaN), reporting the first problem. */
+export function checkFlags(argv: Record<string, unknown>): z.infer<typeof rankFlags> {
+  const parsed = rankFlags.safeParse(argv);
+  if (!parsed.success) throw new UsageError(parsed.error.issues[0]?.message ?? "invalid flags");
+  return parsed.data;
+}

@@ -1,0 +1,42 @@
+// The ports a rank is built over. Real implementations live in io/, simulated ones in sim/,
+// fault injectors in faults/ wrap them. Protocol code never touches anything else.
+import type { WireMsg } from "./protocol/messages.js";
+import type { StorageRecord } from "./protocol/effects.js";
+
+/** Time as the rank sees it. All values are microseconds since the Unix epoch. */
+export interface Clock {
+  nowUs(): number;
+  /** Run fn once after ms milliseconds; returns a cancel function. */
+  after(ms: number, fn: () => void): () => void;
+  /** Resolve after the pending macrotasks (timers, sockets) had a chance to run. */
+  yieldNow(): Promise<void>;
+}
+
+/** Uniform random numbers in [0, 1). Only fault injection and jitter use it. */
+export interface Random {
+  next(): number;
+}
+
+/** Moves whole messages between ranks. send never blocks; it may drop (like a network). */
+export interface Transport {
+  send(to: number, msg: WireMsg): void;
+  /** Install the single receiver of incoming messages (including those a rank sends itself). */
+  onMessage(handler: (msg: WireMsg) => void): void;
+  close(): Promise<void>;
+}
+
+/** Durable acceptor state. append is buffered; sync resolves once everything appended is durable. */
+export interface Storage {
+  append(record: StorageRecord): void;
+  sync(): Promise<void>;
+  /** Records that survived the last run, in append order (empty on a fresh data directory). */
+  load(): Promise<StorageRecord[]>;
+  close(): Promise<void>;
+}
+
+/** Where generate/commit lines go. write is buffered; flush makes them visible to readers. */
+export interface LogSink {
+  write(line: string): void;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}

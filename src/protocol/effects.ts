@@ -1,0 +1,72 @@
+// What flows between the four processors of one rank, and what a processor's pure logic asks its
+// shell to do (effects). Pure logic never performs I/O: it appends effects to an array.
+import type { AckMsg, GatherMsg, ImposeMsg, LogMsg, ReadMsg, WireMsg } from "./messages.js";
+
+export type BumpReason = "timeout" | "giveup";
+
+/** msg handler inbox: frames from the network and bump requests from leader/follower. */
+export type MsgIn =
+  | { kind: "net"; msg: WireMsg }
+  | { kind: "bump"; round: number; reason: BumpReason; by: "leader" | "follower" };
+
+/** The rank's own progress, sent by the consensus handler to leader and follower (lossy, repeated). */
+export interface LocalStatus {
+  kind: "local";
+  commitIndex: number;
+  backlog: number;
+}
+
+export type RoundChange = { kind: "round"; round: number };
+
+export type LeaderIn =
+  | RoundChange
+  | { kind: "net"; msg: GatherMsg | AckMsg }
+  | { kind: "grant"; round: number; seq: number; ids: string[] }
+  | LocalStatus;
+
+export type FollowerIn = RoundChange | { kind: "net"; msg: ReadMsg | ImposeMsg } | LocalStatus;
+
+export type ConsensusIn =
+  | { kind: "net"; msg: LogMsg }
+  /** Leader asks for own instances for seqs [seq, seq+max); exact: fill every one (holes). */
+  | { kind: "want"; round: number; seq: number; max: number; exact: boolean }
+  | { kind: "unwant"; round: number }
+  /** A proposal from the library API or the background generator. */
+  | { kind: "propose"; count: number };
+
+/** What an acceptor makes durable before it reveals it. */
+export type StorageRecord =
+  | { r: "promise"; round: number }
+  | { r: "accept"; round: number; seq: number; ids: string[] }
+  | { r: "floor"; seq: number };
+
+export type Effect =
+  | { kind: "send"; to: number; msg: WireMsg }
+  /** To every rank, this one included. */
+  | { kind: "broadcast"; msg: WireMsg }
+  | { kind: "toMsg"; msg: MsgIn }
+  | { kind: "toLeader"; msg: LeaderIn }
+  | { kind: "toFollower"; msg: FollowerIn }
+  | { kind: "toConsensus"; msg: ConsensusIn }
+  | { kind: "persist"; record: StorageRecord }
+  | { kind: "log"; line: string }
+  | { kind: "committed"; seq: number; id: string }
+  | { kind: "finished"; converged: boolean };
+
+/** The shape every processor's pure logic has: an input or the passage of time in, effects out. */
+export interface ProcessorLogic<I> {
+  onInput(input: I, nowUs: number, out: Effect[]): void;
+  /** Called when the read timed out or nowUs reached wakeAt(). */
+  onTime(nowUs: number, out: Effect[]): void;
+  /** When this logic next needs onTime, in µs (Infinity: only on read timeout). */
+  wakeAt(): number;
+}
+
+/** Leader of a round: round-robin over the ranks. */
+export function leaderOf(round: number, n: number): number {
+  return round % n;
+}
+
+export function quorumOf(n: number): number {
+  return Math.floor(n / 2) + 1;
+}

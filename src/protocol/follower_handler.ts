@@ -1,0 +1,149 @@
+// follower handler: the rank's acceptor. It answers a leader's read with a gather (a promise plus
+// everything accepted at or above the leader's base) and an impose with an ack, after making the
+// promise/accept durable (persist effects come before the reply; the shell keeps that order).
+// It serves every round, including the rounds its own rank leads: the leader's self-vote takes the
+// same durable path as any other vote. When another rank leads and stays silent for the read
+// timeout, it asks the msg handler to bump the round.
+import { AcceptedLog } from "./accepted_log.js";
+import { leaderOf, type Effect, type FollowerIn, type ProcessorLogic, type StorageRecord } from "./effects.js";
+import type { ImposeMsg, ReadMsg } from "./messages.js";
+
+export interface AcceptorState {
+  promised: number;
+  floor: number;
+  entries: Array<{ seq: number; round: number; id: string }>;
+}
+
+export interface FollowerStats {
+  gathers: number;
+  acks: number;
+  nacks: number;
+  timeouts: number;
+}
+
+export class FollowerHandler implements ProcessorLogic<FollowerIn> {
+  private promised = 0;
+  private round = 0;
+  private readonly log = new AcceptedLog();
+  private lastHeardUs: number;
+  private backlog = 0;
+  readonly stats: FollowerStats = { gathers: 0, acks: 0, nacks: 0, timeouts: 0 };
+
+  constructor(
+    private readonly me: number,
+    private readonly n: number,
+    private readonly timeoutUs: number,
+    nowUs: number,
+  ) {
+    this.lastHeardUs = nowUs;
+  }
+
+  /** Rebuild acceptor state from durable records (in append order). */
+  restore(records: readonly StorageRecord[]): void {
+    for (const rec of records) {
+      if (rec.r === "promise") this.promised = Math.max(this.promised, rec.round);
+      else if (rec.r === "floor") this.log.raiseFloor(rec.seq);
+      else rec.ids.forEach((id, i) => this.log.set(rec.seq + i, rec.round, id));
+    }
+    this.round = this.promised;
+  }
+
+  get promisedRound(): number {
+    return this.promised;
+  }
+
+  state(): AcceptorState {
+    const entries: AcceptorState["entries"] = [];
+    for (const [seq, round, ids] of this.log.runsFrom(0)) ids.forEach((id, i) => entries.push({ seq: seq + i, round, id }));
+    return { promised: this.promised, floor: this.log.floor, entries };
+  }
+
+  onInput(input: FollowerIn, nowUs: number, out: Effect[]): void {
+    switch (input.kind) {
+      case "round":
+        if (input.round > this.round) {
+          this.round = input.round;
+          this.lastHeardUs = nowUs;
+        }
+        return;
+      case "local":
+        return this.onLocal(input.commitIndex, input.backlog, out);
+      case "net":
+        if (input.msg.t === "read") this.onRead(input.msg, nowUs, out);
+        else this.onImpose(input.msg, nowUs, out);
+        return;
+    }
+  }
+
+  onTime(nowUs: number, out: Effect[]): void {
+    if (leaderOf(this.round, this.n) === this.me) return; // our own leader handler drives time
+    if (nowUs - this.lastHeardUs < this.timeoutUs) return;
+    this.stats.timeouts++;
+    this.lastHeardUs = nowUs; // one bump request per silence period
+    out.push({ kind: "toMsg", msg: { kind: "bump", round: this.round, reason: "timeout", by: "follower" } });
+  }
+
+  wakeAt(): number {
+    return leaderOf(this.round, this.n) === this.me ? Infinity : this.lastHeardUs + this.timeoutUs;
+  }
+
+  private onRead(msg: ReadMsg, nowUs: number, out: Effect[]): void {
+    if (!this.promise(msg.round, msg.from, out)) return;
+    this.heard(msg.round, msg.from, nowUs);
+    this.stats.gathers++;
+    out.push({
+      kind: "send",
+      to: msg.from,
+      msg: { t: "gather", from: this.me, round: msg.round, floor: this.log.floor, runs: this.log.runsFrom(msg.base), backlog: this.backlog },
+    });
+  }
+
+  private onImpose(msg: ImposeMsg, nowUs: number, out: Effect[]): void {
+    if (!this.promise(msg.round, msg.from, out)) return;
+    this.heard(msg.round, msg.from, nowUs);
+    this.raiseFloor(msg.hint, out);
+    if (msg.ids.length > 0) {
+      msg.ids.forEach((id, i) => this.log.set(msg.seq + i, msg.round, id));
+      out.push({ kind: "persist", record: { r: "accept", round: msg.round, seq: msg.seq, ids: msg.ids } });
+    }
+    this.stats.acks++;
+    out.push({ kind: "send", to: msg.from, msg: { t: "ack", from: this.me, round: msg.round, seq: msg.seq, count: msg.ids.length, backlog: this.backlog } });
+  }
+
+  /** Check and record the promise for round; false (with a nack sent) if it is stale. */
+  private promise(round: number, leader: number, out: Effect[]): boolean {
+    if (round < this.promised) {
+      this.stats.nacks++;
+      out.push({ kind: "send", to: leader, msg: { t: "nack", from: this.me, round: this.promised } });
+      return false;
+    }
+    if (round > this.promised) {
+      this.promised = round;
+      out.push({ kind: "persist", record: { r: "promise", round } });
+    }
+    return true;
+  }
+
+  private heard(round: number, from: number, nowUs: number): void {
+    if (round > this.round) this.round = round;
+    if (from === leaderOf(this.round, this.n)) this.lastHeardUs = nowUs;
+  }
+
+  private onLocal(commitIndex: number, backlog: number, out: Effect[]): void {
+    this.raiseFloor(commitIndex, out);
+    const hadNone = this.backlog === 0;
+    this.backlog = backlog;
+    const leader = leaderOf(this.round, this.n);
+    // Tell an idle leader at once that we have instances waiting, so it can hand over the round.
+    if (hadNone && backlog > 0 && leader !== this.me) {
+      out.push({ kind: "send", to: leader, msg: { t: "ack", from: this.me, round: this.round, seq: -1, count: 0, backlog } });
+    }
+  }
+
+  /** Entries below a seq known to be chosen are dropped; the floor is made durable first. */
+  private raiseFloor(seq: number, out: Effect[]): void {
+    if (seq <= this.log.floor) return;
+    out.push({ kind: "persist", record: { r: "floor", seq } });
+    this.log.raiseFloor(seq);
+  }
+}

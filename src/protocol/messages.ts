@@ -1,0 +1,102 @@
+// Wire messages between ranks: zod schemas (validated at the network boundary) and their types.
+// Every message names its sender. Protocol messages carry the sender's round ("estround");
+// log-repair messages (commit, status, fetch, fetched) do not take part in rounds.
+import { z } from "zod";
+
+/** Hard limits that keep a malformed or hostile frame from costing memory. */
+export const LIMITS = {
+  maxRanks: 64,
+  maxIdsPerFrame: 65_536,
+  maxIdLength: 256,
+  maxFrameBytes: 16 * 1024 * 1024,
+} as const;
+
+const rank = z.int().min(0).max(LIMITS.maxRanks - 1);
+const nat = z.int().min(0);
+const round = nat;
+/** Instance ids are printed inside `Instance[...]`, so they may not contain `]` or line breaks. */
+export const instanceId = z.string().min(1).max(LIMITS.maxIdLength).regex(/^[^\]\r\n]+$/);
+const ids = z.array(instanceId).max(LIMITS.maxIdsPerFrame);
+
+/** A run of consecutive seqs accepted in one round: [first seq, round, ids]. */
+const acceptedRun = z.tuple([nat, round, ids]);
+
+export const readMsg = z.strictObject({ t: z.literal("read"), from: rank, round, base: nat });
+export const gatherMsg = z.strictObject({
+  t: z.literal("gather"),
+  from: rank,
+  round,
+  /** Every seq below floor is known to be chosen; entries below it are not reported. */
+  floor: nat,
+  runs: z.array(acceptedRun).max(LIMITS.maxIdsPerFrame),
+  backlog: nat,
+});
+export const imposeMsg = z.strictObject({
+  t: z.literal("impose"),
+  from: rank,
+  round,
+  seq: nat,
+  ids,
+  /** Every seq below hint is known (by the leader) to be chosen. */
+  hint: nat,
+});
+export const ackMsg = z.strictObject({
+  t: z.literal("ack"),
+  from: rank,
+  round,
+  /** First seq of the acknowledged impose, or -1 for a bare backlog notice. */
+  seq: z.int().min(-1),
+  count: nat,
+  backlog: nat,
+});
+export const nackMsg = z.strictObject({ t: z.literal("nack"), from: rank, round });
+export const endMsg = z.strictObject({ t: z.literal("end"), from: rank, round });
+export const pingMsg = z.strictObject({ t: z.literal("ping"), from: rank, round });
+export const commitMsg = z.strictObject({ t: z.literal("commit"), from: rank, seq: nat, ids });
+export const statusMsg = z.strictObject({
+  t: z.literal("status"),
+  from: rank,
+  commitIndex: nat,
+  /** Own instances generated but not yet committed (pending or bound to a seq). */
+  backlog: nat,
+  generated: nat,
+  genDone: z.boolean(),
+});
+export const fetchMsg = z.strictObject({ t: z.literal("fetch"), from: rank, seq: nat, max: z.int().min(1).max(LIMITS.maxIdsPerFrame) });
+export const fetchedMsg = z.strictObject({ t: z.literal("fetched"), from: rank, seq: nat, ids });
+
+export const wireMsg = z.discriminatedUnion("t", [
+  readMsg,
+  gatherMsg,
+  imposeMsg,
+  ackMsg,
+  nackMsg,
+  endMsg,
+  pingMsg,
+  commitMsg,
+  statusMsg,
+  fetchMsg,
+  fetchedMsg,
+]);
+
+export type ReadMsg = z.infer<typeof readMsg>;
+export type GatherMsg = z.infer<typeof gatherMsg>;
+export type ImposeMsg = z.infer<typeof imposeMsg>;
+export type AckMsg = z.infer<typeof ackMsg>;
+export type NackMsg = z.infer<typeof nackMsg>;
+export type EndMsg = z.infer<typeof endMsg>;
+export type PingMsg = z.infer<typeof pingMsg>;
+export type CommitMsg = z.infer<typeof commitMsg>;
+export type StatusMsg = z.infer<typeof statusMsg>;
+export type FetchMsg = z.infer<typeof fetchMsg>;
+export type FetchedMsg = z.infer<typeof fetchedMsg>;
+export type WireMsg = z.infer<typeof wireMsg>;
+export type AcceptedRun = z.infer<typeof acceptedRun>;
+
+/** Messages that take part in rounds (a larger round seen in one of them bumps the receiver). */
+export type RoundMsg = ReadMsg | GatherMsg | ImposeMsg | AckMsg | NackMsg | EndMsg | PingMsg;
+export type LogMsg = CommitMsg | StatusMsg | FetchMsg | FetchedMsg;
+
+export function isRoundMsg(msg: WireMsg): msg is RoundMsg {
+  return "round" in msg;
+}

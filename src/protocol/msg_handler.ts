@@ -1,0 +1,101 @@
+// msg handler: owns the rank's estround and so who leads. Every frame from the network passes here:
+// a larger round bumps the rank, a stale read/impose is answered with a nack (so a stale leader
+// learns at once), and each message is routed to the processor that owns it.
+import { leaderOf, type Effect, type MsgIn, type ProcessorLogic } from "./effects.js";
+import type { RoundMsg, WireMsg } from "./messages.js";
+
+export interface MsgStats {
+  bumps: number;
+  staleDropped: number;
+  nacksSent: number;
+}
+
+export class MsgHandler implements ProcessorLogic<MsgIn> {
+  round: number;
+  readonly stats: MsgStats = { bumps: 0, staleDropped: 0, nacksSent: 0 };
+
+  constructor(
+    private readonly me: number,
+    private readonly n: number,
+    initialRound: number,
+  ) {
+    this.round = initialRound;
+  }
+
+  /** Announce the starting round to leader and follower (called once when the rank starts). */
+  start(out: Effect[]): void {
+    this.announce(out);
+  }
+
+  onInput(input: MsgIn, _nowUs: number, out: Effect[]): void {
+    if (input.kind === "bump") return this.onBumpRequest(input.round, input.reason, input.by, out);
+    const msg = input.msg;
+    if ("round" in msg) this.onRoundMsg(msg, out);
+    else out.push({ kind: "toConsensus", msg: { kind: "net", msg } });
+  }
+
+  onTime(_nowUs: number, _out: Effect[]): void {
+    // Nothing is timed here: silence is detected by the follower, slowness by the leader.
+  }
+
+  wakeAt(): number {
+    return Infinity;
+  }
+
+  private onRoundMsg(msg: RoundMsg, out: Effect[]): void {
+    if (msg.t === "end") {
+      // The leader of msg.round finished its round: leadership moves on.
+      if (msg.round >= this.round) this.setRound(msg.round + 1, "end", out);
+      return;
+    }
+    if (msg.round > this.round) this.setRound(msg.round, "larger", out);
+    switch (msg.t) {
+      case "read":
+      case "impose":
+        if (msg.round < this.round) return this.nack(msg, out);
+        out.push({ kind: "toFollower", msg: { kind: "net", msg } });
+        return;
+      case "gather":
+      case "ack":
+        if (msg.round === this.round && leaderOf(this.round, this.n) === this.me) {
+          out.push({ kind: "toLeader", msg: { kind: "net", msg } });
+        } else this.stats.staleDropped++;
+        return;
+      case "nack":
+      case "ping":
+        return; // their only effect is the bump above
+    }
+  }
+
+  private onBumpRequest(seen: number, reason: string, by: "leader" | "follower", out: Effect[]): void {
+    if (seen < this.round) {
+      // A repeated (or stale) bump is ignored, but the requester evidently missed the current
+      // round (a dropped notification), so tell it again.
+      const note = { kind: "round" as const, round: this.round };
+      out.push(by === "leader" ? { kind: "toLeader", msg: note } : { kind: "toFollower", msg: note });
+      return;
+    }
+    this.setRound(seen + 1, reason, out);
+  }
+
+  private setRound(round: number, reason: string, out: Effect[]): void {
+    this.round = round;
+    this.stats.bumps++;
+    this.announce(out);
+    const next = leaderOf(round, this.n);
+    // After a timeout, wake the next leader up: it may not have noticed the silence yet.
+    if ((reason === "timeout" || reason === "giveup") && next !== this.me) {
+      out.push({ kind: "send", to: next, msg: { t: "ping", from: this.me, round } });
+    }
+  }
+
+  private announce(out: Effect[]): void {
+    out.push({ kind: "toLeader", msg: { kind: "round", round: this.round } });
+    out.push({ kind: "toFollower", msg: { kind: "round", round: this.round } });
+  }
+
+  private nack(msg: WireMsg, out: Effect[]): void {
+    this.stats.nacksSent++;
+    out.push({ kind: "send", to: msg.from, msg: { t: "nack", from: this.me, round: this.round } });
+  }
+}

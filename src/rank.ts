@@ -1,0 +1,234 @@
+// One rank: the four processors and their channels, built over the ports it is given. The same
+// code runs over TCP (cli/) and inside the simulator (sim/). Also the library API: create a rank,
+// propose, iterate commits, stop.
+import { Chan } from "./csp/chan.js";
+import { runProcessor, type LoopOptions } from "./csp/processor.js";
+import type { Clock, LogSink, Storage, Transport } from "./ports.js";
+import { ConsensusHandler, type ConsensusStats } from "./protocol/consensus_handler.js";
+import type { ConsensusIn, Effect, FollowerIn, LeaderIn, MsgIn } from "./protocol/effects.js";
+import { FollowerHandler } from "./protocol/follower_handler.js";
+import { LeaderHandler } from "./protocol/leader_handler.js";
+import type { WireMsg } from "./protocol/messages.js";
+import { MsgHandler } from "./protocol/msg_handler.js";
+
+export interface RankConfig {
+  me: number;
+  n: number;
+  /** -o: channel read timeout, ms; every protocol timeout derives from it. */
+  timeoutMs: number;
+  /** -l: most new instances a leader imposes in one round. */
+  maxPerRound: number;
+  /** -t: seconds of background generation (0: none). */
+  genSeconds: number;
+  /** Background generation rate, instances per second. */
+  rate: number;
+  /** Seconds after generation ends to wait for every rank to commit everything. */
+  graceSeconds: number;
+  batch: number;
+  window: number;
+  channelCapacity: number;
+  fetchMax: number;
+}
+
+export const DEFAULTS = {
+  timeoutMs: 100,
+  maxPerRound: 200,
+  genSeconds: 10,
+  rate: 100,
+  graceSeconds: 30,
+  batch: 256,
+  window: 8,
+  channelCapacity: 4096,
+  fetchMax: 4096,
+} as const;
+
+export interface RankPorts {
+  clock: Clock;
+  transport: Transport;
+  storage: Storage;
+  logSink: LogSink;
+}
+
+export interface Commit {
+  seq: number;
+  id: string;
+}
+
+export interface RankSummary {
+  rank: number;
+  converged: boolean;
+  generated: number;
+  committed: number;
+  consensus: ConsensusStats;
+  refusedWrites: Record<string, number>;
+  rounds: number;
+}
+
+export class Rank {
+  private readonly msgIn: Chan<MsgIn>;
+  private readonly leaderIn: Chan<LeaderIn>;
+  private readonly followerIn: Chan<FollowerIn>;
+  private readonly consensusIn: Chan<ConsensusIn>;
+  private readonly msg: MsgHandler;
+  private readonly leader: LeaderHandler;
+  private readonly follower: FollowerHandler;
+  private readonly consensus: ConsensusHandler;
+  private loops: Promise<void>[] = [];
+  private stopping = false;
+  private converged = false;
+  private resolveFinished!: (converged: boolean) => void;
+  /** Resolves when the run is over: every rank committed everything, or the grace period ended. */
+  readonly finished: Promise<boolean> = new Promise((resolve) => (this.resolveFinished = resolve));
+  private readonly commitQueue: Commit[] = [];
+  private commitWaiter: (() => void) | null = null;
+
+  private constructor(
+    readonly cfg: RankConfig,
+    private readonly ports: RankPorts,
+    follower: FollowerHandler,
+    emitCommits: boolean,
+  ) {
+    const { clock } = ports;
+    const cap = cfg.channelCapacity;
+    this.msgIn = new Chan("msg", cap, clock);
+    this.leaderIn = new Chan("leader", cap, clock);
+    this.followerIn = new Chan("follower", cap, clock);
+    this.consensusIn = new Chan("consensus", cap, clock);
+    const nowUs = clock.nowUs();
+    const timeoutUs = cfg.timeoutMs * 1000;
+    this.follower = follower;
+    this.msg = new MsgHandler(cfg.me, cfg.n, follower.promisedRound);
+    this.leader = new LeaderHandler({ me: cfg.me, n: cfg.n, maxPerRound: cfg.maxPerRound, batch: cfg.batch, window: cfg.window, timeoutUs });
+    this.consensus = new ConsensusHandler({
+      me: cfg.me,
+      n: cfg.n,
+      timeoutUs,
+      rate: cfg.genSeconds > 0 ? cfg.rate : 0,
+      genStartUs: nowUs,
+      genEndUs: nowUs + cfg.genSeconds * 1e6,
+      graceUs: cfg.graceSeconds * 1e6,
+      fetchMax: cfg.fetchMax,
+      emitCommits,
+    });
+  }
+
+  /** Build a rank over its ports, restoring the acceptor from storage. */
+  static async create(cfg: RankConfig, ports: RankPorts, opts: { emitCommits?: boolean } = {}): Promise<Rank> {
+    const follower = new FollowerHandler(cfg.me, cfg.n, cfg.timeoutMs * 1000, ports.clock.nowUs());
+    follower.restore(await ports.storage.load());
+    return new Rank(cfg, ports, follower, opts.emitCommits ?? false);
+  }
+
+  start(): void {
+    const { clock, transport } = this.ports;
+    transport.onMessage((msg: WireMsg) => {
+      this.msgIn.offer({ kind: "net", msg });
+    });
+    const loop: LoopOptions = { readTimeoutMs: this.cfg.timeoutMs, drainMax: 256, yieldEvery: 64 };
+    const ctl = { stopped: () => this.stopping };
+    const perform = (out: Effect[]) => this.perform(out);
+    const boot: Effect[] = [];
+    this.msg.start(boot);
+    void this.perform(boot);
+    this.loops = [
+      runProcessor({ name: "msg", inbox: this.msgIn, logic: this.msg, perform }, clock, loop, ctl),
+      runProcessor({ name: "consensus", inbox: this.consensusIn, logic: this.consensus, perform }, clock, loop, ctl),
+      runProcessor({ name: "leader", inbox: this.leaderIn, logic: this.leader, perform }, clock, loop, ctl),
+      runProcessor({ name: "follower", inbox: this.followerIn, logic: this.follower, perform }, clock, loop, ctl),
+    ];
+  }
+
+  /** Ask for count more own instances (they are generated, logged and proposed like background ones). */
+  propose(count = 1): boolean {
+    return this.consensusIn.offer({ kind: "propose", count });
+  }
+
+  /** Commits in seq order (only if the rank was created with emitCommits). */
+  async *commits(): AsyncGenerator<Commit> {
+    while (!this.stopping || this.commitQueue.length > 0) {
+      const next = this.commitQueue.shift();
+      if (next) {
+        yield next;
+        continue;
+      }
+      await new Promise<void>((resolve) => (this.commitWaiter = resolve));
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const ch of [this.msgIn, this.leaderIn, this.followerIn, this.consensusIn]) ch.close();
+    await Promise.all(this.loops);
+    this.commitWaiter?.();
+    await this.ports.logSink.close();
+    await this.ports.transport.close();
+    await this.ports.storage.close();
+  }
+
+  summary(): RankSummary {
+    const refusedWrites: Record<string, number> = {};
+    for (const ch of [this.msgIn, this.leaderIn, this.followerIn, this.consensusIn]) refusedWrites[ch.name] = ch.refused;
+    return {
+      rank: this.cfg.me,
+      converged: this.converged,
+      generated: this.consensus.stats.generated,
+      committed: this.consensus.commitIndex,
+      consensus: { ...this.consensus.stats },
+      refusedWrites,
+      rounds: this.msg.round,
+    };
+  }
+
+  private perform(out: Effect[]): void | Promise<void> {
+    let persisted = false;
+    for (const e of out) {
+      if (e.kind !== "persist") continue;
+      this.ports.storage.append(e.record);
+      persisted = true;
+    }
+    // Persist before reply: nothing below leaves until the records above are durable.
+    if (!persisted) return this.performRest(out);
+    return this.ports.storage.sync().then(() => this.performRest(out));
+  }
+
+  private performRest(out: Effect[]): void {
+    const { transport, logSink } = this.ports;
+    for (const e of out) {
+      switch (e.kind) {
+        case "send":
+          transport.send(e.to, e.msg);
+          break;
+        case "broadcast":
+          for (let r = 0; r < this.cfg.n; r++) transport.send(r, e.msg);
+          break;
+        case "toMsg":
+          this.msgIn.offer(e.msg);
+          break;
+        case "toLeader":
+          this.leaderIn.offer(e.msg);
+          break;
+        case "toFollower":
+          this.followerIn.offer(e.msg);
+          break;
+        case "toConsensus":
+          this.consensusIn.offer(e.msg);
+          break;
+        case "log":
+          logSink.write(e.line);
+          break;
+        case "committed":
+          this.commitQueue.push({ seq: e.seq, id: e.id });
+          this.commitWaiter?.();
+          this.commitWaiter = null;
+          break;
+        case "finished":
+          this.converged = e.converged;
+          this.resolveFinished(e.converged);
+          break;
+        case "persist":
+          break;
+      }
+    }
+  }
+}
