@@ -1,0 +1,94 @@
+// `yasp-cluster`: start N rank processes on 127.0.0.1 (free ports from the OS), wait for them,
+// stop any that outlive the deadline (by PID), and report. Used by run_and_check.sh and tests.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export interface ClusterOptions {
+  n: number;
+  logDir: string;
+  /** Flags passed to every rank (-o, -l, -t, --rate, ...). */
+  rankArgs: string[];
+  /** Kill every rank still running after this many ms. */
+  deadlineMs: number;
+}
+
+export interface RankOutcome {
+  rank: number;
+  pid: number;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Ask the OS for n distinct free ports on 127.0.0.1. */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const s = net.createServer();
+      servers.push(s);
+      await new Promise<void>((resolve, reject) => {
+        s.once("error", reject);
+        s.listen(0, "127.0.0.1", () => resolve());
+      });
+    }
+    return servers.map((s) => (s.address() as net.AddressInfo).port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  }
+}
+
+/** The rank entry point next to this file (rank.ts under tsx, rank.js once built). */
+export function rankEntry(): { cmd: string; args: string[] } {
+  const isTs = import.meta.url.endsWith(".ts");
+  const entry = fileURLToPath(new URL(isTs ? "./rank.ts" : "./rank.js", import.meta.url));
+  return { cmd: process.execPath, args: [...(isTs ? ["--import", "tsx"] : []), entry] };
+}
+
+export async function writeCluster(logDir: string, n: number): Promise<string> {
+  const ports = await freePorts(n);
+  mkdirSync(logDir, { recursive: true });
+  const file = join(logDir, "cluster.json");
+  writeFileSync(file, JSON.stringify(ports.map((p) => `127.0.0.1:${p}`)) + "\n");
+  return file;
+}
+
+export function spawnRank(rank: number, clusterFile: string, logDir: string, rankArgs: string[]): ChildProcess {
+  const { cmd, args } = rankEntry();
+  return spawn(cmd, [...args, "-i", String(rank), "--cluster", clusterFile, "--log-dir", logDir, ...rankArgs], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+export function waitExit(child: ChildProcess, rank: number): Promise<RankOutcome> {
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => {
+    child.once("close", (code, signal) => resolve({ rank, pid: child.pid ?? -1, code, signal, stdout, stderr }));
+  });
+}
+
+/** Run a whole cluster to completion. Every process started here is gone when this returns. */
+export async function runCluster(opts: ClusterOptions): Promise<RankOutcome[]> {
+  const clusterFile = await writeCluster(opts.logDir, opts.n);
+  const children: ChildProcess[] = [];
+  const timer = setTimeout(() => children.forEach((c) => c.exitCode === null && c.kill("SIGKILL")), opts.deadlineMs);
+  try {
+    const outcomes: Promise<RankOutcome>[] = [];
+    for (let i = 0; i < opts.n; i++) {
+      const child = spawnRank(i, clusterFile, opts.logDir, opts.rankArgs);
+      children.push(child);
+      outcomes.push(waitExit(child, i));
+    }
+    return await Promise.all(outcomes);
+  } finally {
+    clearTimeout(timer);
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  }
+}
