@@ -1,0 +1,133 @@
+import { describe, expect, it } from "vitest";
+import { ConsensusHandler, type ConsensusConfig } from "./consensus_handler.js";
+import type { ConsensusIn, Effect } from "./effects.js";
+import type { WireMsg } from "./messages.js";
+
+const T = 100_000;
+const S = 1_000_000;
+const cfg = (over: Partial<ConsensusConfig> = {}): ConsensusConfig => ({
+  me: 1, n: 3, timeoutUs: T, rate: 0, genStartUs: 0, genEndUs: 10 * S, graceUs: 5 * S, fetchMax: 100, emitCommits: false, ...over,
+});
+const net = (msg: WireMsg) => ({ kind: "net", msg }) as ConsensusIn;
+const commit = (seq: number, ids: string[]) => net({ t: "commit", from: 0, seq, ids });
+
+function feed(h: ConsensusHandler, inputs: ConsensusIn[], nowUs = 0): Effect[] {
+  const out: Effect[] = [];
+  for (const i of inputs) h.onInput(i, nowUs, out);
+  return out;
+}
+const lines = (out: Effect[]) => out.flatMap((e) => (e.kind === "log" ? [e.line] : []));
+const grants = (out: Effect[]) => out.flatMap((e) => (e.kind === "toLeader" && e.msg.kind === "grant" ? [e.msg] : []));
+const sends = (out: Effect[]) => out.flatMap((e) => (e.kind === "send" ? [{ to: e.to, msg: e.msg }] : []));
+
+describe("ConsensusHandler (rank 1 of 3)", () => {
+  it("generates at the background rate, logging each instance with its own counter", () => {
+    const h = new ConsensusHandler(cfg({ rate: 1000 }));
+    const out: Effect[] = [];
+    h.onTime(3000, out); // 3 ms at 1000/s
+    expect(lines(out)).toEqual([
+      "generate Instance[1-0] in seq 0 at 3000\n",
+      "generate Instance[1-1] in seq 1 at 3000\n",
+      "generate Instance[1-2] in seq 2 at 3000\n",
+    ]);
+    expect(h.backlog).toBe(3);
+  });
+
+  it("stops generating at the end of -t", () => {
+    const h = new ConsensusHandler(cfg({ rate: 1000, genEndUs: 2000 }));
+    const out: Effect[] = [];
+    h.onTime(9000, out);
+    expect(lines(out).length).toBe(2);
+  });
+
+  it("binds granted instances to seqs; their commit clears the backlog and is logged in seq order", () => {
+    const h = new ConsensusHandler(cfg());
+    feed(h, [{ kind: "propose", count: 2 }]);
+    const out = feed(h, [{ kind: "want", round: 4, seq: 0, max: 5, exact: false }]);
+    expect(grants(out)).toEqual([{ kind: "grant", round: 4, seq: 0, ids: ["1-0", "1-1"] }]);
+    const c = feed(h, [commit(1, ["1-1"]), commit(0, ["1-0"])], 7);
+    expect(lines(c)).toEqual(["commit Instance[1-0] in seq 0 at 7\n", "commit Instance[1-1] in seq 1 at 7\n"]);
+    expect(h.backlog).toBe(0);
+    expect(h.commitIndex).toBe(2);
+  });
+
+  it("an instance whose seq was won by another value goes back to pending and is granted at a new seq", () => {
+    const h = new ConsensusHandler(cfg());
+    feed(h, [{ kind: "propose", count: 1 }, { kind: "want", round: 4, seq: 0, max: 5, exact: false }]);
+    feed(h, [commit(0, ["0-9"])]);
+    expect(h.stats.requeued).toBe(1);
+    expect(h.backlog).toBe(1);
+    expect(grants(feed(h, [{ kind: "want", round: 7, seq: 1, max: 5, exact: false }]))[0]?.ids).toEqual(["1-0"]);
+  });
+
+  it("a want for a seq still bound to an own instance gets that same instance there", () => {
+    const h = new ConsensusHandler(cfg());
+    feed(h, [{ kind: "propose", count: 2 }, { kind: "want", round: 4, seq: 0, max: 1, exact: false }]);
+    expect(grants(feed(h, [{ kind: "want", round: 7, seq: 0, max: 2, exact: false }]))[0]?.ids).toEqual(["1-0", "1-1"]);
+  });
+
+  it("fills every seq of an exact want (holes), generating fillers when nothing is pending", () => {
+    const h = new ConsensusHandler(cfg());
+    const out = feed(h, [{ kind: "want", round: 4, seq: 3, max: 2, exact: true }], 5);
+    expect(grants(out)[0]?.ids).toEqual(["1-0", "1-1"]);
+    expect(lines(out)).toEqual(["generate Instance[1-0] in seq 0 at 5\n", "generate Instance[1-1] in seq 1 at 5\n"]);
+    expect(h.stats.fillers).toBe(2);
+  });
+
+  it("grants nothing for a seq it knows is chosen (the asking round is stale)", () => {
+    const h = new ConsensusHandler(cfg());
+    feed(h, [commit(0, ["0-0"]), { kind: "propose", count: 1 }]);
+    expect(grants(feed(h, [{ kind: "want", round: 4, seq: 0, max: 3, exact: false }]))[0]?.ids).toEqual([]);
+    expect(h.backlog).toBe(1);
+  });
+
+  it("holds an empty want and grants it as soon as an instance exists", () => {
+    const h = new ConsensusHandler(cfg());
+    expect(grants(feed(h, [{ kind: "want", round: 4, seq: 0, max: 3, exact: false }]))[0]?.ids).toEqual([]);
+    expect(grants(feed(h, [{ kind: "propose", count: 1 }]))).toEqual([{ kind: "grant", round: 4, seq: 0, ids: ["1-0"] }]);
+  });
+
+  it("an unwant drops the held want", () => {
+    const h = new ConsensusHandler(cfg());
+    feed(h, [{ kind: "want", round: 4, seq: 0, max: 3, exact: false }, { kind: "unwant", round: 4 }]);
+    expect(grants(feed(h, [{ kind: "propose", count: 1 }]))).toEqual([]);
+  });
+
+  it("counts a conflicting value for a committed seq and keeps the first", () => {
+    const h = new ConsensusHandler(cfg());
+    feed(h, [commit(0, ["a"]), commit(0, ["b"])]);
+    expect(h.stats.conflicts).toBe(1);
+    expect(h.committedIds()).toEqual(["a"]);
+  });
+
+  it("fetches from a peer that stays ahead, and serves fetches from its own log", () => {
+    const h = new ConsensusHandler(cfg());
+    feed(h, [net({ t: "status", from: 2, commitIndex: 5, backlog: 0, generated: 5, genDone: false })], 0);
+    const later: Effect[] = [];
+    h.onTime(T / 4, later);
+    expect(sends(later)).toContainEqual({ to: 2, msg: { t: "fetch", from: 1, seq: 0, max: 100 } });
+    feed(h, [net({ t: "fetched", from: 2, seq: 0, ids: ["a", "b", "c", "d", "e"] })]);
+    expect(h.commitIndex).toBe(5);
+    const served = feed(h, [net({ t: "fetch", from: 0, seq: 3, max: 10 })]);
+    expect(sends(served)).toEqual([{ to: 0, msg: { t: "fetched", from: 1, seq: 3, ids: ["d", "e"] } }]);
+  });
+
+  it("finishes (converged) once every rank reported done with the same commit index, after lingering", () => {
+    const h = new ConsensusHandler(cfg({ genEndUs: S }));
+    const done = (from: number) => net({ t: "status", from, commitIndex: 0, backlog: 0, generated: 0, genDone: true });
+    feed(h, [done(0), done(2)]);
+    const first: Effect[] = [];
+    h.onTime(S, first);
+    expect(first.filter((e) => e.kind === "finished")).toEqual([]);
+    const out: Effect[] = [];
+    h.onTime(S + T, out);
+    expect(out).toContainEqual({ kind: "finished", converged: true });
+  });
+
+  it("finishes unconverged when the grace period ends with a peer missing", () => {
+    const h = new ConsensusHandler(cfg({ genEndUs: S, graceUs: S }));
+    const out: Effect[] = [];
+    h.onTime(2 * S, out);
+    expect(out).toContainEqual({ kind: "finished", converged: false });
+  });
+});

@@ -1,0 +1,97 @@
+import { describe, expect, it } from "vitest";
+import type { Effect, FollowerIn } from "./effects.js";
+import { FollowerHandler } from "./follower_handler.js";
+import type { WireMsg } from "./messages.js";
+
+const T = 100_000; // timeout, µs
+const net = (msg: WireMsg) => ({ kind: "net", msg }) as FollowerIn;
+
+function run(h: FollowerHandler, inputs: FollowerIn[], nowUs = 0): Effect[] {
+  const out: Effect[] = [];
+  for (const i of inputs) h.onInput(i, nowUs, out);
+  return out;
+}
+
+describe("FollowerHandler (acceptor, rank 2 of 3)", () => {
+  it("promises on read: persists the promise before the gather that reveals it", () => {
+    const h = new FollowerHandler(2, 3, T, 0);
+    const out = run(h, [net({ t: "read", from: 1, round: 4, base: 0 })]);
+    expect(out).toEqual([
+      { kind: "persist", record: { r: "promise", round: 4 } },
+      { kind: "send", to: 1, msg: { t: "gather", from: 2, round: 4, floor: 0, runs: [], backlog: 0 } },
+    ]);
+  });
+
+  it("accepts an impose: persists the accept, then acks; the gather then reports it as a run", () => {
+    const h = new FollowerHandler(2, 3, T, 0);
+    const out = run(h, [net({ t: "impose", from: 1, round: 4, seq: 0, ids: ["a", "b"], hint: 0 })]);
+    expect(out.map((e) => e.kind)).toEqual(["persist", "persist", "send"]);
+    expect(out[1]).toEqual({ kind: "persist", record: { r: "accept", round: 4, seq: 0, ids: ["a", "b"] } });
+    expect(out[2]).toEqual({ kind: "send", to: 1, msg: { t: "ack", from: 2, round: 4, seq: 0, count: 2, backlog: 0 } });
+    const gather = run(h, [net({ t: "read", from: 2, round: 5, base: 0 })]).find((e) => e.kind === "send");
+    expect(gather).toMatchObject({ msg: { t: "gather", runs: [[0, 4, ["a", "b"]]] } });
+  });
+
+  it("never accepts from a round lower than it promised (nack instead)", () => {
+    const h = new FollowerHandler(2, 3, T, 0);
+    run(h, [net({ t: "read", from: 1, round: 7, base: 0 })]);
+    const out = run(h, [net({ t: "impose", from: 0, round: 6, seq: 0, ids: ["x"], hint: 0 })]);
+    expect(out).toEqual([{ kind: "send", to: 0, msg: { t: "nack", from: 2, round: 7 } }]);
+    expect(h.state().entries).toEqual([]);
+  });
+
+  it("a later round overwrites an entry; the gather reports the highest round accepted", () => {
+    const h = new FollowerHandler(2, 3, T, 0);
+    run(h, [
+      net({ t: "impose", from: 1, round: 1, seq: 3, ids: ["old"], hint: 0 }),
+      net({ t: "impose", from: 2, round: 2, seq: 3, ids: ["new"], hint: 0 }),
+    ]);
+    expect(h.state().entries).toEqual([{ seq: 3, round: 2, id: "new" }]);
+  });
+
+  it("drops entries below the leader's hint (chosen seqs) after persisting the floor", () => {
+    const h = new FollowerHandler(2, 3, T, 0);
+    run(h, [net({ t: "impose", from: 1, round: 1, seq: 0, ids: ["a", "b", "c"], hint: 0 })]);
+    const out = run(h, [net({ t: "impose", from: 1, round: 1, seq: 3, ids: ["d"], hint: 2 })]);
+    expect(out[0]).toEqual({ kind: "persist", record: { r: "floor", seq: 2 } });
+    expect(h.state()).toMatchObject({ floor: 2, entries: [{ seq: 2, id: "c" }, { seq: 3, id: "d" }] });
+  });
+
+  it("asks for a bump after the read timeout without word from the leader, once per silence", () => {
+    const h = new FollowerHandler(2, 3, T, 0);
+    run(h, [{ kind: "round", round: 4 }]); // leader of 4 is rank 1
+    const quiet: Effect[] = [];
+    h.onTime(T - 1, quiet);
+    expect(quiet).toEqual([]);
+    const out: Effect[] = [];
+    h.onTime(T, out);
+    expect(out).toEqual([{ kind: "toMsg", msg: { kind: "bump", round: 4, reason: "timeout", by: "follower" } }]);
+    const again: Effect[] = [];
+    h.onTime(T + 10, again);
+    expect(again).toEqual([]);
+  });
+
+  it("does not time out in a round its own rank leads", () => {
+    const h = new FollowerHandler(2, 3, T, 0);
+    run(h, [{ kind: "round", round: 5 }]); // leader of 5 is rank 2
+    const out: Effect[] = [];
+    h.onTime(10 * T, out);
+    expect(out).toEqual([]);
+  });
+
+  it("tells the leader at once when its rank gets a backlog", () => {
+    const h = new FollowerHandler(2, 3, T, 0);
+    const out = run(h, [{ kind: "round", round: 3 }, { kind: "local", commitIndex: 0, backlog: 4 }]);
+    expect(out).toEqual([{ kind: "send", to: 0, msg: { t: "ack", from: 2, round: 3, seq: -1, count: 0, backlog: 4 } }]);
+  });
+
+  it("restores promise, accepted entries and floor from storage records", () => {
+    const h = new FollowerHandler(2, 3, T, 0);
+    h.restore([
+      { r: "promise", round: 9 },
+      { r: "accept", round: 9, seq: 0, ids: ["a", "b"] },
+      { r: "floor", seq: 1 },
+    ]);
+    expect(h.state()).toEqual({ promised: 9, floor: 1, entries: [{ seq: 1, round: 9, id: "b" }] });
+  });
+});

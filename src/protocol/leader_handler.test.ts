@@ -1,0 +1,113 @@
+import { describe, expect, it } from "vitest";
+import type { Effect, LeaderIn } from "./effects.js";
+import { LeaderHandler, type LeaderConfig } from "./leader_handler.js";
+import type { AcceptedRun, WireMsg } from "./messages.js";
+
+const T = 100_000;
+const cfg = (over: Partial<LeaderConfig> = {}): LeaderConfig => ({ me: 0, n: 3, maxPerRound: 4, batch: 2, window: 4, timeoutUs: T, ...over });
+const net = (msg: WireMsg) => ({ kind: "net", msg }) as LeaderIn;
+const gather = (from: number, round: number, runs: AcceptedRun[], floor = 0, backlog = 0) =>
+  net({ t: "gather", from, round, floor, runs, backlog });
+const ack = (from: number, round: number, seq: number, count: number, backlog = 0) => net({ t: "ack", from, round, seq, count, backlog });
+
+function feed(h: LeaderHandler, inputs: LeaderIn[], nowUs = 0): Effect[] {
+  const out: Effect[] = [];
+  for (const i of inputs) h.onInput(i, nowUs, out);
+  return out;
+}
+const sent = (out: Effect[]) => out.flatMap((e) => (e.kind === "broadcast" || e.kind === "send" ? [e.msg] : []));
+const wants = (out: Effect[]) => out.flatMap((e) => (e.kind === "toConsensus" && e.msg.kind === "want" ? [e.msg] : []));
+
+describe("LeaderHandler (rank 0 of 3)", () => {
+  it("starts a round it leads with a read from its commit point", () => {
+    const h = new LeaderHandler(cfg());
+    const out = feed(h, [{ kind: "local", commitIndex: 5, backlog: 0 }, { kind: "round", round: 3 }]);
+    expect(sent(out)).toEqual([{ t: "read", from: 0, round: 3, base: 5 }]);
+    expect(feed(h, [{ kind: "round", round: 4 }])).toEqual([]); // rank 1 leads round 4
+  });
+
+  it("re-imposes, per open seq, the value of the highest round, fills holes, then asks for new ones", () => {
+    const h = new LeaderHandler(cfg());
+    feed(h, [{ kind: "round", round: 6 }]);
+    const out = feed(h, [
+      gather(0, 6, [[0, 2, ["a", "b"]], [4, 2, ["e"]]]),
+      gather(1, 6, [[1, 4, ["B"]]]),
+    ]);
+    expect(sent(out)).toEqual([
+      { t: "impose", from: 0, round: 6, seq: 0, ids: ["a", "B"], hint: 0 },
+      { t: "impose", from: 0, round: 6, seq: 4, ids: ["e"], hint: 0 },
+    ]);
+    expect(wants(out)).toEqual([
+      { kind: "want", round: 6, seq: 2, max: 2, exact: true },
+      { kind: "want", round: 6, seq: 5, max: 2, exact: false },
+    ]);
+    const more = feed(h, [{ kind: "grant", round: 6, seq: 2, ids: ["x", "y"] }]);
+    expect(sent(more)).toEqual([{ t: "impose", from: 0, round: 6, seq: 2, ids: ["x", "y"], hint: 0 }]);
+  });
+
+  it("ignores entries below the highest floor reported (those seqs are chosen)", () => {
+    const h = new LeaderHandler(cfg());
+    feed(h, [{ kind: "round", round: 3 }]);
+    const out = feed(h, [gather(1, 3, [[0, 1, ["a", "b", "c"]]], 0), gather(2, 3, [], 2)]);
+    expect(sent(out)).toEqual([{ t: "impose", from: 0, round: 3, seq: 2, ids: ["c"], hint: 2 }]);
+  });
+
+  it("commits a batch once on a majority of acks, with its values", () => {
+    const h = new LeaderHandler(cfg());
+    feed(h, [{ kind: "round", round: 3 }, gather(0, 3, []), gather(1, 3, [])]);
+    feed(h, [{ kind: "grant", round: 3, seq: 0, ids: ["p", "q"] }]);
+    expect(sent(feed(h, [ack(0, 3, 0, 2)]))).toEqual([]);
+    const out = feed(h, [ack(2, 3, 0, 2)]);
+    expect(sent(out)).toContainEqual({ t: "commit", from: 0, seq: 0, ids: ["p", "q"] });
+    expect(sent(feed(h, [ack(1, 3, 0, 2)])).filter((m) => m.t === "commit")).toEqual([]);
+  });
+
+  it("ignores acks that do not match the batch and grants from another round", () => {
+    const h = new LeaderHandler(cfg());
+    feed(h, [{ kind: "round", round: 3 }, gather(0, 3, []), gather(1, 3, [])]);
+    expect(sent(feed(h, [{ kind: "grant", round: 0, seq: 0, ids: ["z"] }]))).toEqual([]);
+    feed(h, [{ kind: "grant", round: 3, seq: 0, ids: ["p", "q"] }]);
+    expect(sent(feed(h, [ack(1, 3, 0, 1), ack(2, 3, 0, 1), ack(1, 2, 0, 2), ack(2, 2, 0, 2)]))).toEqual([]);
+  });
+
+  it("ends the round when its quota (-l) is imposed and committed", () => {
+    const h = new LeaderHandler(cfg({ maxPerRound: 2 }));
+    feed(h, [{ kind: "round", round: 3 }, gather(0, 3, []), gather(1, 3, [])]);
+    feed(h, [{ kind: "grant", round: 3, seq: 0, ids: ["p", "q"] }]);
+    const out = feed(h, [ack(0, 3, 0, 2), ack(1, 3, 0, 2)]);
+    expect(sent(out)).toContainEqual({ t: "end", from: 0, round: 3 });
+  });
+
+  it("with nothing to propose, holds the round while nobody waits and ends it once another rank does", () => {
+    const h = new LeaderHandler(cfg());
+    feed(h, [{ kind: "round", round: 3 }, gather(0, 3, []), gather(1, 3, [])]);
+    expect(sent(feed(h, [{ kind: "grant", round: 3, seq: 0, ids: [] }]))).toEqual([]);
+    const beat: Effect[] = [];
+    h.onTime(T, beat);
+    expect(sent(beat)).toEqual([{ t: "impose", from: 0, round: 3, seq: 0, ids: [], hint: 0 }]);
+    const out = feed(h, [ack(2, 3, -1, 0, 5)]);
+    expect(sent(out)).toEqual([{ t: "end", from: 0, round: 3 }]);
+    expect(out).toContainEqual({ kind: "toConsensus", msg: { kind: "unwant", round: 3 } });
+  });
+
+  it("retransmits an unacknowledged impose only to the ranks that did not ack", () => {
+    const h = new LeaderHandler(cfg());
+    feed(h, [{ kind: "round", round: 3 }, gather(0, 3, []), gather(1, 3, [])]);
+    feed(h, [{ kind: "grant", round: 3, seq: 0, ids: ["p"] }, ack(0, 3, 0, 1)]);
+    const out: Effect[] = [];
+    h.onTime(T, out);
+    const resent = out.filter((e) => e.kind === "send" && e.msg.t === "impose");
+    expect(resent.map((e) => (e.kind === "send" ? e.to : -1))).toEqual([1, 2]);
+  });
+
+  it("gives up the round (asks for a bump) after three timeouts without progress", () => {
+    const h = new LeaderHandler(cfg());
+    feed(h, [{ kind: "round", round: 3 }]);
+    const early: Effect[] = [];
+    h.onTime(2 * T, early);
+    expect(early.filter((e) => e.kind === "toMsg")).toEqual([]);
+    const out: Effect[] = [];
+    h.onTime(3 * T, out);
+    expect(out).toContainEqual({ kind: "toMsg", msg: { kind: "bump", round: 3, reason: "giveup", by: "leader" } });
+  });
+});

@@ -1,0 +1,93 @@
+// Virtual time for the simulator. Timers live in a queue ordered by (time, creation order); time
+// only moves when the driver fires the next timer, i.e. when nothing else can run.
+import type { Clock } from "../ports.js";
+
+interface Timer {
+  atUs: number;
+  order: number;
+  fn: () => void;
+  cancelled: boolean;
+}
+
+export class SimClock implements Clock {
+  private now: number;
+  private order = 0;
+  private heap: Timer[] = [];
+  fired = 0;
+
+  constructor(startUs = 1_700_000_000_000_000) {
+    this.now = startUs;
+  }
+
+  nowUs(): number {
+    return this.now;
+  }
+
+  after(ms: number, fn: () => void): () => void {
+    return this.at(this.now + Math.max(0, Math.round(ms * 1000)), fn);
+  }
+
+  /** Run fn at virtual time atUs (or now, if that is past). */
+  at(atUs: number, fn: () => void): () => void {
+    const t: Timer = { atUs: Math.max(atUs, this.now), order: this.order++, fn, cancelled: false };
+    this.push(t);
+    return () => {
+      t.cancelled = true;
+    };
+  }
+
+  yieldNow(): Promise<void> {
+    return new Promise((resolve) => this.at(this.now, resolve));
+  }
+
+  /** Time of the next live timer, or Infinity. */
+  nextAt(): number {
+    while (this.heap.length > 0 && (this.heap[0] as Timer).cancelled) this.pop();
+    return this.heap.length > 0 ? (this.heap[0] as Timer).atUs : Infinity;
+  }
+
+  /** Fire the next live timer (advancing time to it). False if there is none. */
+  fireNext(): boolean {
+    if (this.nextAt() === Infinity) return false;
+    const t = this.pop() as Timer;
+    this.now = t.atUs;
+    this.fired++;
+    t.fn();
+    return true;
+  }
+
+  private less(a: Timer, b: Timer): boolean {
+    return a.atUs < b.atUs || (a.atUs === b.atUs && a.order < b.order);
+  }
+
+  private push(t: Timer): void {
+    const h = this.heap;
+    h.push(t);
+    for (let i = h.length - 1; i > 0; ) {
+      const p = (i - 1) >> 1;
+      if (!this.less(h[i] as Timer, h[p] as Timer)) break;
+      [h[i], h[p]] = [h[p] as Timer, h[i] as Timer];
+      i = p;
+    }
+  }
+
+  private pop(): Timer | undefined {
+    const h = this.heap;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length > 0 && last) {
+      h[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && this.less(h[l] as Timer, h[m] as Timer)) m = l;
+        if (r < h.length && this.less(h[r] as Timer, h[m] as Timer)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m] as Timer, h[i] as Timer];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
