@@ -32,7 +32,9 @@ function parseArgs(argv: string[]) {
     .version(false)
     .wrap(Math.min(110, process.stdout.columns || 110))
     .fail((msg, err) => {
-      throw new UsageError(msg || err?.message || "invalid arguments");
+      // yargs may explain in several lines; the last one is the most specific.
+      const text = msg || err?.message || "invalid arguments";
+      throw new UsageError(text.split("\n").filter(Boolean).pop() ?? text);
     })
     .parseSync();
 }

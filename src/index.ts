@@ -1,0 +1,11 @@
+// yasp as a library: build a rank over ports of your choice, propose, iterate commits, stop.
+export { Rank, DEFAULTS, type RankConfig, type RankPorts, type Commit, type RankSummary } from "./rank.js";
+export type { Clock, Random, Transport, Storage, LogSink } from "./ports.js";
+export { SystemClock } from "./io/system_clock.js";
+export { TcpTransport, type PeerAddress } from "./io/tcp_transport.js";
+export { FileLogSink } from "./io/file_log.js";
+export { MemoryStorage } from "./io/memory_storage.js";
+export { SimCluster } from "./sim/cluster.js";
+export { SimClock } from "./sim/clock.js";
+export { SimNetwork } from "./sim/network.js";
+export { MemoryLogSink } from "./sim/memory_log.js";

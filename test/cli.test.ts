@@ -1,0 +1,77 @@
+import net from "node:net";
+import { chmodSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { freePorts } from "../src/cli/launch.js";
+import { runRank, tempDir } from "./helpers.js";
+
+const dir = tempDir("cli");
+
+/** One clear line on stderr, a non-zero exit, no stack trace. */
+function expectUsageError(r: { code: number | null; stderr: string }, pattern: RegExp) {
+  expect(r.code).not.toBe(0);
+  expect(r.code).not.toBeNull();
+  const lines = r.stderr.trim().split("\n");
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^yasp: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+}
+
+describe("yasp CLI", () => {
+  it("--help explains every flag", async () => {
+    const r = await runRank(["--help"]);
+    expect(r.code).toBe(0);
+    for (const flag of ["-i", "-o", "-l", "-t", "--cluster", "--ranks", "--base-port", "--rate", "--log-dir", "--grace"]) expect(r.stdout).toContain(flag);
+  });
+
+  const bad: Array<[string, string[], RegExp]> = [
+    ["an unknown flag", ["-i", "0", "-n", "3", "--bogus", "1"], /bogus/],
+    ["-i outside the cluster", ["-i", "5", "-n", "3"], /outside the cluster/],
+    ["a non-numeric -o", ["-i", "0", "-n", "3", "-o", "abc"], /-o/],
+    ["a non-numeric -l", ["-i", "0", "-n", "3", "-l", "x"], /-l/],
+    ["a non-numeric -t", ["-i", "0", "-n", "3", "-t", "soon"], /-t/],
+    ["a missing -i", ["-n", "3"], /-i/],
+    ["no cluster at all", ["-i", "0"], /--cluster|-n/],
+  ];
+  for (const [name, args, pattern] of bad) {
+    it(`rejects ${name} with one line`, async () => expectUsageError(await runRank([...args, "--log-dir", dir]), pattern));
+  }
+
+  it("rejects a malformed cluster file", async () => {
+    const file = join(dir, "bad-cluster.json");
+    writeFileSync(file, JSON.stringify(["127.0.0.1:7000", "nohost"]));
+    expectUsageError(await runRank(["-i", "0", "--cluster", file, "--log-dir", dir]), /cluster file .*\[1\]/);
+    writeFileSync(file, "{not json");
+    expectUsageError(await runRank(["-i", "0", "--cluster", file, "--log-dir", dir]), /not JSON/);
+    expectUsageError(await runRank(["-i", "0", "--cluster", join(dir, "missing.json"), "--log-dir", dir]), /cannot read/);
+  });
+
+  it("rejects an unwritable log directory before starting", async () => {
+    const ro = join(dir, "readonly");
+    writeFileSync(ro, "a file, not a directory");
+    expectUsageError(await runRank(["-i", "0", "-n", "1", "--log-dir", join(ro, "sub")]), /cannot write log/);
+    chmodSync(ro, 0o644);
+  });
+
+  it("rejects a port in use", async () => {
+    const [port] = await freePorts(1);
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(port, "127.0.0.1", resolve));
+    try {
+      expectUsageError(await runRank(["-i", "0", "-n", "1", "--base-port", String(port), "--log-dir", dir]), /address already in use/);
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+
+  it("a single rank runs, commits what it generated and exits 0 with a one-line summary", async () => {
+    const [port] = await freePorts(1);
+    const r = await runRank(["-i", "0", "-n", "1", "--base-port", String(port), "-t", "0.5", "--rate", "100", "--log-dir", dir]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^rank 0: converged; generated 50, committed 50 in [\d.]+ s; round \d+\n$/);
+  });
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));

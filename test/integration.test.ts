@@ -1,0 +1,77 @@
+// Three real rank processes over TCP for a few seconds, a peer sending junk to one of them, and
+// the checker (run as its own program) on their logs.
+import net from "node:net";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { spawnRank, waitExit, writeCluster, type RankOutcome } from "../src/cli/launch.js";
+import { killAll, runChecker, tempDir } from "./helpers.js";
+import type { ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+
+const dir = tempDir("int");
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function frame(body: string): Buffer {
+  const b = Buffer.from(body);
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(b.length);
+  return Buffer.concat([len, b]);
+}
+
+/** Connect to a rank's peer port and send frames no rank would send. */
+async function sendJunk(port: number): Promise<void> {
+  const junk = [
+    frame("this is not json"),
+    frame(JSON.stringify({ t: "launch-missiles", from: 0 })),
+    frame(JSON.stringify({ t: "impose", from: 1, round: -5, seq: "x", ids: [1], hint: 0 })),
+    frame(JSON.stringify({ t: "ack", from: 42, round: 1, seq: 0, count: 0, backlog: 0 })),
+  ];
+  const oversized = Buffer.alloc(4);
+  oversized.writeUInt32BE(0xfffffff0);
+  for (const payload of [Buffer.concat(junk), oversized]) {
+    // The rank may still be starting: retry until it accepts the connection.
+    for (let attempt = 0; attempt < 100 && !(await sendOnce(port, payload)); attempt++) await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function sendOnce(port: number, payload: Buffer): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: "127.0.0.1", port }, () => s.end(payload, () => resolve(true)));
+    s.on("error", () => resolve(false));
+  });
+}
+
+describe("3 real ranks over TCP", () => {
+  it("commit everything in one order, survive junk frames, and pass the checker", async () => {
+    const clusterFile = await writeCluster(dir, 3);
+    const ports = (JSON.parse(readFileSync(clusterFile, "utf8")) as string[]).map((a) => Number(a.split(":")[1]));
+    const children: ChildProcess[] = [];
+    try {
+      const outcomes: Promise<RankOutcome>[] = [];
+      for (let i = 0; i < 3; i++) {
+        const child = spawnRank(i, clusterFile, dir, ["-o", "50", "-l", "100", "-t", "3", "--rate", "300", "--grace", "20"]);
+        children.push(child);
+        outcomes.push(waitExit(child, i));
+      }
+      await sendJunk(ports[0] as number);
+      const results = await Promise.all(outcomes);
+      for (const r of results) {
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).toMatch(/converged; generated 900, committed 2700/);
+      }
+      const warnings = (results[0] as RankOutcome).stderr.trim().split("\n");
+      expect(warnings.length).toBeGreaterThanOrEqual(2);
+      expect(warnings.length).toBeLessThanOrEqual(3); // one line per kind of problem, not per frame
+      expect(warnings.join("\n")).toMatch(/malformed/);
+      expect(warnings.join("\n")).toMatch(/oversized/);
+      expect(warnings.join("\n")).not.toMatch(/\n\s+at /);
+    } finally {
+      killAll(children);
+    }
+    const check = await runChecker([join(dir, "rank-0.log"), join(dir, "rank-1.log"), join(dir, "rank-2.log")]);
+    expect(check.code, check.stdout + check.stderr).toBe(0);
+    expect(check.stdout).toContain("node 0 commits 2700 times\nnode 1 commits 2700 times\nnode 2 commits 2700 times\n");
+    expect(check.stdout).toMatch(/check validity -+\npass\n-+ check safety -+\npass\n/);
+  }, 60_000);
+});
