@@ -6,7 +6,7 @@ import type { WireMsg } from "./messages.js";
 const T = 100_000;
 const S = 1_000_000;
 const cfg = (over: Partial<ConsensusConfig> = {}): ConsensusConfig => ({
-  me: 1, n: 3, timeoutUs: T, rate: 0, genStartUs: 0, genEndUs: 10 * S, graceUs: 5 * S, fetchMax: 100, emitCommits: false, ...over,
+  me: 1, n: 3, timeoutUs: T, rate: 0, genSeconds: 10, createdUs: 0, graceUs: 5 * S, fetchMax: 100, emitCommits: false, ...over,
 });
 const net = (msg: WireMsg) => ({ kind: "net", msg }) as ConsensusIn;
 const commit = (seq: number, ids: string[]) => net({ t: "commit", from: 0, seq, ids });
@@ -23,18 +23,38 @@ const sends = (out: Effect[]) => out.flatMap((e) => (e.kind === "send" ? [{ to: 
 describe("ConsensusHandler (rank 1 of 3)", () => {
   it("generates at the background rate, logging each instance with its own counter", () => {
     const h = new ConsensusHandler(cfg({ rate: 1000 }));
+    const idle: Effect[] = [];
+    h.onTime(5000, idle);
+    expect(lines(idle)).toEqual([]); // no majority known yet: nothing is generated
+    const status = (from: number) => net({ t: "status", from, commitIndex: 0, backlog: 0, generated: 0, genDone: false });
+    feed(h, [status(2), status(0)]);
+    h.onTime(6000, []); // every rank known: generation starts now
     const out: Effect[] = [];
-    h.onTime(3000, out); // 3 ms at 1000/s
+    h.onTime(9000, out); // 3 ms at 1000/s
     expect(lines(out)).toEqual([
-      "generate Instance[1-0] in seq 0 at 3000\n",
-      "generate Instance[1-1] in seq 1 at 3000\n",
-      "generate Instance[1-2] in seq 2 at 3000\n",
+      "generate Instance[1-0] in seq 0 at 9000\n",
+      "generate Instance[1-1] in seq 1 at 9000\n",
+      "generate Instance[1-2] in seq 2 at 9000\n",
     ]);
     expect(h.backlog).toBe(3);
   });
 
+  it("with only a majority up, starts generating after 10 timeouts", () => {
+    const h = new ConsensusHandler(cfg({ rate: 1000 }));
+    feed(h, [net({ t: "status", from: 2, commitIndex: 0, backlog: 0, generated: 0, genDone: false })]);
+    h.onTime(0, []);
+    const before: Effect[] = [];
+    h.onTime(10 * T - 1, before);
+    expect(lines(before)).toEqual([]);
+    h.onTime(10 * T, []);
+    const out: Effect[] = [];
+    h.onTime(10 * T + 2000, out);
+    expect(lines(out)).toHaveLength(2);
+  });
+
   it("stops generating at the end of -t", () => {
-    const h = new ConsensusHandler(cfg({ rate: 1000, genEndUs: 2000 }));
+    const h = new ConsensusHandler(cfg({ me: 0, n: 1, rate: 1000, genSeconds: 0.002 }));
+    h.onTime(0, []);
     const out: Effect[] = [];
     h.onTime(9000, out);
     expect(lines(out).length).toBe(2);
@@ -113,9 +133,10 @@ describe("ConsensusHandler (rank 1 of 3)", () => {
   });
 
   it("finishes (converged) once every rank reported done with the same commit index, after lingering", () => {
-    const h = new ConsensusHandler(cfg({ genEndUs: S }));
+    const h = new ConsensusHandler(cfg({ genSeconds: 1 }));
     const done = (from: number) => net({ t: "status", from, commitIndex: 0, backlog: 0, generated: 0, genDone: true });
     feed(h, [done(0), done(2)]);
+    h.onTime(0, []); // generation (of nothing: rate 0) runs from 0 to 1 s
     const first: Effect[] = [];
     h.onTime(S, first);
     expect(first.filter((e) => e.kind === "finished")).toEqual([]);
@@ -125,9 +146,22 @@ describe("ConsensusHandler (rank 1 of 3)", () => {
   });
 
   it("finishes unconverged when the grace period ends with a peer missing", () => {
-    const h = new ConsensusHandler(cfg({ genEndUs: S, graceUs: S }));
+    const h = new ConsensusHandler(cfg({ genSeconds: 1, graceUs: S }));
+    feed(h, [net({ t: "status", from: 0, commitIndex: 0, backlog: 0, generated: 0, genDone: false })]);
+    h.onTime(0, []);
+    h.onTime(10 * T, []); // a majority for 10 timeouts: generation runs from here to 2 s
     const out: Effect[] = [];
-    h.onTime(2 * S, out);
+    h.onTime(3 * S, out);
+    expect(out).toContainEqual({ kind: "finished", converged: false });
+  });
+
+  it("gives the run up if no majority shows up within the grace period", () => {
+    const h = new ConsensusHandler(cfg({ rate: 100, graceUs: S }));
+    const early: Effect[] = [];
+    h.onTime(S - 1, early);
+    expect(early.filter((e) => e.kind === "finished" || e.kind === "log")).toEqual([]);
+    const out: Effect[] = [];
+    h.onTime(S, out);
     expect(out).toContainEqual({ kind: "finished", converged: false });
   });
 });

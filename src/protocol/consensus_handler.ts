@@ -12,11 +12,13 @@ export interface ConsensusConfig {
   me: number;
   n: number;
   timeoutUs: number;
-  /** Background generation: instances per second, from genStartUs until genEndUs. */
+  /** Background generation: instances per second for genSeconds, from the moment a majority of
+   * ranks is known to be up (so a slow start of the cluster is not counted as latency). */
   rate: number;
-  genStartUs: number;
-  genEndUs: number;
-  /** After genEndUs, give up waiting for convergence after this long. */
+  genSeconds: number;
+  /** When this rank was created: without a majority for graceUs after it, the run is given up. */
+  createdUs: number;
+  /** After generation ends, give up waiting for convergence after this long. */
   graceUs: number;
   /** Most ids in one fetched reply. */
   fetchMax: number;
@@ -46,7 +48,10 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
   private fetch: { seq: number; sentUs: number } | null = null;
   private stalledSinceUs: number | null = null;
   private nextStatusUs = 0;
-  private nextGenUs = 0;
+  private nextGenUs = Infinity;
+  private genStartUs = Infinity;
+  private genEndUs = Infinity;
+  private majoritySinceUs: number | null = null;
   private convergedSinceUs: number | null = null;
   private finished = false;
   private notified = { commitIndex: -1, backlog: -1 };
@@ -56,7 +61,6 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
   constructor(private readonly cfg: ConsensusConfig) {
     this.peers = new Array<StatusMsg | undefined>(cfg.n).fill(undefined);
     this.statusEveryUs = Math.max(1000, cfg.timeoutUs / 2);
-    this.nextGenUs = cfg.rate > 0 ? cfg.genStartUs : Infinity;
   }
 
   get commitIndex(): number {
@@ -91,6 +95,7 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
   }
 
   onTime(nowUs: number, out: Effect[]): void {
+    this.maybeStartGenerating(nowUs);
     this.generateDue(nowUs, out);
     this.maybeFetch(nowUs, out);
     if (nowUs >= this.nextStatusUs) {
@@ -127,14 +132,31 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
     }
   }
 
+  /** Generation starts once every rank is heard from, or a majority has been for 10 timeouts
+   * (a rank that is down or late must not hold the others back, but a cluster that is still
+   * starting up should not count its own start-up as latency). */
+  private maybeStartGenerating(nowUs: number): void {
+    if (this.genStartUs !== Infinity) return;
+    let up = 1;
+    this.peers.forEach((p, r) => {
+      if (p && r !== this.cfg.me) up++;
+    });
+    if (up < Math.floor(this.cfg.n / 2) + 1) return;
+    this.majoritySinceUs ??= nowUs;
+    if (up < this.cfg.n && nowUs - this.majoritySinceUs < 10 * this.cfg.timeoutUs) return;
+    this.genStartUs = nowUs;
+    this.genEndUs = nowUs + this.cfg.genSeconds * 1e6;
+    if (this.cfg.rate > 0 && this.cfg.genSeconds > 0) this.nextGenUs = nowUs;
+  }
+
   /** Generate what the background rate asks for up to now. */
   private generateDue(nowUs: number, out: Effect[]): void {
     if (this.cfg.rate <= 0 || nowUs < this.nextGenUs) return;
-    const until = Math.min(nowUs, this.cfg.genEndUs);
-    const target = Math.floor(((until - this.cfg.genStartUs) * this.cfg.rate) / 1e6);
+    const until = Math.min(nowUs, this.genEndUs);
+    const target = Math.floor(((until - this.genStartUs) * this.cfg.rate) / 1e6);
     const before = this.ownPending.length;
     while (this.stats.generated - this.stats.fillers < target) this.ownPending.push(this.newInstance(nowUs, out));
-    this.nextGenUs = nowUs >= this.cfg.genEndUs ? Infinity : Math.max(nowUs + GEN_TICK_US, this.cfg.genStartUs + ((target + 1) * 1e6) / this.cfg.rate);
+    this.nextGenUs = nowUs >= this.genEndUs ? Infinity : Math.max(nowUs + GEN_TICK_US, this.genStartUs + ((target + 1) * 1e6) / this.cfg.rate);
     if (this.ownPending.length > before) this.grantHeld(nowUs, out);
   }
 
@@ -262,21 +284,23 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
       commitIndex: this.log.length,
       backlog: this.backlog,
       generated: this.stats.generated,
-      genDone: nowUs >= this.cfg.genEndUs,
+      genDone: nowUs >= this.genEndUs,
     };
     for (let r = 0; r < this.cfg.n; r++) if (r !== this.cfg.me) out.push({ kind: "send", to: r, msg: status });
   }
 
   /** The run is over when every rank has stopped generating and committed everything (or grace ran out). */
   private checkFinished(nowUs: number, out: Effect[]): void {
-    if (this.finished || nowUs < this.cfg.genEndUs) return;
+    if (this.finished) return;
+    if (this.genStartUs === Infinity && nowUs >= this.cfg.createdUs + this.cfg.graceUs) return this.finish(false, out);
+    if (nowUs < this.genEndUs) return;
     if (this.isConverged()) {
       this.convergedSinceUs ??= nowUs;
       // Linger for two status rounds so the peers hear that we are done too.
       if (nowUs - this.convergedSinceUs >= 2 * this.statusEveryUs) this.finish(true, out);
     } else {
       this.convergedSinceUs = null;
-      if (nowUs >= this.cfg.genEndUs + this.cfg.graceUs) this.finish(false, out);
+      if (nowUs >= this.genEndUs + this.cfg.graceUs) this.finish(false, out);
     }
   }
 

@@ -75,7 +75,7 @@ describe("LeaderHandler (rank 0 of 3)", () => {
     feed(h, [{ kind: "round", round: 3 }, gather(0, 3, []), gather(1, 3, [])]);
     feed(h, [{ kind: "grant", round: 3, seq: 0, ids: ["p", "q"] }]);
     const out = feed(h, [ack(0, 3, 0, 2), ack(1, 3, 0, 2)]);
-    expect(sent(out)).toContainEqual({ t: "end", from: 0, round: 3 });
+    expect(sent(out)).toContainEqual({ t: "end", from: 0, round: 3, next: 4 });
   });
 
   it("with nothing to propose, holds the round while nobody waits and ends it once another rank does", () => {
@@ -86,7 +86,7 @@ describe("LeaderHandler (rank 0 of 3)", () => {
     h.onTime(T, beat);
     expect(sent(beat)).toEqual([{ t: "impose", from: 0, round: 3, seq: 0, ids: [], hint: 0 }]);
     const out = feed(h, [ack(2, 3, -1, 0, 5)]);
-    expect(sent(out)).toEqual([{ t: "end", from: 0, round: 3 }]);
+    expect(sent(out)).toEqual([{ t: "end", from: 0, round: 3, next: 5 }]); // straight to rank 2's round
     expect(out).toContainEqual({ kind: "toConsensus", msg: { kind: "unwant", round: 3 } });
   });
 

@@ -70,6 +70,7 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
   private starved = false;
   private readonly backlogs = new Map<number, number>();
   private localCommit = 0;
+  private localBacklog = 0;
   private readonly quorum: number;
   readonly stats: LeaderStats = { roundsLed: 0, committed: 0, reimposed: 0, holesFilled: 0, giveUps: 0, retransmits: 0 };
 
@@ -90,6 +91,7 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
         return;
       case "local":
         this.localCommit = Math.max(this.localCommit, input.commitIndex);
+        this.localBacklog = input.backlog;
         return;
       case "grant":
         return this.onGrant(input.round, input.seq, input.ids, nowUs, out);
@@ -271,7 +273,22 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
     this.dropWants(out);
     this.phase = "ending";
     this.phaseSinceUs = nowUs;
-    this.broadcast({ t: "end", from: this.cfg.me, round: this.round }, nowUs, out);
+    this.broadcast(this.endMsg(), nowUs, out);
+  }
+
+  /** Hand the next round to the first rank after this one that has instances waiting. */
+  private endMsg(): WireMsg {
+    const { me, n } = this.cfg;
+    let skip = 1;
+    for (let d = 1; d <= n; d++) {
+      const r = (me + d) % n;
+      const backlog = r === me ? this.localBacklog : (this.backlogs.get(r) ?? 0);
+      if (backlog > 0) {
+        skip = d;
+        break;
+      }
+    }
+    return { t: "end", from: me, round: this.round, next: this.round + skip };
   }
 
   private dropWants(out: Effect[]): void {
@@ -312,7 +329,7 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
     if (nowUs - this.phaseSinceUs < this.cfg.timeoutUs / 2) return;
     // Our own end (or the resulting round change) was lost: say it again.
     this.phaseSinceUs = nowUs;
-    this.broadcast({ t: "end", from: this.cfg.me, round: this.round }, nowUs, out);
+    this.broadcast(this.endMsg(), nowUs, out);
   }
 
   private maybeGiveUp(nowUs: number, out: Effect[]): void {

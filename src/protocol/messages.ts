@@ -50,7 +50,8 @@ export const ackMsg = z.strictObject({
   backlog: nat,
 });
 export const nackMsg = z.strictObject({ t: z.literal("nack"), from: rank, round });
-export const endMsg = z.strictObject({ t: z.literal("end"), from: rank, round });
+/** The leader of round ends it; everyone moves to round next (> round), led by a rank that has work. */
+export const endMsg = z.strictObject({ t: z.literal("end"), from: rank, round, next: nat });
 export const pingMsg = z.strictObject({ t: z.literal("ping"), from: rank, round });
 export const commitMsg = z.strictObject({ t: z.literal("commit"), from: rank, seq: nat, ids });
 export const statusMsg = z.strictObject({

@@ -49,7 +49,7 @@ describe("MsgHandler (rank 1 of 3, at round 4)", () => {
     },
     {
       name: "end of the current round moves to the next one",
-      input: net({ t: "end", from: 1, round: 4 }),
+      input: net({ t: "end", from: 1, round: 4, next: 5 }),
       round: 5,
       effects: [
         { kind: "toLeader", msg: { kind: "round", round: 5 } },
@@ -57,8 +57,17 @@ describe("MsgHandler (rank 1 of 3, at round 4)", () => {
       ],
     },
     {
+      name: "end may skip to the round of a rank with work, but never past one full turn",
+      input: net({ t: "end", from: 1, round: 4, next: 99 }),
+      round: 7,
+      effects: [
+        { kind: "toLeader", msg: { kind: "round", round: 7 } },
+        { kind: "toFollower", msg: { kind: "round", round: 7 } },
+      ],
+    },
+    {
       name: "end of an older round is ignored",
-      input: net({ t: "end", from: 0, round: 3 }),
+      input: net({ t: "end", from: 0, round: 3, next: 4 }),
       round: 4,
       effects: [],
     },

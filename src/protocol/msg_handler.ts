@@ -44,8 +44,10 @@ export class MsgHandler implements ProcessorLogic<MsgIn> {
 
   private onRoundMsg(msg: RoundMsg, out: Effect[]): void {
     if (msg.t === "end") {
-      // The leader of msg.round finished its round: leadership moves on.
-      if (msg.round >= this.round) this.setRound(msg.round + 1, "end", out);
+      // The leader of msg.round finished its round: leadership moves on, possibly skipping ranks
+      // with nothing to propose (never more than one full turn).
+      const next = Math.min(Math.max(msg.next, msg.round + 1), msg.round + this.n);
+      if (msg.round >= this.round && next > this.round) this.setRound(next, "end", out);
       return;
     }
     if (msg.round > this.round) this.setRound(msg.round, "larger", out);
