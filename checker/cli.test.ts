@@ -1,4 +1,4 @@
-// End-to-end tests: the CLI is run as `npx tsx checker/cli.ts ...`, as during development.
+// End-to-end tests: the CLI is run as its own process (node with the tsx loader), as during development.
 import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -17,16 +17,11 @@ interface CliRun {
 
 function runChecker(args: readonly string[]): Promise<CliRun> {
   return new Promise((resolve) => {
-    execFile("npx", ["tsx", "checker/cli.ts", ...args], { cwd: REPO }, (error, stdout, stderr) => {
+    execFile(process.execPath, ["--import", "tsx", "checker/cli.ts", ...args], { cwd: REPO }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
-      resolve({ code, stdout, stderr: withoutNpmNotices(stderr) });
+      resolve({ code, stdout, stderr });
     });
   });
-}
-
-/** npx itself may warn about the user's npm configuration; that is not the checker's output. */
-function withoutNpmNotices(stderr: string): string {
-  return stderr.split("\n").filter((line) => !line.startsWith("npm warn")).join("\n");
 }
 
 const at = (ms: number): number => T0 + ms * 1000;
