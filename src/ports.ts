@@ -34,9 +34,17 @@ export interface Storage {
   close(): Promise<void>;
 }
 
-/** Where generate/commit lines go. write is buffered; flush makes them visible to readers. */
+/** Storage that can replace its history by a snapshot of the current state (bounded size). */
+export interface Checkpointable {
+  readonly size: number;
+  checkpoint(records: readonly StorageRecord[]): Promise<void>;
+}
+
+/** Where generate/commit lines go. write is buffered; flush hands them to the OS (a process crash
+ * no longer loses them). load returns what the log held before this run (for a restart). */
 export interface LogSink {
   write(line: string): void;
-  flush(): Promise<void>;
+  flush(): void;
+  load(): string;
   close(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 // The library API: ranks built in-process over TCP on loopback, proposals, commit iteration, stop.
 import { afterEach, describe, expect, it } from "vitest";
 import { freePorts } from "./cli/launch.js";
-import { MemoryStorage, MemoryLogSink, Rank, SystemClock, TcpTransport, type Commit } from "./index.js";
+import { DEFAULTS, MemoryStorage, MemoryLogSink, Rank, SystemClock, TcpTransport, type Commit } from "./index.js";
 
 let ranks: Rank[] = [];
 afterEach(async () => {
@@ -25,7 +25,7 @@ describe("Rank as a library", () => {
     for (let me = 0; me < 3; me++) {
       const transport = new TcpTransport(me, addrs);
       await transport.listen();
-      const cfg = { me, n: 3, timeoutMs: 50, maxPerRound: 10, genSeconds: 0, rate: 0, graceSeconds: 5, batch: 4, window: 4, channelCapacity: 256, fetchMax: 64 };
+      const cfg = { ...DEFAULTS, me, n: 3, timeoutMs: 50, maxPerRound: 10, genSeconds: 0, rate: 0, graceSeconds: 5, batch: 4, window: 4, channelCapacity: 256, fetchMax: 64 };
       ranks.push(await Rank.create(cfg, { clock: new SystemClock(), transport, storage: new MemoryStorage(), logSink: new MemoryLogSink() }, { emitCommits: true }));
     }
     ranks.forEach((r) => r.start());

@@ -3,13 +3,14 @@
 // propose, iterate commits, stop.
 import { Chan } from "./csp/chan.js";
 import { runProcessor, type LoopOptions } from "./csp/processor.js";
-import type { Clock, LogSink, Storage, Transport } from "./ports.js";
+import type { Checkpointable, Clock, LogSink, Storage, Transport } from "./ports.js";
 import { ConsensusHandler, type ConsensusStats } from "./protocol/consensus_handler.js";
 import type { ConsensusIn, Effect, FollowerIn, LeaderIn, MsgIn } from "./protocol/effects.js";
 import { FollowerHandler } from "./protocol/follower_handler.js";
 import { LeaderHandler } from "./protocol/leader_handler.js";
 import type { WireMsg } from "./protocol/messages.js";
 import { MsgHandler } from "./protocol/msg_handler.js";
+import { recoverLog } from "./protocol/recovery.js";
 
 export interface RankConfig {
   me: number;
@@ -28,6 +29,8 @@ export interface RankConfig {
   window: number;
   channelCapacity: number;
   fetchMax: number;
+  /** Rewrite the write-ahead log as a snapshot once it grows past this many bytes. */
+  checkpointBytes: number;
 }
 
 export const DEFAULTS = {
@@ -40,6 +43,7 @@ export const DEFAULTS = {
   window: 8,
   channelCapacity: 4096,
   fetchMax: 4096,
+  checkpointBytes: 64 * 1024 * 1024,
 } as const;
 
 export interface RankPorts {
@@ -112,12 +116,22 @@ export class Rank {
     });
   }
 
-  /** Build a rank over its ports, restoring the acceptor from storage. */
-  static async create(cfg: RankConfig, ports: RankPorts, opts: { emitCommits?: boolean } = {}): Promise<Rank> {
+  /** Build a rank over its ports, restoring what a previous run left: the acceptor and the
+   * bindings from storage, commits and own instances from the log. */
+  static async create(cfg: RankConfig, ports: RankPorts, opts: { emitCommits?: boolean; warn?: (line: string) => void } = {}): Promise<Rank> {
+    const records = await ports.storage.load();
     const follower = new FollowerHandler(cfg.me, cfg.n, cfg.timeoutMs * 1000, ports.clock.nowUs());
-    follower.restore(await ports.storage.load());
-    return new Rank(cfg, ports, follower, opts.emitCommits ?? false);
+    follower.restore(records);
+    const rank = new Rank(cfg, ports, follower, opts.emitCommits ?? false);
+    const recovered = recoverLog(ports.logSink.load(), cfg.me);
+    for (const p of recovered.problems.slice(0, 3)) opts.warn?.(`rank ${cfg.me}: log: ${p}`);
+    rank.consensus.restore(recovered, records);
+    rank.recoveredCommits = recovered.commits.length;
+    return rank;
   }
+
+  /** Commits found in the log file at start (a restart). */
+  recoveredCommits = 0;
 
   start(): void {
     const { clock, transport } = this.ports;
@@ -131,6 +145,7 @@ export class Rank {
     this.msg.start(boot);
     void this.perform(boot);
     this.loops = [
+      this.checkpointLoop(),
       runProcessor({ name: "msg", inbox: this.msgIn, logic: this.msg, perform }, clock, loop, ctl),
       runProcessor({ name: "consensus", inbox: this.consensusIn, logic: this.consensus, perform }, clock, loop, ctl),
       runProcessor({ name: "leader", inbox: this.leaderIn, logic: this.leader, perform }, clock, loop, ctl),
@@ -180,12 +195,24 @@ export class Rank {
     };
   }
 
+  /** Keep the write-ahead log bounded: past checkpointBytes, replace it by a snapshot. */
+  private async checkpointLoop(): Promise<void> {
+    const storage = this.ports.storage as Storage & Partial<Checkpointable>;
+    if (!storage.checkpoint) return;
+    while (!this.stopping) {
+      await new Promise<void>((resolve) => this.ports.clock.after(1000, resolve));
+      if (this.stopping || (storage.size ?? 0) < this.cfg.checkpointBytes) continue;
+      await storage.checkpoint([...this.follower.snapshotRecords(), ...this.consensus.bindRecords()]);
+    }
+  }
+
   private perform(out: Effect[]): void | Promise<void> {
     let persisted = false;
     for (const e of out) {
       if (e.kind !== "persist") continue;
       this.ports.storage.append(e.record);
-      persisted = true;
+      // A floor only lets the log forget entries sooner; it need not be synced on its own.
+      if (e.record.r !== "floor") persisted = true;
     }
     // Persist before reply: nothing below leaves until the records above are durable.
     if (!persisted) return this.performRest(out);
@@ -194,6 +221,17 @@ export class Rank {
 
   private performRest(out: Effect[]): void {
     const { transport, logSink } = this.ports;
+    let logged = false;
+    let reveals = false;
+    for (const e of out) {
+      if (e.kind === "log") {
+        logSink.write(e.line);
+        logged = true;
+      } else if ((e.kind === "toLeader" && e.msg.kind === "grant") || (e.kind === "send" && e.msg.t === "status")) reveals = true;
+    }
+    // Log lines reach the OS before anything reveals what they record: a grant reveals generated
+    // instances, a status reveals the commit index (peers forget seqs every rank has committed).
+    if (logged || reveals) logSink.flush();
     for (const e of out) {
       switch (e.kind) {
         case "send":
@@ -214,9 +252,6 @@ export class Rank {
         case "toConsensus":
           this.consensusIn.offer(e.msg);
           break;
-        case "log":
-          logSink.write(e.line);
-          break;
         case "committed":
           this.commitQueue.push({ seq: e.seq, id: e.id });
           this.commitWaiter?.();
@@ -227,6 +262,7 @@ export class Rank {
           this.resolveFinished(e.converged);
           break;
         case "persist":
+        case "log":
           break;
       }
     }

@@ -45,6 +45,8 @@ export function loopbackCluster(n: number, basePort: number, host: string): Peer
 const positiveInt = (flag: string) => z.number({ error: `${flag} must be a number` }).int({ error: `${flag} must be a whole number` }).positive({ error: `${flag} must be > 0` });
 const nonNegative = (flag: string) => z.number({ error: `${flag} must be a number` }).nonnegative({ error: `${flag} must be >= 0` });
 
+const probability = (flag: string) => z.number({ error: `${flag} must be a number` }).min(0, { error: `${flag} must be from 0 to 1` }).max(1, { error: `${flag} must be from 0 to 1` });
+
 export const rankFlags = z.object({
   i: z.number({ error: "-i (rank id) must be a number" }).int({ error: "-i must be a whole number" }).nonnegative({ error: "-i must be >= 0" }),
   o: positiveInt("-o (read timeout, ms)"),
@@ -54,6 +56,9 @@ export const rankFlags = z.object({
   grace: nonNegative("--grace"),
   batch: positiveInt("--batch"),
   window: positiveInt("--window"),
+  drop: probability("--drop"),
+  dup: probability("--dup"),
+  seed: z.number({ error: "--seed must be a number" }).int({ error: "--seed must be a whole number" }),
 });
 
 /** Validate numbers first (yargs turns "abc" into NaN), reporting the first problem. */

@@ -42,11 +42,13 @@ export async function freePorts(n: number): Promise<number[]> {
   }
 }
 
-/** The rank entry point next to this file (rank.ts under tsx, rank.js once built). */
+/** The rank entry point next to this file (rank.ts under tsx, rank.js once built).
+ * YASP_NODE_ARGS adds node flags to every rank (e.g. "--cpu-prof --cpu-prof-dir=prof"). */
 export function rankEntry(): { cmd: string; args: string[] } {
   const isTs = import.meta.url.endsWith(".ts");
   const entry = fileURLToPath(new URL(isTs ? "./rank.ts" : "./rank.js", import.meta.url));
-  return { cmd: process.execPath, args: [...(isTs ? ["--import", "tsx"] : []), entry] };
+  const extra = (process.env.YASP_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  return { cmd: process.execPath, args: [...extra, ...(isTs ? ["--import", "tsx"] : []), entry] };
 }
 
 export async function writeCluster(logDir: string, n: number): Promise<string> {

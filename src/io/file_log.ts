@@ -1,6 +1,6 @@
 // The generate/commit log of one rank: lines are buffered and written in large chunks (one write
 // system call per chunk, not per line), appended to the file (never rewritten).
-import { closeSync, openSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from "node:fs";
 import type { LogSink } from "../ports.js";
 
 const CHUNK_BYTES = 256 * 1024;
@@ -11,10 +11,14 @@ export class FileLogSink implements LogSink {
   private parts: string[] = [];
   private bytes = 0;
   private readonly timer: NodeJS.Timeout;
+  private readonly before: string;
 
   /** Opens (creating or appending to) path; throws a plain Error if it cannot. */
   constructor(readonly path: string) {
+    this.before = existsSync(path) ? readFileSync(path, "utf8") : "";
     this.fd = openSync(path, "a");
+    // A crash may have cut the last line short: end it, so the next line starts clean.
+    if (this.before.length > 0 && !this.before.endsWith("\n")) writeSync(this.fd, "\n");
     this.timer = setInterval(() => this.flushNow(), FLUSH_EVERY_MS);
     this.timer.unref();
   }
@@ -25,9 +29,12 @@ export class FileLogSink implements LogSink {
     if (this.bytes >= CHUNK_BYTES) this.flushNow();
   }
 
-  flush(): Promise<void> {
+  flush(): void {
     this.flushNow();
-    return Promise.resolve();
+  }
+
+  load(): string {
+    return this.before;
   }
 
   close(): Promise<void> {

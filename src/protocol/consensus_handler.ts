@@ -4,9 +4,11 @@
 // Why bindings: an own instance is live at one seq at a time. It returns to the pending queue only
 // when its seq was committed with another value, so it can never be committed twice.
 // It also repairs the log (fetch from a rank that is ahead) and decides when the run is over.
+import { CommitLog } from "./commit_log.js";
 import { Deque } from "./deque.js";
-import type { ConsensusIn, Effect, ProcessorLogic } from "./effects.js";
+import type { ConsensusIn, Effect, ProcessorLogic, StorageRecord } from "./effects.js";
 import type { StatusMsg } from "./messages.js";
+import type { RecoveredLog } from "./recovery.js";
 
 export interface ConsensusConfig {
   me: number;
@@ -37,9 +39,11 @@ export interface ConsensusStats {
 }
 
 const GEN_TICK_US = 1000;
+const COMPACT_EVERY = 65_536;
+const COMPACT_MARGIN = 1024;
 
 export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
-  private readonly log: string[] = [];
+  private readonly log = new CommitLog();
   private readonly pending = new Map<number, string>();
   private readonly ownPending = new Deque<string>();
   private readonly ownBound = new Map<number, string>();
@@ -71,8 +75,35 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
     return this.ownPending.length + this.ownBound.size;
   }
 
-  committedIds(): readonly string[] {
-    return this.log;
+  /** Committed ids still held in memory, from seq `from`. */
+  committedIds(from = 0): string[] {
+    return this.log.slice(from, this.log.length);
+  }
+
+  /** The lowest committed seq still held in memory (below it, every rank has committed). */
+  get compactedBelow(): number {
+    return this.log.start;
+  }
+
+  /** Restart: commits and own instances from the log file, bindings from the write-ahead log. */
+  restore(recovered: RecoveredLog, records: readonly StorageRecord[]): void {
+    for (const id of recovered.commits) this.log.push(id);
+    this.stats.generated = recovered.generated;
+    const committed = new Set(recovered.commits);
+    const boundAt = new Map<string, number>(); // latest binding of each instance wins
+    for (const rec of records) if (rec.r === "bind") rec.ids.forEach((id, i) => boundAt.set(id, rec.seq + i));
+    for (const [id, seq] of boundAt) if (!committed.has(id) && seq >= this.log.length) this.ownBound.set(seq, id);
+    for (const id of recovered.uncommitted) if (!this.isBound(id, boundAt)) this.ownPending.push(id);
+  }
+
+  private isBound(id: string, boundAt: Map<string, number>): boolean {
+    const seq = boundAt.get(id);
+    return seq !== undefined && this.ownBound.get(seq) === id;
+  }
+
+  /** Durable records describing the live bindings (for a write-ahead log checkpoint). */
+  bindRecords(): StorageRecord[] {
+    return [...this.ownBound].map(([seq, id]) => ({ r: "bind", seq, ids: [id] }));
   }
 
   onInput(input: ConsensusIn, nowUs: number, out: Effect[]): void {
@@ -122,9 +153,10 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
         return this.maybeFetch(nowUs, out);
       case "status":
         this.peers[msg.from] = msg;
+        this.maybeCompact();
         return this.maybeFetch(nowUs, out);
       case "fetch":
-        if (msg.seq < this.log.length) {
+        if (msg.seq < this.log.length && msg.seq >= this.log.start) {
           const ids = this.log.slice(msg.seq, msg.seq + Math.min(msg.max, this.cfg.fetchMax));
           out.push({ kind: "send", to: msg.from, msg: { t: "fetched", from: this.cfg.me, seq: msg.seq, ids } });
         }
@@ -173,6 +205,7 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
     this.generateDue(nowUs, out);
     const maxBound = exact ? -1 : this.maxBoundSeq();
     const ids: string[] = [];
+    let firstNew = -1;
     for (let s = seq; ids.length < max; s++) {
       if (s < this.log.length || this.pending.has(s)) break; // chosen already: the leader's round is stale
       const bound = this.ownBound.get(s);
@@ -189,9 +222,12 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
       }
       if (next === undefined) break;
       this.ownBound.set(s, next);
+      if (firstNew < 0) firstNew = s;
       ids.push(next);
     }
     if (ids.length === 0 && !exact) this.heldWant = { round, seq, max };
+    // Bindings are durable before the grant reveals them (a restart must not propose them elsewhere).
+    if (firstNew >= 0) out.push({ kind: "persist", record: { r: "bind", seq: firstNew, ids: ids.slice(firstNew - seq) } });
     out.push({ kind: "toLeader", msg: { kind: "grant", round, seq, ids } });
   }
 
@@ -212,7 +248,8 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
       const s = seq + i;
       const id = ids[i] as string;
       if (s < this.log.length) {
-        if (this.log[s] !== id) this.stats.conflicts++;
+        const known = this.log.get(s);
+        if (known !== undefined && known !== id) this.stats.conflicts++;
       } else if (s === this.log.length && this.pending.size === 0) this.commitOne(s, id, nowUs, out);
       else {
         const known = this.pending.get(s);
@@ -240,6 +277,16 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
       this.stats.requeued++;
       this.ownPending.unshift(bound);
     }
+  }
+
+  /** Forget committed seqs that every rank has committed (keeping a margin for stragglers). */
+  private maybeCompact(): void {
+    let minAll = this.log.length;
+    for (let r = 0; r < this.cfg.n; r++) {
+      if (r === this.cfg.me) continue;
+      minAll = Math.min(minAll, this.peers[r]?.commitIndex ?? 0);
+    }
+    if (minAll - this.log.start >= COMPACT_EVERY) this.log.compact(minAll - COMPACT_MARGIN);
   }
 
   private isBehind(): boolean {

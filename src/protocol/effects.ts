@@ -34,11 +34,13 @@ export type ConsensusIn =
   /** A proposal from the library API or the background generator. */
   | { kind: "propose"; count: number };
 
-/** What an acceptor makes durable before it reveals it. */
+/** What a rank makes durable before it reveals it: the acceptor's promise, accepts and floor;
+ * the consensus handler's bindings of own instances to seqs. */
 export type StorageRecord =
   | { r: "promise"; round: number }
   | { r: "accept"; round: number; seq: number; ids: string[] }
-  | { r: "floor"; seq: number };
+  | { r: "floor"; seq: number }
+  | { r: "bind"; seq: number; ids: string[] };
 
 export type Effect =
   | { kind: "send"; to: number; msg: WireMsg }

@@ -43,7 +43,7 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
     for (const rec of records) {
       if (rec.r === "promise") this.promised = Math.max(this.promised, rec.round);
       else if (rec.r === "floor") this.log.raiseFloor(rec.seq);
-      else rec.ids.forEach((id, i) => this.log.set(rec.seq + i, rec.round, id));
+      else if (rec.r === "accept") rec.ids.forEach((id, i) => this.log.set(rec.seq + i, rec.round, id));
     }
     this.round = this.promised;
   }
@@ -56,6 +56,16 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
     const entries: AcceptorState["entries"] = [];
     for (const [seq, round, ids] of this.log.runsFrom(0)) ids.forEach((id, i) => entries.push({ seq: seq + i, round, id }));
     return { promised: this.promised, floor: this.log.floor, entries };
+  }
+
+  /** Durable records describing the acceptor now (for a write-ahead log checkpoint). */
+  snapshotRecords(): StorageRecord[] {
+    const recs: StorageRecord[] = [
+      { r: "promise", round: this.promised },
+      { r: "floor", seq: this.log.floor },
+    ];
+    for (const [seq, round, ids] of this.log.runsFrom(0)) recs.push({ r: "accept", round, seq, ids });
+    return recs;
   }
 
   onInput(input: FollowerIn, nowUs: number, out: Effect[]): void {
@@ -140,7 +150,8 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
     }
   }
 
-  /** Entries below a seq known to be chosen are dropped; the floor is made durable first. */
+  /** Entries below a seq known to be chosen are dropped. The floor record needs no sync of its own:
+   * until it is durable a restart merely reports the older floor with the (durable) entries above it. */
   private raiseFloor(seq: number, out: Effect[]): void {
     if (seq <= this.log.floor) return;
     out.push({ kind: "persist", record: { r: "floor", seq } });

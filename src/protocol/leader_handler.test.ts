@@ -39,7 +39,7 @@ describe("LeaderHandler (rank 0 of 3)", () => {
     ]);
     expect(wants(out)).toEqual([
       { kind: "want", round: 6, seq: 2, max: 2, exact: true },
-      { kind: "want", round: 6, seq: 5, max: 2, exact: false },
+      { kind: "want", round: 6, seq: 5, max: 4, exact: false }, // two free frames of the window of 4
     ]);
     const more = feed(h, [{ kind: "grant", round: 6, seq: 2, ids: ["x", "y"] }]);
     expect(sent(more)).toEqual([{ t: "impose", from: 0, round: 6, seq: 2, ids: ["x", "y"], hint: 0 }]);

@@ -199,7 +199,8 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
   private maybeWant(nowUs: number, out: Effect[]): void {
     if (this.phase !== "imposing" || this.newImposed >= this.cfg.maxPerRound || this.inflight >= this.cfg.window) return;
     if (this.wants.has(this.nextSeq)) return;
-    const max = Math.min(this.cfg.batch, this.cfg.maxPerRound - this.newImposed);
+    // Ask for as much as the free window holds: one grant (one durable bind) fills several frames.
+    const max = Math.min(this.cfg.batch * (this.cfg.window - this.inflight), this.cfg.maxPerRound - this.newImposed);
     const want: Want = { seq: this.nextSeq, max, exact: false, sentUs: nowUs, held: false };
     this.wants.set(want.seq, want);
     this.sendWant(want, out);

@@ -8,8 +8,10 @@ export class MemoryLogSink implements LogSink {
     this.lines.push(line);
   }
 
-  flush(): Promise<void> {
-    return Promise.resolve();
+  flush(): void {}
+
+  load(): string {
+    return this.text();
   }
 
   close(): Promise<void> {
