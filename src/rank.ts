@@ -172,13 +172,18 @@ export class Rank {
 
   async stop(): Promise<void> {
     if (this.stopping) return;
+    await this.halt();
+    await this.ports.logSink.close();
+    await this.ports.transport.close();
+    await this.ports.storage.close();
+  }
+
+  /** Stop the processors without flushing or closing anything (the simulator's crash). */
+  async halt(): Promise<void> {
     this.stopping = true;
     for (const ch of [this.msgIn, this.leaderIn, this.followerIn, this.consensusIn]) ch.close();
     await Promise.all(this.loops);
     this.commitWaiter?.();
-    await this.ports.logSink.close();
-    await this.ports.transport.close();
-    await this.ports.storage.close();
   }
 
   summary(): RankSummary {

@@ -93,7 +93,7 @@ export class WalStorage implements Storage {
   ) {}
 
   /** Read what survived, cut a torn tail (with one warning), and open for appending. */
-  load(): Promise<StorageRecord[]> {
+  async load(): Promise<StorageRecord[]> {
     let records: StorageRecord[] = [];
     if (existsSync(this.path)) {
       const buf = readFileSync(this.path);
@@ -109,7 +109,7 @@ export class WalStorage implements Storage {
       this.bytes = scan.validBytes;
     }
     this.fd = openSync(this.path, "a");
-    return Promise.resolve(records);
+    return records;
   }
 
   append(record: StorageRecord): void {
