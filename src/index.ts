@@ -5,6 +5,7 @@ export { SystemClock } from "./io/system_clock.js";
 export { TcpTransport, type PeerAddress } from "./io/tcp_transport.js";
 export { FileLogSink } from "./io/file_log.js";
 export { MemoryStorage } from "./io/memory_storage.js";
+export { WalStorage } from "./io/wal.js";
 export { SimCluster } from "./sim/cluster.js";
 export { SimClock } from "./sim/clock.js";
 export { SimNetwork } from "./sim/network.js";
