@@ -1,7 +1,10 @@
 // The library API: ranks built in-process over TCP on loopback, proposals, commit iteration, stop.
 import { afterEach, describe, expect, it } from "vitest";
 import { freePorts } from "./cli/launch.js";
-import { DEFAULTS, MemoryStorage, MemoryLogSink, Rank, SystemClock, TcpTransport, type Commit } from "./index.js";
+import { DEFAULTS, MemoryStorage, MemoryLogSink, Rank, SimClock, SimNetwork, SystemClock, TcpTransport, type Commit } from "./index.js";
+import type { StorageRecord } from "./protocol/effects.js";
+import type { Storage } from "./ports.js";
+import { Prng } from "./sim/prng.js";
 
 let ranks: Rank[] = [];
 afterEach(async () => {
@@ -37,5 +40,57 @@ describe("Rank as a library", () => {
     expect(seen[2]).toEqual(seen[0]);
     const ids = new Set(seen[0]?.map((c) => c.id));
     for (const me of [0, 1, 2]) for (let k = 0; k < 5; k++) expect(ids.has(`${me}-${k}`)).toBe(true);
+  });
+});
+
+/** Storage that checks, at every sync, that each instance it makes durable in a binding already has
+ * its generate line handed to the log (else a crash in between could reuse the id). */
+class OrderCheckingStorage implements Storage {
+  private pending: StorageRecord[] = [];
+  violations = 0;
+  binds = 0;
+  constructor(private readonly sink: MemoryLogSink) {}
+  append(r: StorageRecord): void {
+    this.pending.push(r);
+  }
+  sync(): Promise<void> {
+    const flushed = this.sink.text();
+    for (const r of this.pending) {
+      if (r.r !== "bind") continue;
+      this.binds++;
+      for (const id of r.ids) if (!flushed.includes(`generate Instance[${id}]`)) this.violations++;
+    }
+    this.pending = [];
+    return Promise.resolve();
+  }
+  load(): Promise<StorageRecord[]> {
+    return Promise.resolve([]);
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+describe("Rank effect order", () => {
+  it("hands generate lines to the log before it makes the bindings of their instances durable", async () => {
+    const clock = new SimClock(0);
+    const net = new SimNetwork(clock, new Prng(1), 1);
+    const sink = new MemoryLogSink();
+    const storage = new OrderCheckingStorage(sink);
+    const cfg = { ...DEFAULTS, me: 0, n: 1, genSeconds: 0.5, rate: 2000, graceSeconds: 5 };
+    const rank = await Rank.create(cfg, { clock, transport: net.transport(0), storage, logSink: sink });
+    rank.start();
+    let done = false;
+    void rank.finished.then(() => (done = true));
+    const tick = () => new Promise((r) => setImmediate(r));
+    do await tick();
+    while (!done && clock.fireNext());
+    let stopped = false;
+    void rank.stop().then(() => (stopped = true));
+    do await tick();
+    while (!stopped && clock.fireNext());
+    expect(done).toBe(true);
+    expect(storage.binds).toBeGreaterThan(0);
+    expect(storage.violations).toBe(0);
   });
 });

@@ -101,8 +101,10 @@ export class Rank {
     const nowUs = clock.nowUs();
     const timeoutUs = cfg.timeoutMs * 1000;
     this.follower = follower;
-    this.msg = new MsgHandler(cfg.me, cfg.n, follower.promisedRound);
-    this.leader = new LeaderHandler({ me: cfg.me, n: cfg.n, maxPerRound: cfg.maxPerRound, batch: cfg.batch, window: cfg.window, timeoutUs });
+    // After a restart, start past every round this rank may have led or promised in its last life.
+    this.msg = new MsgHandler(cfg.me, cfg.n, follower.restoredPromise + 1);
+    const leaderCfg = { me: cfg.me, n: cfg.n, maxPerRound: cfg.maxPerRound, batch: cfg.batch, window: cfg.window, timeoutUs };
+    this.leader = new LeaderHandler(leaderCfg, follower.restoredPromise);
     this.consensus = new ConsensusHandler({
       me: cfg.me,
       n: cfg.n,
@@ -123,12 +125,15 @@ export class Rank {
     const follower = new FollowerHandler(cfg.me, cfg.n, cfg.timeoutMs * 1000, ports.clock.nowUs());
     follower.restore(records);
     const rank = new Rank(cfg, ports, follower, opts.emitCommits ?? false);
+    if (opts.warn) rank.warn = opts.warn;
     const recovered = recoverLog(ports.logSink.load(), cfg.me);
     for (const p of recovered.problems.slice(0, 3)) opts.warn?.(`rank ${cfg.me}: log: ${p}`);
     rank.consensus.restore(recovered, records);
     rank.recoveredCommits = recovered.commits.length;
     return rank;
   }
+
+  private warn: (line: string) => void = () => {};
 
   /** Commits found in the log file at start (a restart). */
   recoveredCommits = 0;
@@ -211,32 +216,29 @@ export class Rank {
     }
   }
 
+  /** Effects in the order durability needs: log lines to the OS first (a durable binding must never
+   * refer to an instance whose generate line could still be lost), then the storage records, synced
+   * once, then everything that leaves: nothing reveals a record before it is durable. */
   private perform(out: Effect[]): void | Promise<void> {
+    let logged = false;
     let persisted = false;
     for (const e of out) {
-      if (e.kind !== "persist") continue;
-      this.ports.storage.append(e.record);
-      // A floor only lets the log forget entries sooner; it need not be synced on its own.
-      if (e.record.r !== "floor") persisted = true;
+      if (e.kind === "log") {
+        this.ports.logSink.write(e.line);
+        logged = true;
+      } else if (e.kind === "persist") {
+        this.ports.storage.append(e.record);
+        // A floor only lets the log forget entries sooner; it need not be synced on its own.
+        if (e.record.r !== "floor") persisted = true;
+      }
     }
-    // Persist before reply: nothing below leaves until the records above are durable.
+    if (logged) this.ports.logSink.flush();
     if (!persisted) return this.performRest(out);
     return this.ports.storage.sync().then(() => this.performRest(out));
   }
 
   private performRest(out: Effect[]): void {
-    const { transport, logSink } = this.ports;
-    let logged = false;
-    let reveals = false;
-    for (const e of out) {
-      if (e.kind === "log") {
-        logSink.write(e.line);
-        logged = true;
-      } else if ((e.kind === "toLeader" && e.msg.kind === "grant") || (e.kind === "send" && e.msg.t === "status")) reveals = true;
-    }
-    // Log lines reach the OS before anything reveals what they record: a grant reveals generated
-    // instances, a status reveals the commit index (peers forget seqs every rank has committed).
-    if (logged || reveals) logSink.flush();
+    const { transport } = this.ports;
     for (const e of out) {
       switch (e.kind) {
         case "send":
@@ -265,6 +267,9 @@ export class Rank {
         case "finished":
           this.converged = e.converged;
           this.resolveFinished(e.converged);
+          break;
+        case "warn":
+          this.warn(e.line);
           break;
         case "persist":
         case "log":

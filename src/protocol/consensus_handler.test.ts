@@ -113,10 +113,21 @@ describe("ConsensusHandler (rank 1 of 3)", () => {
     expect(grants(feed(h, [{ kind: "propose", count: 1 }]))).toEqual([]);
   });
 
-  it("counts a conflicting value for a committed seq and keeps the first", () => {
+  it("a held want survives an exact want for holes, and requeued instances are granted to it", () => {
     const h = new ConsensusHandler(cfg());
-    feed(h, [commit(0, ["a"]), commit(0, ["b"])]);
+    feed(h, [{ kind: "want", round: 4, seq: 5, max: 3, exact: false }]); // held: nothing pending
+    feed(h, [{ kind: "want", round: 4, seq: 0, max: 1, exact: true }]); // a hole: filled with a filler
+    expect(grants(feed(h, [{ kind: "propose", count: 1 }]))).toEqual([{ kind: "grant", round: 4, seq: 5, ids: ["1-1"] }]);
+    feed(h, [{ kind: "want", round: 4, seq: 6, max: 3, exact: false }]); // held again
+    const out = feed(h, [commit(0, ["0-7"])]); // seq 0 went to another value: the filler comes back
+    expect(grants(out)).toEqual([{ kind: "grant", round: 4, seq: 6, ids: ["1-0"] }]);
+  });
+
+  it("warns loudly about a conflicting value for a committed seq and keeps the first", () => {
+    const h = new ConsensusHandler(cfg());
+    const out = feed(h, [commit(0, ["a"]), commit(0, ["b"])]);
     expect(h.stats.conflicts).toBe(1);
+    expect(out).toContainEqual({ kind: "warn", line: "rank 1: SAFETY VIOLATION: seq 0 committed as a, then offered as b" });
     expect(h.committedIds()).toEqual(["a"]);
   });
 

@@ -201,7 +201,8 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
 
   /** Bind own instances to seqs [seq, seq+max) for the leader handler's round and grant them. */
   private onWant(round: number, seq: number, max: number, exact: boolean, nowUs: number, out: Effect[]): void {
-    this.heldWant = null;
+    // A new want for new instances replaces the held one; an exact want (holes) leaves it alone.
+    if (!exact) this.heldWant = null;
     this.generateDue(nowUs, out);
     const maxBound = exact ? -1 : this.maxBoundSeq();
     const ids: string[] = [];
@@ -249,11 +250,11 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
       const id = ids[i] as string;
       if (s < this.log.length) {
         const known = this.log.get(s);
-        if (known !== undefined && known !== id) this.stats.conflicts++;
+        if (known !== undefined && known !== id) this.conflict(s, known, id, out);
       } else if (s === this.log.length && this.pending.size === 0) this.commitOne(s, id, nowUs, out);
       else {
         const known = this.pending.get(s);
-        if (known !== undefined && known !== id) this.stats.conflicts++;
+        if (known !== undefined && known !== id) this.conflict(s, known, id, out);
         else this.pending.set(s, id);
       }
     }
@@ -261,7 +262,14 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
       this.pending.delete(this.log.length);
       this.commitOne(this.log.length, next, nowUs, out);
     }
+    if (this.heldWant && this.ownPending.length > 0) this.grantHeld(nowUs, out); // requeued instances
     if (this.stalledSinceUs !== null && !this.isBehind()) this.stalledSinceUs = null;
+  }
+
+  /** Two values chosen for one seq: a safety bug. It must never happen; if it does, say so loudly. */
+  private conflict(seq: number, kept: string, other: string, out: Effect[]): void {
+    this.stats.conflicts++;
+    if (this.stats.conflicts <= 3) out.push({ kind: "warn", line: `rank ${this.cfg.me}: SAFETY VIOLATION: seq ${seq} committed as ${kept}, then offered as ${other}` });
   }
 
   private commitOne(seq: number, id: string, nowUs: number, out: Effect[]): void {

@@ -52,6 +52,8 @@ export type Effect =
   | { kind: "toConsensus"; msg: ConsensusIn }
   | { kind: "persist"; record: StorageRecord }
   | { kind: "log"; line: string }
+  /** Something an operator must hear about (one line on stderr). */
+  | { kind: "warn"; line: string }
   | { kind: "committed"; seq: number; id: string }
   | { kind: "finished"; converged: boolean };
 

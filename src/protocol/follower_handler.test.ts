@@ -24,7 +24,7 @@ describe("FollowerHandler (acceptor, rank 2 of 3)", () => {
 
   it("accepts an impose: persists the accept, then acks; the gather then reports it as a run", () => {
     const h = new FollowerHandler(2, 3, T, 0);
-    const out = run(h, [net({ t: "impose", from: 1, round: 4, seq: 0, ids: ["a", "b"], hint: 0 })]);
+    const out = run(h, [net({ t: "impose", from: 1, round: 4, seq: 0, ids: ["a", "b"] })]);
     expect(out.map((e) => e.kind)).toEqual(["persist", "persist", "send"]);
     expect(out[1]).toEqual({ kind: "persist", record: { r: "accept", round: 4, seq: 0, ids: ["a", "b"] } });
     expect(out[2]).toEqual({ kind: "send", to: 1, msg: { t: "ack", from: 2, round: 4, seq: 0, count: 2, backlog: 0 } });
@@ -35,7 +35,7 @@ describe("FollowerHandler (acceptor, rank 2 of 3)", () => {
   it("never accepts from a round lower than it promised (nack instead)", () => {
     const h = new FollowerHandler(2, 3, T, 0);
     run(h, [net({ t: "read", from: 1, round: 7, base: 0 })]);
-    const out = run(h, [net({ t: "impose", from: 0, round: 6, seq: 0, ids: ["x"], hint: 0 })]);
+    const out = run(h, [net({ t: "impose", from: 0, round: 6, seq: 0, ids: ["x"] })]);
     expect(out).toEqual([{ kind: "send", to: 0, msg: { t: "nack", from: 2, round: 7 } }]);
     expect(h.state().entries).toEqual([]);
   });
@@ -43,18 +43,24 @@ describe("FollowerHandler (acceptor, rank 2 of 3)", () => {
   it("a later round overwrites an entry; the gather reports the highest round accepted", () => {
     const h = new FollowerHandler(2, 3, T, 0);
     run(h, [
-      net({ t: "impose", from: 1, round: 1, seq: 3, ids: ["old"], hint: 0 }),
-      net({ t: "impose", from: 2, round: 2, seq: 3, ids: ["new"], hint: 0 }),
+      net({ t: "impose", from: 1, round: 1, seq: 3, ids: ["old"] }),
+      net({ t: "impose", from: 2, round: 2, seq: 3, ids: ["new"] }),
     ]);
     expect(h.state().entries).toEqual([{ seq: 3, round: 2, id: "new" }]);
   });
 
-  it("drops entries below the leader's hint (chosen seqs) after persisting the floor", () => {
+  it("drops entries only below its own rank's commit index, after recording the floor", () => {
     const h = new FollowerHandler(2, 3, T, 0);
-    run(h, [net({ t: "impose", from: 1, round: 1, seq: 0, ids: ["a", "b", "c"], hint: 0 })]);
-    const out = run(h, [net({ t: "impose", from: 1, round: 1, seq: 3, ids: ["d"], hint: 2 })]);
-    expect(out[0]).toEqual({ kind: "persist", record: { r: "floor", seq: 2 } });
-    expect(h.state()).toMatchObject({ floor: 2, entries: [{ seq: 2, id: "c" }, { seq: 3, id: "d" }] });
+    run(h, [net({ t: "impose", from: 1, round: 1, seq: 0, ids: ["a", "b", "c"] })]);
+    const out = run(h, [{ kind: "local", commitIndex: 2, backlog: 0 }]);
+    expect(out).toEqual([{ kind: "persist", record: { r: "floor", seq: 2 } }]);
+    expect(h.state()).toMatchObject({ floor: 2, entries: [{ seq: 2, id: "c" }] });
+  });
+
+  it("ignores an impose absurdly far above its floor (a hostile frame must not exhaust memory)", () => {
+    const h = new FollowerHandler(2, 3, T, 0);
+    expect(run(h, [net({ t: "impose", from: 1, round: 1, seq: 2 ** 50, ids: ["x"] })]).filter((e) => e.kind === "send")).toEqual([]);
+    expect(h.state().entries).toEqual([]);
   });
 
   it("asks for a bump after the read timeout without word from the leader, once per silence", () => {

@@ -8,6 +8,9 @@ import { AcceptedLog } from "./accepted_log.js";
 import { leaderOf, type Effect, type FollowerIn, type ProcessorLogic, type StorageRecord } from "./effects.js";
 import type { ImposeMsg, ReadMsg } from "./messages.js";
 
+/** How far above its floor an acceptor accepts (a bound against hostile frames, not a protocol limit). */
+const MAX_AHEAD = 1 << 24;
+
 export interface AcceptorState {
   promised: number;
   floor: number;
@@ -41,7 +44,7 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
   /** Rebuild acceptor state from durable records (in append order). */
   restore(records: readonly StorageRecord[]): void {
     for (const rec of records) {
-      if (rec.r === "promise") this.promised = Math.max(this.promised, rec.round);
+      if (rec.r === "promise") this.restoredPromise = this.promised = Math.max(this.promised, rec.round);
       else if (rec.r === "floor") this.log.raiseFloor(rec.seq);
       else if (rec.r === "accept") rec.ids.forEach((id, i) => this.log.set(rec.seq + i, rec.round, id));
     }
@@ -51,6 +54,9 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
   get promisedRound(): number {
     return this.promised;
   }
+
+  /** The highest round promised in an earlier life (-1 on a fresh start). */
+  restoredPromise = -1;
 
   state(): AcceptorState {
     const entries: AcceptorState["entries"] = [];
@@ -111,7 +117,7 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
   private onImpose(msg: ImposeMsg, nowUs: number, out: Effect[]): void {
     if (!this.promise(msg.round, msg.from, out)) return;
     this.heard(msg.round, msg.from, nowUs);
-    this.raiseFloor(msg.hint, out);
+    if (msg.seq + msg.ids.length - this.log.floor > MAX_AHEAD) return; // no correct leader is that far ahead
     if (msg.ids.length > 0) {
       msg.ids.forEach((id, i) => this.log.set(msg.seq + i, msg.round, id));
       out.push({ kind: "persist", record: { r: "accept", round: msg.round, seq: msg.seq, ids: msg.ids } });
@@ -150,8 +156,11 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
     }
   }
 
-  /** Entries below a seq known to be chosen are dropped. The floor record needs no sync of its own:
-   * until it is durable a restart merely reports the older floor with the (durable) entries above it. */
+  /** Entries below the rank's own commit index are dropped: every seq below the floor is in this
+   * rank's log file (written before the consensus handler announced the index), so it can always be
+   * fetched from here. (A floor raised from what a leader merely knows to be chosen could drop the
+   * only copies of values whose commit messages were all lost.) The floor record needs no sync of its
+   * own: until it is durable a restart merely reports the older floor with the entries above it. */
   private raiseFloor(seq: number, out: Effect[]): void {
     if (seq <= this.log.floor) return;
     out.push({ kind: "persist", record: { r: "floor", seq } });

@@ -34,22 +34,22 @@ describe("LeaderHandler (rank 0 of 3)", () => {
       gather(1, 6, [[1, 4, ["B"]]]),
     ]);
     expect(sent(out)).toEqual([
-      { t: "impose", from: 0, round: 6, seq: 0, ids: ["a", "B"], hint: 0 },
-      { t: "impose", from: 0, round: 6, seq: 4, ids: ["e"], hint: 0 },
+      { t: "impose", from: 0, round: 6, seq: 0, ids: ["a", "B"] },
+      { t: "impose", from: 0, round: 6, seq: 4, ids: ["e"] },
     ]);
     expect(wants(out)).toEqual([
       { kind: "want", round: 6, seq: 2, max: 2, exact: true },
       { kind: "want", round: 6, seq: 5, max: 4, exact: false }, // two free frames of the window of 4
     ]);
     const more = feed(h, [{ kind: "grant", round: 6, seq: 2, ids: ["x", "y"] }]);
-    expect(sent(more)).toEqual([{ t: "impose", from: 0, round: 6, seq: 2, ids: ["x", "y"], hint: 0 }]);
+    expect(sent(more)).toEqual([{ t: "impose", from: 0, round: 6, seq: 2, ids: ["x", "y"] }]);
   });
 
   it("ignores entries below the highest floor reported (those seqs are chosen)", () => {
     const h = new LeaderHandler(cfg());
     feed(h, [{ kind: "round", round: 3 }]);
     const out = feed(h, [gather(1, 3, [[0, 1, ["a", "b", "c"]]], 0), gather(2, 3, [], 2)]);
-    expect(sent(out)).toEqual([{ t: "impose", from: 0, round: 3, seq: 2, ids: ["c"], hint: 2 }]);
+    expect(sent(out)).toEqual([{ t: "impose", from: 0, round: 3, seq: 2, ids: ["c"] }]);
   });
 
   it("commits a batch once on a majority of acks, with its values", () => {
@@ -84,7 +84,7 @@ describe("LeaderHandler (rank 0 of 3)", () => {
     expect(sent(feed(h, [{ kind: "grant", round: 3, seq: 0, ids: [] }]))).toEqual([]);
     const beat: Effect[] = [];
     h.onTime(T, beat);
-    expect(sent(beat)).toEqual([{ t: "impose", from: 0, round: 3, seq: 0, ids: [], hint: 0 }]);
+    expect(sent(beat)).toEqual([{ t: "impose", from: 0, round: 3, seq: 0, ids: [] }]);
     const out = feed(h, [ack(2, 3, -1, 0, 5)]);
     expect(sent(out)).toEqual([{ t: "end", from: 0, round: 3, next: 5 }]); // straight to rank 2's round
     expect(out).toContainEqual({ kind: "toConsensus", msg: { kind: "unwant", round: 3 } });
@@ -109,5 +109,27 @@ describe("LeaderHandler (rank 0 of 3)", () => {
     const out: Effect[] = [];
     h.onTime(3 * T, out);
     expect(out).toContainEqual({ kind: "toMsg", msg: { kind: "bump", round: 3, reason: "giveup", by: "leader" } });
+  });
+
+  it("makes its promise durable before its read leaves", () => {
+    const h = new LeaderHandler(cfg());
+    const out = feed(h, [{ kind: "round", round: 3 }]);
+    expect(out.map((e) => e.kind)).toEqual(["persist", "broadcast"]);
+    expect(out[0]).toEqual({ kind: "persist", record: { r: "promise", round: 3 } });
+  });
+
+  it("after a restart never leads a round it may have led before (up to the restored promise)", () => {
+    const h = new LeaderHandler(cfg(), 3);
+    expect(feed(h, [{ kind: "round", round: 3 }])).toEqual([]);
+    expect(h.active).toBe(false);
+    expect(sent(feed(h, [{ kind: "round", round: 6 }]))).toEqual([{ t: "read", from: 0, round: 6, base: 0 }]);
+  });
+
+  it("an idle leader holding its round does not give it up", () => {
+    const h = new LeaderHandler(cfg());
+    feed(h, [{ kind: "round", round: 3 }, gather(0, 3, []), gather(1, 3, []), { kind: "grant", round: 3, seq: 0, ids: [] }]);
+    const out: Effect[] = [];
+    for (let t = 1; t <= 10; t++) h.onTime(t * T, out);
+    expect(out.filter((e) => e.kind === "toMsg")).toEqual([]);
   });
 });

@@ -29,7 +29,6 @@ interface Batch {
   ids: string[];
   acked: boolean[];
   acks: number;
-  committed: boolean;
   sentUs: number;
 }
 
@@ -62,7 +61,9 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
   private readBase = 0;
   private readonly gathers = new Map<number, GatherMsg>();
   private nextSeq = 0;
-  private hint = 0;
+  /** Rounds up to this one may have been led by this rank before a restart: never lead them again. */
+  private readonly ledUpTo: number;
+  /** Impose batches not yet committed, by first seq. */
   private readonly batches = new Map<number, Batch>();
   private inflight = 0;
   private readonly wants = new Map<number, Want>();
@@ -74,8 +75,12 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
   private readonly quorum: number;
   readonly stats: LeaderStats = { roundsLed: 0, committed: 0, reimposed: 0, holesFilled: 0, giveUps: 0, retransmits: 0 };
 
-  constructor(private readonly cfg: LeaderConfig) {
+  constructor(
+    private readonly cfg: LeaderConfig,
+    restoredPromise = -1,
+  ) {
     this.quorum = quorumOf(cfg.n);
+    this.ledUpTo = restoredPromise;
   }
 
   get active(): boolean {
@@ -115,7 +120,7 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
   }
 
   private leads(round: number): boolean {
-    return leaderOf(round, this.cfg.n) === this.cfg.me;
+    return leaderOf(round, this.cfg.n) === this.cfg.me && round > this.ledUpTo;
   }
 
   private enterRound(round: number, nowUs: number, out: Effect[]): void {
@@ -135,6 +140,9 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
     this.phaseSinceUs = this.lastProgressUs = nowUs;
     this.nextTickUs = nowUs + this.cfg.timeoutUs / 4;
     this.readBase = this.localCommit;
+    // Durable before the read leaves: after a restart this rank must never lead this round again
+    // (a second read could find a different majority and impose different values in one round).
+    out.push({ kind: "persist", record: { r: "promise", round } });
     this.broadcast({ t: "read", from: this.cfg.me, round, base: this.readBase }, nowUs, out);
   }
 
@@ -164,7 +172,6 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
     }
     this.phase = "imposing";
     this.phaseSinceUs = this.lastProgressUs = nowUs;
-    this.hint = chosenBelow;
     this.nextSeq = maxSeen + 1;
     this.resync(chosenBelow, maxSeen, best, nowUs, out);
     this.maybeWant(nowUs, out);
@@ -232,33 +239,28 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
   }
 
   private imposeBatch(seq: number, ids: string[], nowUs: number, out: Effect[]): void {
-    const batch: Batch = { seq, ids, acked: new Array<boolean>(this.cfg.n).fill(false), acks: 0, committed: false, sentUs: nowUs };
+    const batch: Batch = { seq, ids, acked: new Array<boolean>(this.cfg.n).fill(false), acks: 0, sentUs: nowUs };
     this.batches.set(seq, batch);
     this.inflight++;
-    this.broadcast({ t: "impose", from: this.cfg.me, round: this.round, seq, ids, hint: this.hint }, nowUs, out);
+    this.broadcast({ t: "impose", from: this.cfg.me, round: this.round, seq, ids }, nowUs, out);
   }
 
   private onAck(msg: AckMsg, nowUs: number, out: Effect[]): void {
     this.backlogs.set(msg.from, msg.backlog);
     if (msg.round !== this.round || (this.phase !== "imposing" && this.phase !== "ending")) return;
     const b = this.batches.get(msg.seq);
-    if (msg.seq < 0 || !b || b.committed || b.acked[msg.from] || msg.count !== b.ids.length) {
+    if (msg.seq < 0 || !b || b.acked[msg.from] || msg.count !== b.ids.length) {
       this.maybeEnd(nowUs, out);
       return;
     }
     b.acked[msg.from] = true;
     b.acks++;
     if (b.acks < this.quorum) return;
-    b.committed = true;
+    this.batches.delete(b.seq); // later acks for it find nothing and are ignored
     this.inflight--;
     this.stats.committed += b.ids.length;
     this.lastProgressUs = nowUs;
     this.broadcast({ t: "commit", from: this.cfg.me, seq: b.seq, ids: b.ids }, nowUs, out);
-    while (this.batches.get(this.hint)?.committed) {
-      const done = this.batches.get(this.hint) as Batch;
-      this.batches.delete(this.hint);
-      this.hint += done.ids.length;
-    }
     this.maybeWant(nowUs, out);
     this.maybeEnd(nowUs, out);
   }
@@ -309,8 +311,8 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
   private tickImposing(nowUs: number, out: Effect[]): void {
     const retransmitUs = this.cfg.timeoutUs / 2;
     for (const b of this.batches.values()) {
-      if (b.committed || nowUs - b.sentUs < retransmitUs) continue;
-      const impose: WireMsg = { t: "impose", from: this.cfg.me, round: this.round, seq: b.seq, ids: b.ids, hint: this.hint };
+      if (nowUs - b.sentUs < retransmitUs) continue;
+      const impose: WireMsg = { t: "impose", from: this.cfg.me, round: this.round, seq: b.seq, ids: b.ids };
       for (let r = 0; r < this.cfg.n; r++) if (!b.acked[r]) this.resend(r, impose, out);
       b.sentUs = nowUs;
     }
@@ -321,9 +323,12 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
     }
     if (nowUs - this.lastSentUs >= this.cfg.timeoutUs / 3) {
       // Heartbeat: an empty impose keeps followers from timing out and collects their backlogs.
-      this.broadcast({ t: "impose", from: this.cfg.me, round: this.round, seq: this.nextSeq, ids: [], hint: this.hint }, nowUs, out);
+      this.broadcast({ t: "impose", from: this.cfg.me, round: this.round, seq: this.nextSeq, ids: [] }, nowUs, out);
     }
-    if (this.inflight > 0 || this.wants.size > 0) this.maybeGiveUp(nowUs, out);
+    // Only work under way can stall; an idle leader holding its round is not stuck.
+    let waiting = this.inflight > 0;
+    for (const w of this.wants.values()) if (!w.held) waiting = true;
+    if (waiting) this.maybeGiveUp(nowUs, out);
   }
 
   private tickEnding(nowUs: number, out: Effect[]): void {

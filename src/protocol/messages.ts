@@ -37,8 +37,6 @@ export const imposeMsg = z.strictObject({
   round,
   seq: nat,
   ids,
-  /** Every seq below hint is known (by the leader) to be chosen. */
-  hint: nat,
 });
 export const ackMsg = z.strictObject({
   t: z.literal("ack"),

@@ -21,18 +21,18 @@ describe("MsgHandler (rank 1 of 3, at round 4)", () => {
     },
     {
       name: "a stale impose is answered with a nack carrying the current round",
-      input: net({ t: "impose", from: 0, round: 3, seq: 0, ids: ["a"], hint: 0 }),
+      input: net({ t: "impose", from: 0, round: 3, seq: 0, ids: ["a"] }),
       round: 4,
       effects: [{ kind: "send", to: 0, msg: { t: "nack", from: 1, round: 4 } }],
     },
     {
       name: "a larger round bumps, announces to leader and follower, then routes",
-      input: net({ t: "impose", from: 2, round: 5, seq: 0, ids: [], hint: 0 }),
+      input: net({ t: "impose", from: 2, round: 5, seq: 0, ids: [] }),
       round: 5,
       effects: [
         { kind: "toLeader", msg: { kind: "round", round: 5 } },
         { kind: "toFollower", msg: { kind: "round", round: 5 } },
-        { kind: "toFollower", msg: { kind: "net", msg: { t: "impose", from: 2, round: 5, seq: 0, ids: [], hint: 0 } } },
+        { kind: "toFollower", msg: { kind: "net", msg: { t: "impose", from: 2, round: 5, seq: 0, ids: [] } } },
       ],
     },
     {
