@@ -26,7 +26,7 @@ describe("ConsensusHandler (rank 1 of 3)", () => {
     const idle: Effect[] = [];
     h.onTime(5000, idle);
     expect(lines(idle)).toEqual([]); // no majority known yet: nothing is generated
-    const status = (from: number) => net({ t: "status", from, commitIndex: 0, backlog: 0, generated: 0, genDone: false });
+    const status = (from: number) => net({ t: "status", from, commitIndex: 0, backlog: 0, generated: 0, genDone: false, done: false });
     feed(h, [status(2), status(0)]);
     h.onTime(6000, []); // every rank known: generation starts now
     const out: Effect[] = [];
@@ -41,7 +41,7 @@ describe("ConsensusHandler (rank 1 of 3)", () => {
 
   it("with only a majority up, starts generating after 10 timeouts", () => {
     const h = new ConsensusHandler(cfg({ rate: 1000 }));
-    feed(h, [net({ t: "status", from: 2, commitIndex: 0, backlog: 0, generated: 0, genDone: false })]);
+    feed(h, [net({ t: "status", from: 2, commitIndex: 0, backlog: 0, generated: 0, genDone: false, done: false })]);
     h.onTime(0, []);
     const before: Effect[] = [];
     h.onTime(10 * T - 1, before);
@@ -133,7 +133,7 @@ describe("ConsensusHandler (rank 1 of 3)", () => {
 
   it("fetches from a peer that stays ahead, and serves fetches from its own log", () => {
     const h = new ConsensusHandler(cfg());
-    feed(h, [net({ t: "status", from: 2, commitIndex: 5, backlog: 0, generated: 5, genDone: false })], 0);
+    feed(h, [net({ t: "status", from: 2, commitIndex: 5, backlog: 0, generated: 5, genDone: false, done: false })], 0);
     const later: Effect[] = [];
     h.onTime(T / 4, later);
     expect(sends(later)).toContainEqual({ to: 2, msg: { t: "fetch", from: 1, seq: 0, max: 100 } });
@@ -143,22 +143,35 @@ describe("ConsensusHandler (rank 1 of 3)", () => {
     expect(sends(served)).toEqual([{ to: 0, msg: { t: "fetched", from: 1, seq: 3, ids: ["d", "e"] } }]);
   });
 
-  it("finishes (converged) once every rank reported done with the same commit index, after lingering", () => {
+  it("finishes (converged) soon once every rank reports it sees the same; at most 20 status rounds otherwise", () => {
+    const status = (from: number, done: boolean) => net({ t: "status", from, commitIndex: 0, backlog: 0, generated: 0, genDone: true, done });
     const h = new ConsensusHandler(cfg({ genSeconds: 1 }));
-    const done = (from: number) => net({ t: "status", from, commitIndex: 0, backlog: 0, generated: 0, genDone: true });
-    feed(h, [done(0), done(2)]);
+    feed(h, [status(0, false), status(2, false)]);
     h.onTime(0, []); // generation (of nothing: rate 0) runs from 0 to 1 s
     const first: Effect[] = [];
     h.onTime(S, first);
     expect(first.filter((e) => e.kind === "finished")).toEqual([]);
+    expect(sends(first).some((s) => s.msg.t === "status" && s.msg.done)).toBe(true); // told at once
+    const waiting: Effect[] = [];
+    h.onTime(S + T, waiting);
+    expect(waiting.filter((e) => e.kind === "finished")).toEqual([]); // peers have not said so yet
+    feed(h, [status(0, true), status(2, true)]);
     const out: Effect[] = [];
     h.onTime(S + T, out);
     expect(out).toContainEqual({ kind: "finished", converged: true });
+
+    const lonely = new ConsensusHandler(cfg({ genSeconds: 1 }));
+    feed(lonely, [status(0, false), status(2, false)]);
+    lonely.onTime(0, []);
+    lonely.onTime(S, []);
+    const late: Effect[] = [];
+    lonely.onTime(S + 10 * T, late); // 20 status rounds of T/2
+    expect(late).toContainEqual({ kind: "finished", converged: true });
   });
 
   it("finishes unconverged when the grace period ends with a peer missing", () => {
     const h = new ConsensusHandler(cfg({ genSeconds: 1, graceUs: S }));
-    feed(h, [net({ t: "status", from: 0, commitIndex: 0, backlog: 0, generated: 0, genDone: false })]);
+    feed(h, [net({ t: "status", from: 0, commitIndex: 0, backlog: 0, generated: 0, genDone: false, done: false })]);
     h.onTime(0, []);
     h.onTime(10 * T, []); // a majority for 10 timeouts: generation runs from here to 2 s
     const out: Effect[] = [];

@@ -340,6 +340,7 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
       backlog: this.backlog,
       generated: this.stats.generated,
       genDone: nowUs >= this.genEndUs,
+      done: this.convergedSinceUs !== null,
     };
     for (let r = 0; r < this.cfg.n; r++) if (r !== this.cfg.me) out.push({ kind: "send", to: r, msg: status });
   }
@@ -350,9 +351,15 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
     if (this.genStartUs === Infinity && nowUs >= this.cfg.createdUs + this.cfg.graceUs) return this.finish(false, out);
     if (nowUs < this.genEndUs) return;
     if (this.isConverged()) {
-      this.convergedSinceUs ??= nowUs;
-      // Linger for two status rounds so the peers hear that we are done too.
-      if (nowUs - this.convergedSinceUs >= 2 * this.statusEveryUs) this.finish(true, out);
+      if (this.convergedSinceUs === null) {
+        this.convergedSinceUs = nowUs;
+        this.broadcastStatus(nowUs, out); // tell the others at once
+      }
+      // Linger until every peer said it sees the same (then everyone has heard enough), or for 20
+      // status rounds at most: status messages may be lost, and a peer that left cannot repeat itself.
+      const allDone = this.peers.every((p, r) => r === this.cfg.me || p?.done === true);
+      const lingered = nowUs - this.convergedSinceUs;
+      if ((allDone && lingered >= this.statusEveryUs) || lingered >= 20 * this.statusEveryUs) this.finish(true, out);
     } else {
       this.convergedSinceUs = null;
       if (nowUs >= this.genEndUs + this.cfg.graceUs) this.finish(false, out);

@@ -60,6 +60,8 @@ export const statusMsg = z.strictObject({
   backlog: nat,
   generated: nat,
   genDone: z.boolean(),
+  /** The sender sees every rank done and at its commit index: it is about to exit. */
+  done: z.boolean(),
 });
 export const fetchMsg = z.strictObject({ t: z.literal("fetch"), from: rank, seq: nat, max: z.int().min(1).max(LIMITS.maxIdsPerFrame) });
 export const fetchedMsg = z.strictObject({ t: z.literal("fetched"), from: rank, seq: nat, ids });
