@@ -5,7 +5,7 @@ import { Chan } from "./csp/chan.js";
 import { runProcessor, type LoopOptions } from "./csp/processor.js";
 import type { Checkpointable, Clock, LogSink, Storage, Transport } from "./ports.js";
 import { ConsensusHandler, type ConsensusStats } from "./protocol/consensus_handler.js";
-import type { ConsensusIn, Effect, FollowerIn, LeaderIn, MsgIn } from "./protocol/effects.js";
+import type { BugName, ConsensusIn, Effect, FollowerIn, LeaderIn, MsgIn } from "./protocol/effects.js";
 import { FollowerHandler } from "./protocol/follower_handler.js";
 import { LeaderHandler } from "./protocol/leader_handler.js";
 import type { WireMsg } from "./protocol/messages.js";
@@ -31,6 +31,8 @@ export interface RankConfig {
   fetchMax: number;
   /** Rewrite the write-ahead log as a snapshot once it grows past this many bytes. */
   checkpointBytes: number;
+  /** Simulator only: known protocol bugs to switch on (to prove the simulator finds them). */
+  bugs?: readonly BugName[];
 }
 
 export const DEFAULTS = {
@@ -103,7 +105,7 @@ export class Rank {
     this.follower = follower;
     // After a restart, start past every round this rank may have led or promised in its last life.
     this.msg = new MsgHandler(cfg.me, cfg.n, follower.restoredPromise + 1);
-    const leaderCfg = { me: cfg.me, n: cfg.n, maxPerRound: cfg.maxPerRound, batch: cfg.batch, window: cfg.window, timeoutUs };
+    const leaderCfg = { me: cfg.me, n: cfg.n, maxPerRound: cfg.maxPerRound, batch: cfg.batch, window: cfg.window, timeoutUs, bugs: cfg.bugs };
     this.leader = new LeaderHandler(leaderCfg, follower.restoredPromise);
     this.consensus = new ConsensusHandler({
       me: cfg.me,
@@ -115,6 +117,7 @@ export class Rank {
       graceUs: cfg.graceSeconds * 1e6,
       fetchMax: cfg.fetchMax,
       emitCommits,
+      bugs: cfg.bugs,
     });
   }
 
@@ -122,7 +125,7 @@ export class Rank {
    * bindings from storage, commits and own instances from the log. */
   static async create(cfg: RankConfig, ports: RankPorts, opts: { emitCommits?: boolean; warn?: (line: string) => void } = {}): Promise<Rank> {
     const records = await ports.storage.load();
-    const follower = new FollowerHandler(cfg.me, cfg.n, cfg.timeoutMs * 1000, ports.clock.nowUs());
+    const follower = new FollowerHandler(cfg.me, cfg.n, cfg.timeoutMs * 1000, ports.clock.nowUs(), cfg.bugs);
     follower.restore(records);
     const rank = new Rank(cfg, ports, follower, opts.emitCommits ?? false);
     if (opts.warn) rank.warn = opts.warn;
@@ -234,6 +237,10 @@ export class Rank {
     }
     if (logged) this.ports.logSink.flush();
     if (!persisted) return this.performRest(out);
+    if (this.cfg.bugs?.includes("ack-before-persist")) {
+      this.performRest(out); // BUG: replies leave before the records they reveal are durable
+      return this.ports.storage.sync();
+    }
     return this.ports.storage.sync().then(() => this.performRest(out));
   }
 

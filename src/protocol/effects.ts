@@ -66,6 +66,11 @@ export interface ProcessorLogic<I> {
   wakeAt(): number;
 }
 
+/** Known protocol bugs the simulator can switch on in its ranks, to prove it finds violations.
+ * Nothing outside the simulator sets them. */
+export type BugName = "skip-read" | "ack-before-persist" | "accept-lower-round" | "forget-bindings";
+export const BUG_NAMES: readonly BugName[] = ["skip-read", "ack-before-persist", "accept-lower-round", "forget-bindings"];
+
 /** Leader of a round: round-robin over the ranks. */
 export function leaderOf(round: number, n: number): number {
   return round % n;

@@ -5,7 +5,7 @@
 // same durable path as any other vote. When another rank leads and stays silent for the read
 // timeout, it asks the msg handler to bump the round.
 import { AcceptedLog } from "./accepted_log.js";
-import { leaderOf, type Effect, type FollowerIn, type ProcessorLogic, type StorageRecord } from "./effects.js";
+import { leaderOf, type BugName, type Effect, type FollowerIn, type ProcessorLogic, type StorageRecord } from "./effects.js";
 import type { ImposeMsg, ReadMsg } from "./messages.js";
 
 /** How far above its floor an acceptor accepts (a bound against hostile frames, not a protocol limit). */
@@ -37,6 +37,8 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
     private readonly n: number,
     private readonly timeoutUs: number,
     nowUs: number,
+    /** Simulator only: known bugs to switch on. */
+    private readonly bugs: readonly BugName[] = [],
   ) {
     this.lastHeardUs = nowUs;
   }
@@ -128,7 +130,7 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
 
   /** Check and record the promise for round; false (with a nack sent) if it is stale. */
   private promise(round: number, leader: number, out: Effect[]): boolean {
-    if (round < this.promised) {
+    if (round < this.promised && !this.bugs.includes("accept-lower-round")) {
       this.stats.nacks++;
       out.push({ kind: "send", to: leader, msg: { t: "nack", from: this.me, round: this.promised } });
       return false;

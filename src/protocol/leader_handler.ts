@@ -8,7 +8,7 @@
 // end:    when the quota is used up, or this rank has nothing to propose while another has, and
 //         everything imposed is committed: broadcast end; the round moves to the next rank.
 // Lost messages are retransmitted; no progress for giveUp time bumps the round.
-import { leaderOf, quorumOf, type Effect, type LeaderIn, type ProcessorLogic } from "./effects.js";
+import { leaderOf, quorumOf, type BugName, type Effect, type LeaderIn, type ProcessorLogic } from "./effects.js";
 import type { AckMsg, GatherMsg, WireMsg } from "./messages.js";
 
 export interface LeaderConfig {
@@ -22,6 +22,8 @@ export interface LeaderConfig {
   window: number;
   /** -o in µs: the read timeout everything else is derived from. */
   timeoutUs: number;
+  /** Simulator only: known bugs to switch on. */
+  bugs?: readonly BugName[];
 }
 
 interface Batch {
@@ -143,6 +145,7 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
     // Durable before the read leaves: after a restart this rank must never lead this round again
     // (a second read could find a different majority and impose different values in one round).
     out.push({ kind: "persist", record: { r: "promise", round } });
+    if (this.cfg.bugs?.includes("skip-read")) return this.startImposing(nowUs, out); // BUG: no read
     this.broadcast({ t: "read", from: this.cfg.me, round, base: this.readBase }, nowUs, out);
   }
 

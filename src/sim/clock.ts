@@ -24,7 +24,9 @@ export class SimClock implements Clock {
   }
 
   after(ms: number, fn: () => void): () => void {
-    return this.at(this.now + Math.max(0, Math.round(ms * 1000)), fn);
+    // Round up: a wait of a fraction of a µs must still let time pass, or a loop waiting for a
+    // deadline a fraction ahead would spin at one instant forever.
+    return this.at(this.now + Math.max(0, Math.ceil(ms * 1000)), fn);
   }
 
   /** Run fn at virtual time atUs (or now, if that is past). */
@@ -38,6 +40,11 @@ export class SimClock implements Clock {
 
   yieldNow(): Promise<void> {
     return new Promise((resolve) => this.at(this.now, resolve));
+  }
+
+  /** Let time pass to atUs (when no timer is due before it). */
+  advanceTo(atUs: number): void {
+    if (atUs > this.now && this.nextAt() >= atUs) this.now = atUs;
   }
 
   /** Time of the next live timer, or Infinity. */

@@ -19,8 +19,12 @@ export class SimNetwork {
   /** cut[a][b]: frames from a to b are lost. */
   private readonly cut: boolean[][];
   private readonly down: boolean[];
+  /** Deliveries to a paused rank wait here (as in a TCP buffer) until it resumes. */
+  private readonly held: Array<WireMsg[] | null>;
   delivered = 0;
   dropped = 0;
+  /** FNV-1a over every delivery (time, sender, receiver, type): two runs with the same seed match. */
+  trace = 0x811c9dc5;
 
   constructor(
     private readonly clock: SimClock,
@@ -31,6 +35,19 @@ export class SimNetwork {
     this.handlers = Array.from({ length: n }, () => () => {});
     this.cut = Array.from({ length: n }, () => new Array<boolean>(n).fill(false));
     this.down = new Array<boolean>(n).fill(false);
+    this.held = new Array<WireMsg[] | null>(n).fill(null);
+  }
+
+  /** Hold (or release, in order) every delivery to rank. */
+  setPaused(rank: number, paused: boolean): void {
+    const queued = this.held[rank];
+    this.held[rank] = paused ? (queued ?? []) : null;
+    if (!paused && queued) for (const msg of queued) this.deliver(rank, msg);
+  }
+
+  /** Heal every cut link. */
+  healAll(): void {
+    for (const row of this.cut) row.fill(false);
   }
 
   transport(rank: number): Transport {
@@ -74,7 +91,23 @@ export class SimNetwork {
 
   private deliver(to: number, msg: WireMsg): void {
     if (this.down[to]) return;
+    const held = this.held[to];
+    if (held) {
+      held.push(msg);
+      return;
+    }
     this.delivered++;
+    this.trace = mix(mix(mix(this.trace, this.clock.nowUs() % 0x7fffffff), msg.from * 64 + to), msg.t.charCodeAt(0) * 256 + msg.t.length);
     (this.handlers[to] as (msg: WireMsg) => void)(msg);
   }
+}
+
+/** One FNV-1a step over a 32-bit value. */
+export function mix(h: number, v: number): number {
+  let x = h;
+  for (let i = 0; i < 4; i++) {
+    x ^= (v >>> (i * 8)) & 0xff;
+    x = Math.imul(x, 0x01000193) >>> 0;
+  }
+  return x;
 }

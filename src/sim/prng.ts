@@ -44,6 +44,10 @@ export class Prng implements Random {
   chance(p: number): boolean {
     return this.next() < p;
   }
+
+  pick<T>(items: readonly T[]): T {
+    return items[this.int(0, items.length - 1)] as T;
+  }
 }
 
 function rotl(x: number, k: number): number {

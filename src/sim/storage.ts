@@ -1,19 +1,38 @@
 import type { StorageRecord } from "../protocol/effects.js";
-import type { Storage } from "../ports.js";
+import type { Clock, Storage } from "../ports.js";
 
-/** A simulated disk: what was synced survives a crash, what was only appended does not. */
+/** A simulated disk: a sync takes (virtual) time; what was synced survives a crash, what was only
+ * appended, or still being synced, does not. */
 export class SimStorage implements Storage {
   private durable: StorageRecord[] = [];
   private buffer: StorageRecord[] = [];
+  private epoch = 0;
+
+  /** latencyUs: how long each sync takes (none: at once). */
+  constructor(
+    private readonly clock?: Pick<Clock, "after">,
+    private readonly latencyUs: () => number = () => 0,
+  ) {}
 
   append(record: StorageRecord): void {
     this.buffer.push(record);
   }
 
   sync(): Promise<void> {
-    for (const r of this.buffer) this.durable.push(r);
+    const batch = this.buffer;
     this.buffer = [];
-    return Promise.resolve();
+    const delay = this.latencyUs();
+    if (!this.clock || delay <= 0) {
+      for (const r of batch) this.durable.push(r);
+      return Promise.resolve();
+    }
+    const epoch = this.epoch;
+    return new Promise((resolve) =>
+      this.clock?.after(delay / 1000, () => {
+        if (epoch === this.epoch) for (const r of batch) this.durable.push(r);
+        resolve();
+      }),
+    );
   }
 
   load(): Promise<StorageRecord[]> {
@@ -21,11 +40,18 @@ export class SimStorage implements Storage {
   }
 
   close(): Promise<void> {
-    return this.sync();
+    for (const r of this.buffer) this.durable.push(r);
+    this.buffer = [];
+    return Promise.resolve();
   }
 
-  /** The process died: unsynced records are gone. */
+  /** The process died: unsynced records (and syncs under way) are gone. */
   crash(): void {
     this.buffer = [];
+    this.epoch++;
+  }
+
+  get records(): number {
+    return this.durable.length;
   }
 }

@@ -1,0 +1,95 @@
+// One simulated run: draw the seed's plan, run the safety phase with its faults, heal everything,
+// give the cluster the liveness budget to converge, then check the logs.
+import { CALM, mix } from "./network.js";
+import { checkLogs, parseLog } from "./check.js";
+import { SimCluster } from "./cluster.js";
+import type { FaultEvent, SeedPlan } from "./plan.js";
+
+export interface SeedResult {
+  plan: SeedPlan;
+  violations: string[];
+  converged: boolean;
+  traceHash: string;
+  commits: number[];
+  virtualMs: number;
+}
+
+type Timed = { atMs: number; apply: () => Promise<void> | void };
+
+function actions(c: SimCluster, plan: SeedPlan, e: FaultEvent): Timed[] {
+  const end = Math.min(e.atMs + e.forMs, plan.safetyMs);
+  if (e.kind === "partition") {
+    const [a = [], b = []] = e.groups;
+    const cut = (on: boolean) => a.forEach((x) => b.forEach((y) => c.net.setCut(x, y, on, e.oneWay)));
+    return [
+      { atMs: e.atMs, apply: () => cut(true) },
+      { atMs: end, apply: () => cut(false) },
+    ];
+  }
+  if (e.kind === "pause") {
+    return [
+      { atMs: e.atMs, apply: () => void (!c.crashed.has(e.rank) && c.pause(e.rank)) },
+      { atMs: end, apply: () => void (c.isPaused(e.rank) && c.resume(e.rank)) },
+    ];
+  }
+  return [
+    { atMs: e.atMs, apply: () => (c.crashed.has(e.rank) ? undefined : c.crash(e.rank)) },
+    { atMs: end, apply: () => restart(c, plan, e.rank) },
+  ];
+}
+
+function restart(c: SimCluster, plan: SeedPlan, rank: number): Promise<void> | undefined {
+  if (!c.crashed.has(rank)) return undefined;
+  // A restarted rank generates only for what is left of the safety phase.
+  return c.restart(rank, { genSeconds: Math.max(0, (plan.safetyMs - c.elapsedMs()) / 1000) });
+}
+
+export async function runSeed(plan: SeedPlan): Promise<SeedResult> {
+  const c = await SimCluster.start({
+    n: plan.n,
+    seed: plan.seed,
+    faults: { drop: plan.loss, dup: plan.dup, minDelayUs: plan.minDelayUs, maxDelayUs: plan.maxDelayUs },
+    syncUs: plan.syncUs,
+    rank: {
+      timeoutMs: plan.timeoutMs,
+      maxPerRound: plan.maxPerRound,
+      batch: plan.batch,
+      window: plan.window,
+      channelCapacity: plan.channelCapacity,
+      rate: plan.rate,
+      genSeconds: plan.safetyMs / 1000,
+      graceSeconds: 3600,
+      bugs: plan.bugs,
+    },
+  });
+  const timeline = plan.events.flatMap((e) => actions(c, plan, e)).sort((a, b) => a.atMs - b.atMs);
+  for (const step of timeline) {
+    await c.runFor(Math.max(0, step.atMs - c.elapsedMs()));
+    await step.apply();
+  }
+  await c.runFor(Math.max(0, plan.safetyMs - c.elapsedMs()));
+  // Liveness phase: faults stop, every link heals, every rank is up.
+  c.net.faults = { ...CALM };
+  c.net.healAll();
+  for (let r = 0; r < plan.n; r++) {
+    if (c.isPaused(r)) c.resume(r);
+    if (c.crashed.has(r)) await c.restart(r, { genSeconds: 0 });
+  }
+  const converged = await c.runUntilFinished(plan.livenessMs / 1000);
+  const virtualMs = c.elapsedMs();
+  await c.stop();
+  const texts = c.logs.map((l) => l.text());
+  const violations = checkLogs(texts, converged);
+  if (!converged) violations.push(`liveness: not every rank converged within ${plan.livenessMs / 1000} s after healing`);
+  for (const w of c.warnings) if (w.includes("SAFETY")) violations.push(w);
+  let h = c.net.trace;
+  for (const t of texts) for (let i = 0; i < t.length; i += 1) h = mix(h, t.charCodeAt(i));
+  return {
+    plan,
+    violations,
+    converged,
+    traceHash: h.toString(16).padStart(8, "0"),
+    commits: texts.map((t) => parseLog(0, t, []).commits.length),
+    virtualMs,
+  };
+}
