@@ -104,7 +104,7 @@ export class Rank {
     const timeoutUs = cfg.timeoutMs * 1000;
     this.follower = follower;
     // After a restart, start past every round this rank may have led or promised in its last life.
-    this.msg = new MsgHandler(cfg.me, cfg.n, follower.restoredPromise + 1);
+    this.msg = new MsgHandler(cfg.me, cfg.n, follower.restoredPromise + 1, cfg.bugs);
     const leaderCfg = { me: cfg.me, n: cfg.n, maxPerRound: cfg.maxPerRound, batch: cfg.batch, window: cfg.window, timeoutUs, bugs: cfg.bugs };
     this.leader = new LeaderHandler(leaderCfg, follower.restoredPromise);
     this.consensus = new ConsensusHandler({

@@ -1,7 +1,7 @@
 // msg handler: owns the rank's estround and so who leads. Every frame from the network passes here:
 // a larger round bumps the rank, a stale read/impose is answered with a nack (so a stale leader
 // learns at once), and each message is routed to the processor that owns it.
-import { leaderOf, type Effect, type MsgIn, type ProcessorLogic } from "./effects.js";
+import { leaderOf, type BugName, type Effect, type MsgIn, type ProcessorLogic } from "./effects.js";
 import type { RoundMsg, WireMsg } from "./messages.js";
 
 export interface MsgStats {
@@ -18,6 +18,8 @@ export class MsgHandler implements ProcessorLogic<MsgIn> {
     private readonly me: number,
     private readonly n: number,
     initialRound: number,
+    /** Simulator only: known bugs to switch on. */
+    private readonly bugs: readonly BugName[] = [],
   ) {
     this.round = initialRound;
   }
@@ -54,7 +56,7 @@ export class MsgHandler implements ProcessorLogic<MsgIn> {
     switch (msg.t) {
       case "read":
       case "impose":
-        if (msg.round < this.round) return this.nack(msg, out);
+        if (msg.round < this.round && !this.bugs.includes("accept-lower-round")) return this.nack(msg, out);
         out.push({ kind: "toFollower", msg: { kind: "net", msg } });
         return;
       case "gather":

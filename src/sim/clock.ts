@@ -13,6 +13,7 @@ export class SimClock implements Clock {
   private now: number;
   private order = 0;
   private heap: Timer[] = [];
+  private cancelled = 0;
   fired = 0;
 
   constructor(startUs = 1_700_000_000_000_000) {
@@ -34,7 +35,11 @@ export class SimClock implements Clock {
     const t: Timer = { atUs: Math.max(atUs, this.now), order: this.order++, fn, cancelled: false };
     this.push(t);
     return () => {
+      if (t.cancelled) return;
       t.cancelled = true;
+      // Most timers are read timeouts cancelled by an arriving message: sweep them out in bulk
+      // rather than sifting each one out of the heap later.
+      if (++this.cancelled > 4096 && this.cancelled * 2 > this.heap.length) this.sweep();
     };
   }
 
@@ -49,18 +54,34 @@ export class SimClock implements Clock {
 
   /** Time of the next live timer, or Infinity. */
   nextAt(): number {
-    while (this.heap.length > 0 && (this.heap[0] as Timer).cancelled) this.pop();
+    while (this.heap.length > 0 && (this.heap[0] as Timer).cancelled) {
+      this.pop();
+      this.cancelled--;
+    }
     return this.heap.length > 0 ? (this.heap[0] as Timer).atUs : Infinity;
   }
 
-  /** Fire the next live timer (advancing time to it). False if there is none. */
+  /** Fire the next live timer (advancing time to it), and every other one due at that same
+   * instant that was already queued. False if there is none. */
   fireNext(): boolean {
-    if (this.nextAt() === Infinity) return false;
-    const t = this.pop() as Timer;
-    this.now = t.atUs;
-    this.fired++;
-    t.fn();
+    const at = this.nextAt();
+    if (at === Infinity) return false;
+    this.now = at;
+    const lastOrder = this.order;
+    while (this.nextAt() === at && (this.heap[0] as Timer).order < lastOrder) {
+      const t = this.pop() as Timer;
+      t.cancelled = true; // a cancel after firing is a no-op (and not counted as garbage)
+      this.fired++;
+      t.fn();
+    }
     return true;
+  }
+
+  private sweep(): void {
+    const live = this.heap.filter((t) => !t.cancelled);
+    live.sort((a, b) => (this.less(a, b) ? -1 : this.less(b, a) ? 1 : 0)); // a sorted array is a heap
+    this.heap = live;
+    this.cancelled = 0;
   }
 
   private less(a: Timer, b: Timer): boolean {

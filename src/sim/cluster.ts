@@ -18,6 +18,7 @@ export interface SimClusterOptions {
   syncUs?: [number, number];
 }
 
+/** One real event-loop turn: every microtask (all a rank's code runs in them) is drained. */
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 export class SimCluster {

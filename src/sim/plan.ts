@@ -32,22 +32,22 @@ export interface SeedPlan {
 
 export function drawPlan(seed: number, n: number, bugs: BugName[] = []): SeedPlan {
   const rng = new Prng(seed ^ 0x5eed);
-  const safetyMs = 20_000;
+  const safetyMs = 28_000;
   const maxDelayUs = rng.chance(0.3) ? rng.int(5_000, 60_000) : rng.int(200, 5_000);
   return {
     seed,
     n,
     safetyMs,
-    livenessMs: 10_000,
+    livenessMs: 20_000,
     loss: rng.chance(0.2) ? 0 : rng.next() * 0.3,
     dup: rng.chance(0.3) ? 0 : rng.next() * 0.5,
     minDelayUs: rng.int(20, 200),
     maxDelayUs,
     syncUs: rng.chance(0.5) ? [50, 300] : [100, 5000],
     // Sometimes tiny channels, so nonblocking writes between processors fail.
-    channelCapacity: rng.chance(0.3) ? rng.int(2, 16) : 4096,
-    timeoutMs: rng.pick([50, 100, 200]),
-    maxPerRound: rng.pick([2, 5, 20, 100, 1000]),
+    channelCapacity: rng.chance(0.3) ? rng.int(6, 32) : 4096,
+    timeoutMs: rng.pick([100, 200, 400]),
+    maxPerRound: rng.pick([5, 20, 100, 1000]),
     batch: rng.pick([1, 4, 16, 64]),
     window: rng.int(1, 8),
     rate: rng.int(2, 20),
