@@ -88,7 +88,9 @@ async function main(): Promise<number> {
   const secs = ((clock.nowUs() - started) / 1e6).toFixed(1);
   const state = converged ? "converged" : "grace period ended before every rank committed everything";
   const restart = rank.recoveredCommits > 0 ? ` (restarted at seq ${rank.recoveredCommits})` : "";
-  process.stdout.write(`rank ${s.rank}: ${state}; generated ${s.generated}, committed ${s.committed} in ${secs} s; round ${s.rounds}${restart}\n`);
+  const cpu = process.cpuUsage();
+  const usage = `cpu ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s, peak rss ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`;
+  process.stdout.write(`rank ${s.rank}: ${state}; generated ${s.generated}, committed ${s.committed} in ${secs} s; round ${s.rounds}${restart}; ${usage}\n`);
   return 0;
 }
 

@@ -1,0 +1,120 @@
+// `npm run bench [-- --quick] [-- --long]`: real rank processes on 127.0.0.1, a sweep of offered
+// load for 3 and 5 ranks (durability on, plus --no-fsync at the top of the sweep), medians of 3 runs,
+// the checker on every run, and the ceiling (the same processes writing the same lines with no
+// messaging). Prints a table and writes bench/results.json and bench/results.md.
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { median, measurePoint, usageOf, type PointFigures } from "./bench_measure.js";
+import { runCluster } from "./launch.js";
+
+interface Point {
+  ranks: number;
+  ratePerRank: number;
+  fsync: boolean;
+  args: string;
+  runs: PointFigures[];
+  cpuS: number;
+  rssMb: number;
+  checked: boolean;
+}
+
+const WARM_S = 1;
+const WINDOW_S = 5;
+const L = 1000;
+const dist = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+
+function rankArgs(rate: number, fsync: boolean, seconds: number): string[] {
+  return ["-o", "100", "-l", String(L), "-t", String(seconds), "--rate", String(rate), "--grace", "60", ...(fsync ? [] : ["--no-fsync"])];
+}
+
+function checkerPasses(dir: string, n: number): boolean {
+  const logs = Array.from({ length: n }, (_, r) => join(dir, `rank-${r}.log`));
+  try {
+    execFileSync(process.execPath, [dist("../../checker/cli.js"), ...logs], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function runPoint(ranks: number, rate: number, fsync: boolean, repeats: number): Promise<Point> {
+  const point: Point = { ranks, ratePerRank: rate, fsync, args: rankArgs(rate, fsync, WARM_S + WINDOW_S).join(" "), runs: [], cpuS: NaN, rssMb: NaN, checked: true };
+  const cpu: number[] = [];
+  const rss: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const dir = join("bench", "tmp", `${ranks}r-${rate}-${fsync ? "fsync" : "nofsync"}-${i}`);
+    rmSync(dir, { recursive: true, force: true });
+    const outcomes = await runCluster({ n: ranks, logDir: dir, rankArgs: rankArgs(rate, fsync, WARM_S + WINDOW_S), deadlineMs: 120_000 });
+    point.checked &&= outcomes.every((o) => o.code === 0) && checkerPasses(dir, ranks);
+    point.runs.push(measurePoint(dir, ranks, WARM_S, WINDOW_S));
+    for (const o of outcomes) {
+      const u = usageOf(o.stdout);
+      cpu.push(u.cpuS);
+      rss.push(u.rssMb);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  point.cpuS = median(cpu);
+  point.rssMb = Math.max(...rss);
+  return point;
+}
+
+/** N writer processes at once, each writing its share of generate lines and every commit line. */
+async function ceiling(ranks: number): Promise<number> {
+  const dir = join("bench", "tmp", `ceiling-${ranks}`);
+  mkdirSync(dir, { recursive: true });
+  const rates = await Promise.all(
+    Array.from({ length: ranks }, (_, r) =>
+      new Promise<number>((resolve) => {
+        const child = spawn(process.execPath, [dist("./ceiling.js"), String(r), String(ranks), "3", join(dir, `rank-${r}.log`)]);
+        let out = "";
+        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+        child.on("close", () => resolve(Number(out.trim())));
+      }),
+    ),
+  );
+  rmSync(dir, { recursive: true, force: true });
+  return Math.min(...rates);
+}
+
+const fmt = (x: number, digits = 0) => (Number.isFinite(x) ? x.toFixed(digits) : "-");
+
+function row(p: Point, ceil: number): string {
+  const c = p.runs.map((r) => r.committedPerS);
+  const med = (k: keyof PointFigures) => median(p.runs.map((r) => r[k]));
+  return `| ${p.ranks} | ${p.fsync ? "on" : "off"} | ${fmt(med("offeredPerS"))} | ${fmt(median(c))} (${fmt(Math.min(...c))}-${fmt(Math.max(...c))}) | ${fmt(med("p50Ms"), 1)} | ${fmt(med("p99Ms"), 1)} | ${fmt(med("maxMs"), 1)} | ${fmt(p.cpuS, 1)} | ${fmt(p.rssMb)} | ${fmt(median(c) / ceil, 2)} | ${p.checked ? "pass" : "FAIL"} |`;
+}
+
+async function main(): Promise<number> {
+  const quick = process.argv.includes("--quick");
+  const repeats = quick ? 1 : 3;
+  const sweeps: Record<number, number[]> = quick ? { 3: [2000, 8000], 5: [1000, 4000] } : { 3: [1000, 2000, 4000, 8000, 12000], 5: [500, 1000, 2000, 4000, 6000] };
+  const points: Point[] = [];
+  const ceilings: Record<number, number> = {};
+  for (const ranks of [3, 5]) {
+    ceilings[ranks] = await ceiling(ranks);
+    const rates = sweeps[ranks] ?? [];
+    for (const rate of rates) points.push(await runPoint(ranks, rate, true, repeats));
+    points.push(await runPoint(ranks, rates[rates.length - 1] ?? 1000, false, repeats));
+  }
+  const header = [
+    `yasp benchmark: ${WINDOW_S} s window after ${WARM_S} s warm-up, median of ${repeats} run(s) (min-max), -o 100 -l ${L} --batch 256, 127.0.0.1`,
+    `ceiling (same processes writing the same lines, no messaging): 3 ranks ${fmt(ceilings[3] ?? NaN)}/s, 5 ranks ${fmt(ceilings[5] ?? NaN)}/s`,
+    "",
+    "| ranks | fsync | offered/s | committed/s | p50 ms | p99 ms | max ms | CPU s/rank | peak RSS MB | committed/ceiling | checker |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
+  ];
+  const table = [...header, ...points.map((p) => row(p, ceilings[p.ranks] ?? NaN))].join("\n") + "\n";
+  process.stdout.write(table);
+  mkdirSync("bench", { recursive: true });
+  writeFileSync(join("bench", "results.md"), table + `\nReproduce a row: npx yasp-cluster -n <ranks> --log-dir logs/bench -- <args>; args of each row are in results.json.\n`);
+  writeFileSync(join("bench", "results.json"), JSON.stringify({ warmS: WARM_S, windowS: WINDOW_S, repeats, ceilings, points }, null, 2) + "\n");
+  return points.every((p) => p.checked) ? 0 : 1;
+}
+
+main().then((code) => process.exit(code), (e: unknown) => {
+  process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});
