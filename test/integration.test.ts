@@ -24,7 +24,7 @@ async function sendJunk(port: number): Promise<void> {
   const junk = [
     frame("this is not json"),
     frame(JSON.stringify({ t: "launch-missiles", from: 0 })),
-    frame(JSON.stringify({ t: "impose", from: 1, round: -5, seq: "x", ids: [1], hint: 0 })),
+    frame(JSON.stringify({ t: "impose", from: 1, round: -5, seq: "x", ids: [1] })),
     frame(JSON.stringify({ t: "ack", from: 42, round: 1, seq: 0, count: 0, backlog: 0 })),
   ];
   const oversized = Buffer.alloc(4);
