@@ -5,7 +5,7 @@ import { Chan } from "./csp/chan.js";
 import { runProcessor, type LoopOptions } from "./csp/processor.js";
 import type { Checkpointable, Clock, LogSink, Storage, Transport } from "./ports.js";
 import { ConsensusHandler, type ConsensusStats } from "./protocol/consensus_handler.js";
-import type { BugName, ConsensusIn, Effect, FollowerIn, LeaderIn, MsgIn } from "./protocol/effects.js";
+import type { BugName, ConsensusIn, Effect, FollowerIn, LeaderIn, MsgIn, StorageRecord } from "./protocol/effects.js";
 import { FollowerHandler } from "./protocol/follower_handler.js";
 import { LeaderHandler } from "./protocol/leader_handler.js";
 import type { WireMsg } from "./protocol/messages.js";
@@ -129,6 +129,7 @@ export class Rank {
     follower.restore(records);
     const rank = new Rank(cfg, ports, follower, opts.emitCommits ?? false);
     if (opts.warn) rank.warn = opts.warn;
+    rank.highestPromise = follower.restoredPromise;
     const recovered = recoverLog(ports.logSink.load(), cfg.me);
     for (const p of recovered.problems.slice(0, 3)) opts.warn?.(`rank ${cfg.me}: log: ${p}`);
     rank.consensus.restore(recovered, records);
@@ -137,6 +138,8 @@ export class Rank {
   }
 
   private warn: (line: string) => void = () => {};
+  /** The highest promise record appended to storage (by the follower or the leader). */
+  private highestPromise = -1;
 
   /** Commits found in the log file at start (a restart). */
   recoveredCommits = 0;
@@ -215,7 +218,11 @@ export class Rank {
     while (!this.stopping) {
       await new Promise<void>((resolve) => this.ports.clock.after(1000, resolve));
       if (this.stopping || (storage.size ?? 0) < this.cfg.checkpointBytes) continue;
-      await storage.checkpoint([...this.follower.snapshotRecords(), ...this.consensus.bindRecords()]);
+      // The leader handler persists its own promise for every round it leads, which the follower may
+      // not have seen yet: the snapshot keeps the highest promise ever appended, or a restarted
+      // rank could lead such a round a second time.
+      const promise: StorageRecord = { r: "promise", round: this.highestPromise };
+      await storage.checkpoint([promise, ...this.follower.snapshotRecords(), ...this.consensus.bindRecords()]);
     }
   }
 
@@ -231,6 +238,7 @@ export class Rank {
         logged = true;
       } else if (e.kind === "persist") {
         this.ports.storage.append(e.record);
+        if (e.record.r === "promise" && e.record.round > this.highestPromise) this.highestPromise = e.record.round;
         // A floor only lets the log forget entries sooner; it need not be synced on its own.
         if (e.record.r !== "floor") persisted = true;
       }

@@ -90,7 +90,7 @@ function row(p: Point, ceil: number): string {
 async function main(): Promise<number> {
   const quick = process.argv.includes("--quick");
   const repeats = quick ? 1 : 3;
-  const sweeps: Record<number, number[]> = quick ? { 3: [2000, 8000], 5: [1000, 4000] } : { 3: [1000, 2000, 4000, 8000, 12000], 5: [500, 1000, 2000, 4000, 6000] };
+  const sweeps: Record<number, number[]> = quick ? { 3: [2000, 8000], 5: [1000, 4000] } : { 3: [1000, 4000, 8000, 16000, 24000], 5: [500, 2000, 4000, 8000, 12000] };
   const points: Point[] = [];
   const ceilings: Record<number, number> = {};
   for (const ranks of [3, 5]) {

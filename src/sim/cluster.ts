@@ -48,9 +48,12 @@ export class SimCluster {
     const c = new SimCluster(opts);
     const [lo, hi] = opts.syncUs ?? [0, 0];
     for (let me = 0; me < opts.n; me++) {
+      const clock = new PausableClock(c.clock);
       c.logs.push(new MemoryLogSink());
-      c.clocks.push(new PausableClock(c.clock));
-      c.disks.push(new SimStorage(c.clock, () => (hi > 0 ? c.rng.int(lo, hi) : 0)));
+      c.clocks.push(clock);
+      // The disk runs on the rank's own clock: an fsync under way when it is paused completes only
+      // when it resumes (as a SIGSTOPped process blocked in fdatasync).
+      c.disks.push(new SimStorage(clock, () => (hi > 0 ? c.rng.int(lo, hi) : 0)));
       c.ranks.push(await c.build(me, {}));
     }
     c.ranks.forEach((r) => r.start());
@@ -114,12 +117,14 @@ export class SimCluster {
 
   /** Run until every current rank finished, or for at most maxVirtualSeconds. True if all finished. */
   async runUntilFinished(maxVirtualSeconds: number): Promise<boolean> {
-    let finished = 0;
-    [...this.ranks].forEach((r) => void r.finished.then(() => finished++));
+    let converged = 0;
+    let gaveUp = 0;
+    [...this.ranks].forEach((r) => void r.finished.then((ok) => (ok ? converged++ : gaveUp++)));
     const endUs = this.clock.nowUs() + maxVirtualSeconds * 1e6;
     for (;;) {
       await tick();
-      if (finished === this.ranks.length) return true;
+      if (gaveUp > 0) return false;
+      if (converged === this.ranks.length) return true;
       if (this.clock.nextAt() > endUs || !this.clock.fireNext()) return false;
     }
   }
@@ -136,7 +141,10 @@ export class SimCluster {
     const result = p.finally(() => (done = true));
     while (!done) {
       await tick();
-      if (!done && !this.clock.fireNext()) break;
+      if (!done && !this.clock.fireNext()) {
+        await tick();
+        if (!done) throw new Error("simulation stalled: nothing left to run and the awaited step never finished");
+      }
     }
     return result;
   }

@@ -26,6 +26,9 @@ export interface SeedPlan {
   batch: number;
   window: number;
   rate: number;
+  /** Write-ahead log size that triggers a checkpoint (small in some seeds, so recovery from
+   * snapshots is exercised). */
+  checkpointBytes: number;
   events: FaultEvent[];
   bugs: BugName[];
 }
@@ -51,6 +54,7 @@ export function drawPlan(seed: number, n: number, bugs: BugName[] = []): SeedPla
     batch: rng.pick([1, 4, 16, 64]),
     window: rng.int(1, 8),
     rate: rng.int(2, 20),
+    checkpointBytes: rng.chance(0.3) ? rng.int(2_000, 20_000) : 64 * 1024 * 1024,
     events: drawEvents(rng, n, safetyMs),
     bugs,
   };

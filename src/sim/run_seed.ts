@@ -57,6 +57,7 @@ export async function runSeed(plan: SeedPlan): Promise<SeedResult> {
       window: plan.window,
       channelCapacity: plan.channelCapacity,
       rate: plan.rate,
+      checkpointBytes: plan.checkpointBytes,
       genSeconds: plan.safetyMs / 1000,
       graceSeconds: 3600,
       bugs: plan.bugs,

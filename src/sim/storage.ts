@@ -1,12 +1,15 @@
 import type { StorageRecord } from "../protocol/effects.js";
-import type { Clock, Storage } from "../ports.js";
+import type { Checkpointable, Clock, Storage } from "../ports.js";
 
 /** A simulated disk: a sync takes (virtual) time; what was synced survives a crash, what was only
  * appended, or still being synced, does not. */
-export class SimStorage implements Storage {
+export class SimStorage implements Storage, Checkpointable {
   private durable: StorageRecord[] = [];
   private buffer: StorageRecord[] = [];
   private epoch = 0;
+  /** Rough bytes held (what a WAL file of these records would weigh). */
+  size = 0;
+  checkpoints = 0;
 
   /** latencyUs: how long each sync takes (none: at once). */
   constructor(
@@ -16,6 +19,16 @@ export class SimStorage implements Storage {
 
   append(record: StorageRecord): void {
     this.buffer.push(record);
+    this.size += 24 + ("ids" in record ? record.ids.length * 12 : 0);
+  }
+
+  /** Replace everything by a snapshot of the state (atomic, like write + rename). */
+  checkpoint(records: readonly StorageRecord[]): Promise<void> {
+    this.durable = [...records];
+    this.buffer = [];
+    this.size = records.length * 24;
+    this.checkpoints++;
+    return Promise.resolve();
   }
 
   sync(): Promise<void> {
