@@ -85,11 +85,6 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
     return this.log.slice(from, this.log.length);
   }
 
-  /** The lowest committed seq still held in memory (below it, every rank has committed). */
-  get compactedBelow(): number {
-    return this.log.start;
-  }
-
   /** Restart: commits and own instances from the log file, bindings from the write-ahead log. */
   restore(recovered: RecoveredLog, records: readonly StorageRecord[]): void {
     for (const id of recovered.commits) this.log.push(id);

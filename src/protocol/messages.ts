@@ -97,7 +97,3 @@ export type AcceptedRun = z.infer<typeof acceptedRun>;
 /** Messages that take part in rounds (a larger round seen in one of them bumps the receiver). */
 export type RoundMsg = ReadMsg | GatherMsg | ImposeMsg | AckMsg | NackMsg | EndMsg | PingMsg;
 export type LogMsg = CommitMsg | StatusMsg | FetchMsg | FetchedMsg;
-
-export function isRoundMsg(msg: WireMsg): msg is RoundMsg {
-  return "round" in msg;
-}
