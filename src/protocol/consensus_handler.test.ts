@@ -17,8 +17,11 @@ function feed(h: ConsensusHandler, inputs: ConsensusIn[], nowUs = 0): Effect[] {
   return out;
 }
 const lines = (out: Effect[]) => out.flatMap((e) => (e.kind === "log" ? [e.line] : []));
-const grants = (out: Effect[]) => out.flatMap((e) => (e.kind === "toLeader" && e.msg.kind === "grant" ? [e.msg] : []));
 const sends = (out: Effect[]) => out.flatMap((e) => (e.kind === "send" ? [{ to: e.to, msg: e.msg }] : []));
+const grants = (out: Effect[]) => sends(out).filter((s) => s.msg.t === "grant");
+const offers = (out: Effect[]) => sends(out).filter((s) => s.msg.t === "offer");
+/** The leader (rank 1 here, so grants go back to it) allots seqs [seq, seq+max) in round. */
+const want = (round: number, seq: number, max: number) => net({ t: "want", from: 1, round, seq, max });
 
 describe("ConsensusHandler (rank 1 of 3)", () => {
   it("generates at the background rate, logging each instance with its own counter", () => {
@@ -60,11 +63,13 @@ describe("ConsensusHandler (rank 1 of 3)", () => {
     expect(lines(out).length).toBe(2);
   });
 
-  it("binds granted instances to seqs; their commit clears the backlog and is logged in seq order", () => {
+  it("binds allotted instances to seqs durably before granting them; their commit clears the backlog", () => {
     const h = new ConsensusHandler(cfg());
     feed(h, [{ kind: "propose", count: 2 }]);
-    const out = feed(h, [{ kind: "want", round: 4, seq: 0, max: 5, exact: false }]);
-    expect(grants(out)).toEqual([{ kind: "grant", round: 4, seq: 0, ids: ["1-0", "1-1"] }]);
+    const out = feed(h, [want(4, 0, 2)]);
+    const persistAt = out.findIndex((e) => e.kind === "persist");
+    expect(out[persistAt]).toEqual({ kind: "persist", record: { r: "bind", seq: 0, ids: ["1-0", "1-1"] } });
+    expect(grants(out)).toEqual([{ to: 1, msg: { t: "grant", from: 1, round: 4, seq: 0, ids: ["1-0", "1-1"], state: { epoch: 0, enq: 2, deq: 2, upTo: 1 } } }]);
     const c = feed(h, [commit(1, ["1-1"]), commit(0, ["1-0"])], 7);
     expect(lines(c)).toEqual(["commit Instance[1-0] in seq 0 at 7\n", "commit Instance[1-1] in seq 1 at 7\n"]);
     expect(h.backlog).toBe(0);
@@ -73,54 +78,69 @@ describe("ConsensusHandler (rank 1 of 3)", () => {
 
   it("an instance whose seq was won by another value goes back to pending and is granted at a new seq", () => {
     const h = new ConsensusHandler(cfg());
-    feed(h, [{ kind: "propose", count: 1 }, { kind: "want", round: 4, seq: 0, max: 5, exact: false }]);
+    feed(h, [{ kind: "propose", count: 1 }, want(4, 0, 1)]);
     feed(h, [commit(0, ["0-9"])]);
     expect(h.stats.requeued).toBe(1);
     expect(h.backlog).toBe(1);
-    expect(grants(feed(h, [{ kind: "want", round: 7, seq: 1, max: 5, exact: false }]))[0]?.ids).toEqual(["1-0"]);
+    const again = grants(feed(h, [want(7, 1, 1)]))[0]?.msg;
+    expect(again?.t === "grant" && again.ids).toEqual(["1-0"]);
+    expect(again?.t === "grant" && again.state).toEqual({ epoch: 0, enq: 2, deq: 2, upTo: 1 }); // requeued: queued twice
   });
 
   it("a want for a seq still bound to an own instance gets that same instance there", () => {
     const h = new ConsensusHandler(cfg());
-    feed(h, [{ kind: "propose", count: 2 }, { kind: "want", round: 4, seq: 0, max: 1, exact: false }]);
-    expect(grants(feed(h, [{ kind: "want", round: 7, seq: 0, max: 2, exact: false }]))[0]?.ids).toEqual(["1-0", "1-1"]);
+    feed(h, [{ kind: "propose", count: 2 }, want(4, 0, 1)]);
+    const g = grants(feed(h, [want(7, 0, 2)]))[0]?.msg;
+    expect(g?.t === "grant" && g.ids).toEqual(["1-0", "1-1"]);
   });
 
-  it("fills every seq of an exact want (holes), generating fillers when nothing is pending", () => {
+  it("fills every allotted seq, generating fillers when nothing is pending", () => {
     const h = new ConsensusHandler(cfg());
-    const out = feed(h, [{ kind: "want", round: 4, seq: 3, max: 2, exact: true }], 5);
-    expect(grants(out)[0]?.ids).toEqual(["1-0", "1-1"]);
-    expect(lines(out)).toEqual(["generate Instance[1-0] in seq 0 at 5\n", "generate Instance[1-1] in seq 1 at 5\n"]);
+    feed(h, [{ kind: "propose", count: 1 }]);
+    const out = feed(h, [want(4, 3, 3)], 5);
+    const g = grants(out)[0]?.msg;
+    expect(g?.t === "grant" && g.ids).toEqual(["1-0", "1-1", "1-2"]);
+    expect(lines(out)).toEqual(["generate Instance[1-1] in seq 1 at 5\n", "generate Instance[1-2] in seq 2 at 5\n"]);
     expect(h.stats.fillers).toBe(2);
   });
 
   it("grants nothing for a seq it knows is chosen (the asking round is stale)", () => {
     const h = new ConsensusHandler(cfg());
     feed(h, [commit(0, ["0-0"]), { kind: "propose", count: 1 }]);
-    expect(grants(feed(h, [{ kind: "want", round: 4, seq: 0, max: 3, exact: false }]))[0]?.ids).toEqual([]);
+    const g = grants(feed(h, [want(4, 0, 3)]))[0]?.msg;
+    expect(g?.t === "grant" && g.ids).toEqual([]);
     expect(h.backlog).toBe(1);
   });
 
-  it("holds an empty want and grants it as soon as an instance exists", () => {
+  it("offers to the leader of the current round at once, then again only when due", () => {
     const h = new ConsensusHandler(cfg());
-    expect(grants(feed(h, [{ kind: "want", round: 4, seq: 0, max: 3, exact: false }]))[0]?.ids).toEqual([]);
-    expect(grants(feed(h, [{ kind: "propose", count: 1 }]))).toEqual([{ kind: "grant", round: 4, seq: 0, ids: ["1-0"] }]);
+    expect(offers(feed(h, [{ kind: "propose", count: 1 }]))).toEqual([]); // no round known yet
+    const first = offers(feed(h, [{ kind: "round", round: 5 }], 10));
+    expect(first).toEqual([{ to: 2, msg: { t: "offer", from: 1, round: 5, state: { epoch: 0, enq: 1, deq: 0, upTo: -1 } } }]);
+    expect(offers(feed(h, [{ kind: "propose", count: 1 }], 20))).toEqual([]); // a want is expected: it will take these too
+    const again: Effect[] = [];
+    h.onTime(10 + T / 2, again); // no want came: say it again
+    expect(offers(again).map((o) => o.msg.t === "offer" && o.msg.state.enq)).toEqual([2]);
+    expect(offers(feed(h, [{ kind: "round", round: 6 }], 10 + T / 2))).toHaveLength(1); // a new leader hears at once
   });
 
-  it("an unwant drops the held want", () => {
+  it("after a grant it offers new instances at once; with nothing pending it reports its highest bound seq", () => {
     const h = new ConsensusHandler(cfg());
-    feed(h, [{ kind: "want", round: 4, seq: 0, max: 3, exact: false }, { kind: "unwant", round: 4 }]);
-    expect(grants(feed(h, [{ kind: "propose", count: 1 }]))).toEqual([]);
+    feed(h, [{ kind: "round", round: 2 }, { kind: "propose", count: 1 }]);
+    const g = grants(feed(h, [want(2, 40, 1)], 5))[0]?.msg;
+    expect(g?.t === "grant" && g.state).toEqual({ epoch: 0, enq: 1, deq: 1, upTo: 40 });
+    expect(offers(feed(h, [{ kind: "propose", count: 1 }], 6))).toHaveLength(1);
   });
 
-  it("a held want survives an exact want for holes, and requeued instances are granted to it", () => {
+  it("asks for a new round when its instances wait 10 timeouts without an allotment", () => {
     const h = new ConsensusHandler(cfg());
-    feed(h, [{ kind: "want", round: 4, seq: 5, max: 3, exact: false }]); // held: nothing pending
-    feed(h, [{ kind: "want", round: 4, seq: 0, max: 1, exact: true }]); // a hole: filled with a filler
-    expect(grants(feed(h, [{ kind: "propose", count: 1 }]))).toEqual([{ kind: "grant", round: 4, seq: 5, ids: ["1-1"] }]);
-    feed(h, [{ kind: "want", round: 4, seq: 6, max: 3, exact: false }]); // held again
-    const out = feed(h, [commit(0, ["0-7"])]); // seq 0 went to another value: the filler comes back
-    expect(grants(out)).toEqual([{ kind: "grant", round: 4, seq: 6, ids: ["1-0"] }]);
+    feed(h, [{ kind: "round", round: 3 }, { kind: "propose", count: 1 }]);
+    const early: Effect[] = [];
+    h.onTime(10 * T - 1, early);
+    expect(early.filter((e) => e.kind === "toMsg")).toEqual([]);
+    const late: Effect[] = [];
+    h.onTime(10 * T, late);
+    expect(late).toContainEqual({ kind: "toMsg", msg: { kind: "bump", round: 3, reason: "giveup", by: "consensus" } });
   });
 
   it("warns loudly about a conflicting value for a committed seq and keeps the first", () => {

@@ -1,13 +1,15 @@
 // consensus handler: owns the rank's log. It generates its own instances (writing `generate`
-// lines), hands them to the leader handler on request, binding each to the seq it will be imposed
-// at, and applies chosen values (commit / fetched messages) in seq order (writing `commit` lines).
+// lines) and offers them to the leader of the current round (any rank's, its own included). The
+// leader allots seqs (want); the owner binds its instances to them, durably, and grants them back
+// for imposing. It applies chosen values (commit / fetched messages) in seq order (`commit` lines).
 // Why bindings: an own instance is live at one seq at a time. It returns to the pending queue only
 // when its seq was committed with another value, so it can never be committed twice.
 // It also repairs the log (fetch from a rank that is ahead) and decides when the run is over.
 import { CommitLog } from "./commit_log.js";
 import { Deque } from "./deque.js";
 import type { BugName, ConsensusIn, Effect, ProcessorLogic, StorageRecord } from "./effects.js";
-import type { StatusMsg } from "./messages.js";
+import { leaderOf } from "./effects.js";
+import type { OfferState, StatusMsg, WantMsg } from "./messages.js";
 import type { RecoveredLog } from "./recovery.js";
 
 export interface ConsensusConfig {
@@ -43,13 +45,22 @@ export interface ConsensusStats {
 const GEN_TICK_US = 1000;
 const COMPACT_EVERY = 65_536;
 const COMPACT_MARGIN = 1024;
+/** Pending instances and no allotment for this many timeouts: the leader is not serving us. */
+const STARVED_TIMEOUTS = 10;
 
 export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
   private readonly log = new CommitLog();
   private readonly pending = new Map<number, string>();
   private readonly ownPending = new Deque<string>();
   private readonly ownBound = new Map<number, string>();
-  private heldWant: { round: number; seq: number; max: number } | null = null;
+  /** The current round, as the msg handler announced it (-1: not yet). */
+  private round = -1;
+  /** Counters of the pending queue (see OfferState). */
+  private enq = 0;
+  private deq = 0;
+  /** The last offer (or grant, which carries the same state) sent to a leader. */
+  private offered = { round: -1, enq: -1, atUs: -Infinity, awaiting: false };
+  private lastWantUs = 0;
   private readonly peers: (StatusMsg | undefined)[];
   private fetch: { seq: number; sentUs: number } | null = null;
   private stalledSinceUs: number | null = null;
@@ -93,7 +104,7 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
     const boundAt = new Map<string, number>(); // latest binding of each instance wins
     for (const rec of records) if (rec.r === "bind") rec.ids.forEach((id, i) => boundAt.set(id, rec.seq + i));
     for (const [id, seq] of boundAt) if (!committed.has(id) && seq >= this.log.length) this.ownBound.set(seq, id);
-    for (const id of recovered.uncommitted) if (!this.isBound(id, boundAt)) this.ownPending.push(id);
+    for (const id of recovered.uncommitted) if (!this.isBound(id, boundAt)) this.enqueue(id);
   }
 
   private isBound(id: string, boundAt: Map<string, number>): boolean {
@@ -108,20 +119,21 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
 
   onInput(input: ConsensusIn, nowUs: number, out: Effect[]): void {
     switch (input.kind) {
-      case "want":
-        this.onWant(input.round, input.seq, input.max, input.exact, nowUs, out);
-        break;
-      case "unwant":
-        if (this.heldWant?.round === input.round) this.heldWant = null;
+      case "round":
+        if (input.round > this.round) {
+          this.round = input.round;
+          this.lastWantUs = nowUs;
+        }
         break;
       case "propose":
-        for (let i = 0; i < input.count; i++) this.ownPending.push(this.newInstance(nowUs, out));
-        this.grantHeld(nowUs, out);
+        for (let i = 0; i < input.count; i++) this.enqueue(this.newInstance(nowUs, out));
         break;
       case "net":
-        this.onNet(input.msg, nowUs, out);
+        if (input.msg.t === "want") this.onWant(input.msg, nowUs, out);
+        else this.onNet(input.msg, nowUs, out);
         break;
     }
+    this.maybeOffer(nowUs, out);
     this.notifyLocal(out);
   }
 
@@ -135,11 +147,14 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
       this.notified.commitIndex = -1; // repeat the local notes too: they are lossy
     }
     this.checkFinished(nowUs, out);
+    this.maybeOffer(nowUs, out);
     this.notifyLocal(out);
   }
 
   wakeAt(): number {
-    return Math.min(this.nextGenUs, this.nextStatusUs);
+    // Offers are repeated every half timeout; the starvation check rides on the same wake-ups.
+    const offerUs = this.hasWork() ? this.offered.atUs + this.cfg.timeoutUs / 2 : Infinity;
+    return Math.min(this.nextGenUs, this.nextStatusUs, offerUs);
   }
 
   private onNet(msg: Extract<ConsensusIn, { kind: "net" }>["msg"], nowUs: number, out: Effect[]): void {
@@ -186,13 +201,16 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
     if (this.cfg.rate <= 0 || nowUs < this.nextGenUs) return;
     const until = Math.min(nowUs, this.genEndUs);
     const target = Math.floor(((until - this.genStartUs) * this.cfg.rate) / 1e6);
-    const before = this.ownPending.length;
     while (this.backgroundGenerated < target) {
       this.backgroundGenerated++;
-      this.ownPending.push(this.newInstance(nowUs, out));
+      this.enqueue(this.newInstance(nowUs, out));
     }
     this.nextGenUs = nowUs >= this.genEndUs ? Infinity : Math.ceil(Math.max(nowUs + GEN_TICK_US, this.genStartUs + ((target + 1) * 1e6) / this.cfg.rate));
-    if (this.ownPending.length > before) this.grantHeld(nowUs, out);
+  }
+
+  private enqueue(id: string): void {
+    this.ownPending.push(id);
+    this.enq++;
   }
 
   private newInstance(nowUs: number, out: Effect[]): string {
@@ -202,42 +220,65 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
     return id;
   }
 
-  /** Bind own instances to seqs [seq, seq+max) for the leader handler's round and grant them. */
-  private onWant(round: number, seq: number, max: number, exact: boolean, nowUs: number, out: Effect[]): void {
-    // A new want for new instances replaces the held one; an exact want (holes) leaves it alone.
-    if (!exact) this.heldWant = null;
+  /** Bind own instances to the allotted seqs [seq, seq+max) and grant them to the leader. Every seq
+   * is filled: an instance already bound there, else a pending one, else a fresh filler. */
+  private onWant(want: WantMsg, nowUs: number, out: Effect[]): void {
+    this.lastWantUs = nowUs;
     this.generateDue(nowUs, out);
-    const maxBound = exact ? -1 : this.maxBoundSeq();
     const ids: string[] = [];
     let firstNew = -1;
-    for (let s = seq; ids.length < max; s++) {
+    for (let s = want.seq; ids.length < want.max; s++) {
       if (s < this.log.length || this.pending.has(s)) break; // chosen already: the leader's round is stale
       const bound = this.ownBound.get(s);
       if (bound !== undefined) {
         ids.push(bound);
         continue;
       }
-      // Past the pending queue, fill up to an instance already bound further on (it must be
-      // imposed at its own seq), or every seq of an exact want (holes), with fresh fillers.
       let next = this.ownPending.shift();
-      if (next === undefined && (exact || s < maxBound)) {
+      if (next !== undefined) this.deq++;
+      else {
         next = this.newInstance(nowUs, out);
         this.stats.fillers++;
       }
-      if (next === undefined) break;
       this.ownBound.set(s, next);
       if (firstNew < 0) firstNew = s;
       ids.push(next);
     }
-    if (ids.length === 0 && !exact) this.heldWant = { round, seq, max };
     // Bindings are durable before the grant reveals them (a restart must not propose them elsewhere).
-    if (firstNew >= 0 && !this.cfg.bugs?.includes("forget-bindings")) out.push({ kind: "persist", record: { r: "bind", seq: firstNew, ids: ids.slice(firstNew - seq) } });
-    out.push({ kind: "toLeader", msg: { kind: "grant", round, seq, ids } });
+    if (firstNew >= 0 && !this.cfg.bugs?.includes("forget-bindings")) out.push({ kind: "persist", record: { r: "bind", seq: firstNew, ids: ids.slice(firstNew - want.seq) } });
+    out.push({ kind: "send", to: want.from, msg: { t: "grant", from: this.cfg.me, round: want.round, seq: want.seq, ids, state: this.offerState() } });
+    if (want.round === this.round) this.noteOffered(nowUs);
   }
 
-  private grantHeld(nowUs: number, out: Effect[]): void {
-    const w = this.heldWant;
-    if (w) this.onWant(w.round, w.seq, w.max, false, nowUs, out);
+  private hasWork(): boolean {
+    return this.ownPending.length > 0 || this.ownBound.size > 0;
+  }
+
+  private offerState(): OfferState {
+    // Bound instances matter to the leader only when nothing is pending (see LeaderHandler.allotment).
+    const upTo = this.ownPending.length > 0 ? -1 : this.maxBoundSeq();
+    return { epoch: Math.floor(this.cfg.createdUs), enq: this.enq, deq: this.deq, upTo };
+  }
+
+  private noteOffered(nowUs: number): void {
+    this.offered = { round: this.round, enq: this.enq, atUs: nowUs, awaiting: this.ownPending.length > 0 };
+  }
+
+  /** Tell the current leader what waits here: at once in a new round or when instances appear while
+   * no want is expected, and again every half timeout (offers may be lost, or ignored by a leader
+   * with nothing to allot). A leader that allots nothing for long is replaced. */
+  private maybeOffer(nowUs: number, out: Effect[]): void {
+    if (this.round < 0 || !this.hasWork()) return;
+    if (this.ownPending.length > 0 && nowUs - this.lastWantUs >= STARVED_TIMEOUTS * this.cfg.timeoutUs) {
+      this.lastWantUs = nowUs;
+      out.push({ kind: "toMsg", msg: { kind: "bump", round: this.round, reason: "giveup", by: "consensus" } });
+    }
+    const o = this.offered;
+    const fresh = o.round !== this.round || (this.enq > o.enq && !o.awaiting);
+    if (!fresh && nowUs - o.atUs < this.cfg.timeoutUs / 2) return;
+    const leader = leaderOf(this.round, this.cfg.n);
+    out.push({ kind: "send", to: leader, msg: { t: "offer", from: this.cfg.me, round: this.round, state: this.offerState() } });
+    this.noteOffered(nowUs);
   }
 
   private maxBoundSeq(): number {
@@ -265,7 +306,6 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
       this.pending.delete(this.log.length);
       this.commitOne(this.log.length, next, nowUs, out);
     }
-    if (this.heldWant && this.ownPending.length > 0) this.grantHeld(nowUs, out); // requeued instances
     if (this.stalledSinceUs !== null && !this.isBehind()) this.stalledSinceUs = null;
   }
 
@@ -287,6 +327,7 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
       // Another value won this seq: our instance can no longer be chosen there, so propose it again.
       this.stats.requeued++;
       this.ownPending.unshift(bound);
+      this.enq++;
     }
   }
 

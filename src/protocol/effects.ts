@@ -1,13 +1,13 @@
 // What flows between the four processors of one rank, and what a processor's pure logic asks its
 // shell to do (effects). Pure logic never performs I/O: it appends effects to an array.
-import type { AckMsg, GatherMsg, ImposeMsg, LogMsg, ReadMsg, WireMsg } from "./messages.js";
+import type { AckMsg, GatherMsg, GrantMsg, ImposeMsg, LogMsg, OfferMsg, ReadMsg, WantMsg, WireMsg } from "./messages.js";
 
 export type BumpReason = "timeout" | "giveup";
 
 /** msg handler inbox: frames from the network and bump requests from leader/follower. */
 export type MsgIn =
   | { kind: "net"; msg: WireMsg }
-  | { kind: "bump"; round: number; reason: BumpReason; by: "leader" | "follower" };
+  | { kind: "bump"; round: number; reason: BumpReason; by: "leader" | "follower" | "consensus" };
 
 /** The rank's own progress, sent by the consensus handler to leader and follower (lossy, repeated). */
 export interface LocalStatus {
@@ -20,17 +20,15 @@ export type RoundChange = { kind: "round"; round: number };
 
 export type LeaderIn =
   | RoundChange
-  | { kind: "net"; msg: GatherMsg | AckMsg }
-  | { kind: "grant"; round: number; seq: number; ids: string[] }
+  | { kind: "net"; msg: GatherMsg | AckMsg | OfferMsg | GrantMsg }
   | LocalStatus;
 
 export type FollowerIn = RoundChange | { kind: "net"; msg: ReadMsg | ImposeMsg } | LocalStatus;
 
 export type ConsensusIn =
-  | { kind: "net"; msg: LogMsg }
-  /** Leader asks for own instances for seqs [seq, seq+max); exact: fill every one (holes). */
-  | { kind: "want"; round: number; seq: number; max: number; exact: boolean }
-  | { kind: "unwant"; round: number }
+  | { kind: "net"; msg: LogMsg | WantMsg }
+  /** The round changed: offers go to its leader. */
+  | RoundChange
   /** A proposal from the library API or the background generator. */
   | { kind: "propose"; count: number };
 

@@ -85,12 +85,6 @@ describe("FollowerHandler (acceptor, rank 2 of 3)", () => {
     expect(out).toEqual([]);
   });
 
-  it("tells the leader at once when its rank gets a backlog", () => {
-    const h = new FollowerHandler(2, 3, T, 0);
-    const out = run(h, [{ kind: "round", round: 3 }, { kind: "local", commitIndex: 0, backlog: 4 }]);
-    expect(out).toEqual([{ kind: "send", to: 0, msg: { t: "ack", from: 2, round: 3, seq: -1, count: 0, backlog: 4 } }]);
-  });
-
   it("restores promise, accepted entries and floor from storage records", () => {
     const h = new FollowerHandler(2, 3, T, 0);
     h.restore([

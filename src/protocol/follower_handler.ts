@@ -149,13 +149,7 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
 
   private onLocal(commitIndex: number, backlog: number, out: Effect[]): void {
     this.raiseFloor(commitIndex, out);
-    const hadNone = this.backlog === 0;
     this.backlog = backlog;
-    const leader = leaderOf(this.round, this.n);
-    // Tell an idle leader at once that we have instances waiting, so it can hand over the round.
-    if (hadNone && backlog > 0 && leader !== this.me) {
-      out.push({ kind: "send", to: leader, msg: { t: "ack", from: this.me, round: this.round, seq: -1, count: 0, backlog } });
-    }
   }
 
   /** Entries below the rank's own commit index are dropped: every seq below the floor is in this

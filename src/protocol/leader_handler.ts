@@ -2,14 +2,17 @@
 // read:   broadcast read(round, base); wait for gathers from a majority.
 // sync:   C = the highest floor seen (every seq below it is chosen). For each seq from C to the
 //         highest seq reported, re-impose the value accepted in the highest round; fill holes with
-//         own instances (exact wants to the consensus handler, which binds them to those seqs).
-// impose: ask the consensus handler for own instances (at most -l per round), impose them in
-//         batches, pipelined up to a window; on a majority of acks broadcast commit (with values).
-// end:    when the quota is used up, or this rank has nothing to propose while another has, and
-//         everything imposed is committed: broadcast end; the round moves to the next rank.
+//         own instances (wants to this rank's consensus handler, which binds them to those seqs).
+// impose: every rank (this one included) offers what it has waiting; the leader allots each one
+//         a run of free seqs (want, at most -l per round in all), the owner binds its instances
+//         there and grants them back, and the leader imposes them in batches, pipelined up to a
+//         window; on a majority of acks it broadcasts commit (with values). An owner that does not
+//         answer in time has its run filled with this rank's instances instead.
+// end:    when the quota is used up and everything imposed is committed: broadcast end; the round
+//         moves to the next rank.
 // Lost messages are retransmitted; no progress for giveUp time bumps the round.
 import { leaderOf, quorumOf, type BugName, type Effect, type LeaderIn, type ProcessorLogic } from "./effects.js";
-import type { AckMsg, GatherMsg, WireMsg } from "./messages.js";
+import { LIMITS, type AckMsg, type GatherMsg, type GrantMsg, type OfferState, type WireMsg } from "./messages.js";
 
 export interface LeaderConfig {
   me: number;
@@ -34,12 +37,15 @@ interface Batch {
   sentUs: number;
 }
 
+/** A run of seqs allotted to a rank, waiting for its grant. */
 interface Want {
   seq: number;
   max: number;
-  exact: boolean;
+  to: number;
+  /** A hole found by the sync (not an answer to an offer). */
+  hole: boolean;
+  firstUs: number;
   sentUs: number;
-  held: boolean;
 }
 
 type Phase = "idle" | "reading" | "imposing" | "ending";
@@ -69,8 +75,14 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
   private readonly batches = new Map<number, Batch>();
   private inflight = 0;
   private readonly wants = new Map<number, Want>();
+  /** Ranks with an allotment outstanding: their grant brings their next offer. */
+  private readonly wantTo = new Set<number>();
+  /** The newest offer state of each rank, and the ranks whose offer is still to be served. */
+  private readonly owners = new Map<number, OfferState>();
+  private readonly ready = new Set<number>();
+  /** Seqs allotted or imposed and not yet committed (bounded by batch * window). */
+  private openIds = 0;
   private newImposed = 0;
-  private starved = false;
   private readonly backlogs = new Map<number, number>();
   private localCommit = 0;
   private localBacklog = 0;
@@ -100,12 +112,20 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
         this.localCommit = Math.max(this.localCommit, input.commitIndex);
         this.localBacklog = input.backlog;
         return;
-      case "grant":
-        return this.onGrant(input.round, input.seq, input.ids, nowUs, out);
       case "net":
-        if (input.msg.t === "gather") this.onGather(input.msg, nowUs, out);
-        else this.onAck(input.msg, nowUs, out);
-        return;
+        switch (input.msg.t) {
+          case "gather":
+            return this.onGather(input.msg, nowUs, out);
+          case "ack":
+            return this.onAck(input.msg, nowUs, out);
+          case "offer":
+            if (input.msg.round !== this.round || this.phase === "idle") return;
+            this.learn(input.msg.from, input.msg.state);
+            this.ready.add(input.msg.from);
+            return this.serveOffers(nowUs, out);
+          case "grant":
+            return this.onGrant(input.msg, nowUs, out);
+        }
     }
   }
 
@@ -126,15 +146,17 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
   }
 
   private enterRound(round: number, nowUs: number, out: Effect[]): void {
-    if (this.phase !== "idle" && this.round < round) this.dropWants(out);
     this.round = round;
     this.phase = "idle";
     this.gathers.clear();
     this.batches.clear();
     this.wants.clear();
+    this.wantTo.clear();
+    this.owners.clear();
+    this.ready.clear();
     this.inflight = 0;
+    this.openIds = 0;
     this.newImposed = 0;
-    this.starved = false;
     this.backlogs.clear();
     if (!this.leads(round)) return;
     this.stats.roundsLed++;
@@ -177,7 +199,7 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
     this.phaseSinceUs = this.lastProgressUs = nowUs;
     this.nextSeq = maxSeen + 1;
     this.resync(chosenBelow, maxSeen, best, nowUs, out);
-    this.maybeWant(nowUs, out);
+    this.serveOffers(nowUs, out);
     this.maybeEnd(nowUs, out);
   }
 
@@ -189,6 +211,7 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
         const ids: string[] = [];
         for (let v = best.get(seq); v && seq <= to && ids.length < this.cfg.batch; v = best.get(++seq)) ids.push(v.id);
         this.stats.reimposed += ids.length;
+        this.openIds += ids.length;
         this.imposeBatch(start, ids, nowUs, out);
       } else {
         while (seq <= to && !best.has(seq)) seq++;
@@ -199,46 +222,61 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
 
   private wantHoles(seq: number, count: number, nowUs: number, out: Effect[]): void {
     for (let s = seq; s < seq + count; s += this.cfg.batch) {
-      const want: Want = { seq: s, max: Math.min(this.cfg.batch, seq + count - s), exact: true, sentUs: nowUs, held: false };
-      this.wants.set(s, want);
-      this.stats.holesFilled += want.max;
-      this.sendWant(want, out);
+      const max = Math.min(this.cfg.batch, seq + count - s);
+      this.stats.holesFilled += max;
+      this.sendWant({ seq: s, max, to: this.cfg.me, hole: true, firstUs: nowUs, sentUs: nowUs }, out);
     }
   }
 
-  private maybeWant(nowUs: number, out: Effect[]): void {
-    if (this.phase !== "imposing" || this.newImposed >= this.cfg.maxPerRound || this.inflight >= this.cfg.window) return;
-    if (this.wants.has(this.nextSeq)) return;
-    // Ask for as much as the free window holds: one grant (one durable bind) fills several frames.
-    const max = Math.min(this.cfg.batch * (this.cfg.window - this.inflight), this.cfg.maxPerRound - this.newImposed);
-    const want: Want = { seq: this.nextSeq, max, exact: false, sentUs: nowUs, held: false };
-    this.wants.set(want.seq, want);
-    this.sendWant(want, out);
+  /** Keep the newest state each rank reported (its counters only grow within one life). */
+  private learn(rank: number, state: OfferState): void {
+    const known = this.owners.get(rank);
+    if (!known || known.epoch !== state.epoch || (state.enq >= known.enq && state.deq >= known.deq)) this.owners.set(rank, state);
+  }
+
+  /** How many seqs to allot a rank: its pending instances, or enough to reach a seq it has an
+   * instance bound to (that instance can only be proposed there). */
+  private allotment(rank: number): number {
+    const o = this.owners.get(rank);
+    return o ? Math.max(o.enq - o.deq, o.upTo + 1 - this.nextSeq) : 0;
+  }
+
+  /** Allot free seqs to the ranks with offers, in arrival order, within the quota and the window. */
+  private serveOffers(nowUs: number, out: Effect[]): void {
+    if (this.phase !== "imposing") return;
+    const cap = this.cfg.batch * this.cfg.window;
+    for (const rank of this.ready) {
+      const room = Math.min(cap - this.openIds, this.cfg.maxPerRound - this.newImposed, LIMITS.maxIdsPerFrame);
+      if (room <= 0) return;
+      this.ready.delete(rank);
+      if (this.wantTo.has(rank)) continue; // its grant brings its next offer
+      const k = Math.min(room, this.allotment(rank));
+      if (k <= 0) continue;
+      this.sendWant({ seq: this.nextSeq, max: k, to: rank, hole: false, firstUs: nowUs, sentUs: nowUs }, out);
+      this.wantTo.add(rank);
+      this.nextSeq += k;
+      this.newImposed += k;
+    }
   }
 
   private sendWant(w: Want, out: Effect[]): void {
-    out.push({ kind: "toConsensus", msg: { kind: "want", round: this.round, seq: w.seq, max: w.max, exact: w.exact } });
+    if (!this.wants.has(w.seq)) this.openIds += w.max;
+    this.wants.set(w.seq, w);
+    out.push({ kind: "send", to: w.to, msg: { t: "want", from: this.cfg.me, round: this.round, seq: w.seq, max: w.max } });
   }
 
-  private onGrant(round: number, seq: number, ids: string[], nowUs: number, out: Effect[]): void {
-    const want = this.wants.get(seq);
-    if (round !== this.round || this.phase !== "imposing" || !want) return;
-    if (want.exact) {
-      if (ids.length !== want.max) return; // the consensus handler knows this seq is taken: a stale round
-      this.wants.delete(seq);
-      this.imposeBatch(seq, ids, nowUs, out);
-    } else if (ids.length === 0) {
-      want.held = true; // nothing to propose now; the consensus handler keeps the want open
-      this.starved = true;
-    } else {
-      this.wants.delete(seq);
-      this.starved = false;
-      this.newImposed += ids.length;
-      this.nextSeq = seq + ids.length;
-      for (let i = 0; i < ids.length; i += this.cfg.batch) this.imposeBatch(seq + i, ids.slice(i, i + this.cfg.batch), nowUs, out);
-      this.maybeWant(nowUs, out);
-    }
-    this.maybeEnd(nowUs, out);
+  private onGrant(msg: GrantMsg, nowUs: number, out: Effect[]): void {
+    if (msg.round !== this.round || this.phase !== "imposing") return;
+    this.learn(msg.from, msg.state);
+    const want = this.wants.get(msg.seq);
+    // A grant from a rank the run was taken from, or a short one (that rank knows these seqs are
+    // chosen: this round is stale) is not imposed.
+    if (!want || want.to !== msg.from || msg.ids.length !== want.max) return;
+    this.wants.delete(msg.seq);
+    if (!want.hole) this.wantTo.delete(msg.from);
+    for (let i = 0; i < msg.ids.length; i += this.cfg.batch) this.imposeBatch(msg.seq + i, msg.ids.slice(i, i + this.cfg.batch), nowUs, out);
+    this.ready.add(msg.from);
+    this.serveOffers(nowUs, out);
   }
 
   private imposeBatch(seq: number, ids: string[], nowUs: number, out: Effect[]): void {
@@ -261,22 +299,18 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
     if (b.acks < this.quorum) return;
     this.batches.delete(b.seq); // later acks for it find nothing and are ignored
     this.inflight--;
+    this.openIds -= b.ids.length;
     this.stats.committed += b.ids.length;
     this.lastProgressUs = nowUs;
     this.broadcast({ t: "commit", from: this.cfg.me, seq: b.seq, ids: b.ids }, nowUs, out);
-    this.maybeWant(nowUs, out);
+    this.serveOffers(nowUs, out);
     this.maybeEnd(nowUs, out);
   }
 
-  /** End the round once everything imposed is committed and either the quota is used or others wait. */
+  /** End the round once the quota is used and everything imposed is committed. */
   private maybeEnd(nowUs: number, out: Effect[]): void {
-    if (this.phase !== "imposing" || this.inflight > 0) return;
-    for (const w of this.wants.values()) if (w.exact || !w.held) return;
-    const quotaUsed = this.newImposed >= this.cfg.maxPerRound;
-    let othersWait = false;
-    for (const [rank, backlog] of this.backlogs) if (rank !== this.cfg.me && backlog > 0) othersWait = true;
-    if (!quotaUsed && !(this.starved && othersWait)) return;
-    this.dropWants(out);
+    if (this.phase !== "imposing" || this.inflight > 0 || this.wants.size > 0) return;
+    if (this.newImposed < this.cfg.maxPerRound) return;
     this.phase = "ending";
     this.phaseSinceUs = nowUs;
     this.broadcast(this.endMsg(), nowUs, out);
@@ -297,11 +331,6 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
     return { t: "end", from: me, round: this.round, next: this.round + skip };
   }
 
-  private dropWants(out: Effect[]): void {
-    if (this.wants.size > 0) out.push({ kind: "toConsensus", msg: { kind: "unwant", round: this.round } });
-    this.wants.clear();
-  }
-
   private tickReading(nowUs: number, out: Effect[]): void {
     if (nowUs - this.lastSentUs >= this.cfg.timeoutUs / 2) {
       const read: WireMsg = { t: "read", from: this.cfg.me, round: this.round, base: this.readBase };
@@ -320,8 +349,16 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
       b.sentUs = nowUs;
     }
     for (const w of this.wants.values()) {
-      if (w.held || nowUs - w.sentUs < retransmitUs) continue;
+      if (nowUs - w.sentUs < retransmitUs) continue;
+      if (w.to !== this.cfg.me && nowUs - w.firstUs >= this.cfg.timeoutUs) {
+        // The owner is silent (down, or its grant lost twice): fill its run with our own instances.
+        // If its grant comes after all, it is ignored, and its instances go back to its queue
+        // once these seqs commit with ours.
+        this.wantTo.delete(w.to);
+        w.to = this.cfg.me;
+      }
       w.sentUs = nowUs;
+      this.stats.retransmits++;
       this.sendWant(w, out);
     }
     if (nowUs - this.lastSentUs >= this.cfg.timeoutUs / 3) {
@@ -329,9 +366,7 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
       this.broadcast({ t: "impose", from: this.cfg.me, round: this.round, seq: this.nextSeq, ids: [] }, nowUs, out);
     }
     // Only work under way can stall; an idle leader holding its round is not stuck.
-    let waiting = this.inflight > 0;
-    for (const w of this.wants.values()) if (!w.held) waiting = true;
-    if (waiting) this.maybeGiveUp(nowUs, out);
+    if (this.inflight > 0 || this.wants.size > 0) this.maybeGiveUp(nowUs, out);
   }
 
   private tickEnding(nowUs: number, out: Effect[]): void {

@@ -42,11 +42,27 @@ export const ackMsg = z.strictObject({
   t: z.literal("ack"),
   from: rank,
   round,
-  /** First seq of the acknowledged impose, or -1 for a bare backlog notice. */
-  seq: z.int().min(-1),
+  seq: nat,
   count: nat,
   backlog: nat,
 });
+/** An owner's pending-instance counters: monotonic within one life (epoch) of the rank, so the
+ * leader can take the newest of reordered reports and never allot the same instances twice. */
+const offerState = z.strictObject({
+  epoch: nat,
+  /** Instances ever queued for proposal (generated, recovered or requeued). */
+  enq: nat,
+  /** Instances ever taken from that queue to be bound to a seq. */
+  deq: nat,
+  /** Highest seq an own instance is bound to, or -1: the leader must reach it for it to resolve. */
+  upTo: z.int().min(-1),
+});
+/** A rank tells the leader of round what it has waiting. */
+export const offerMsg = z.strictObject({ t: z.literal("offer"), from: rank, round, state: offerState });
+/** The leader of round allots seqs [seq, seq+max) to the receiver: bind own instances there. */
+export const wantMsg = z.strictObject({ t: z.literal("want"), from: rank, round, seq: nat, max: z.int().min(1).max(LIMITS.maxIdsPerFrame) });
+/** The owner's instances, durably bound to [seq, seq+ids.length), for the leader to impose. */
+export const grantMsg = z.strictObject({ t: z.literal("grant"), from: rank, round, seq: nat, ids, state: offerState });
 export const nackMsg = z.strictObject({ t: z.literal("nack"), from: rank, round });
 /** The leader of round ends it; everyone moves to round next (> round), led by a rank that has work. */
 export const endMsg = z.strictObject({ t: z.literal("end"), from: rank, round, next: nat });
@@ -73,6 +89,9 @@ export const wireMsg = z.discriminatedUnion("t", [
   ackMsg,
   nackMsg,
   endMsg,
+  offerMsg,
+  wantMsg,
+  grantMsg,
   pingMsg,
   commitMsg,
   statusMsg,
@@ -84,6 +103,10 @@ export type ReadMsg = z.infer<typeof readMsg>;
 export type GatherMsg = z.infer<typeof gatherMsg>;
 export type ImposeMsg = z.infer<typeof imposeMsg>;
 export type AckMsg = z.infer<typeof ackMsg>;
+export type OfferMsg = z.infer<typeof offerMsg>;
+export type OfferState = z.infer<typeof offerState>;
+export type WantMsg = z.infer<typeof wantMsg>;
+export type GrantMsg = z.infer<typeof grantMsg>;
 export type NackMsg = z.infer<typeof nackMsg>;
 export type EndMsg = z.infer<typeof endMsg>;
 export type PingMsg = z.infer<typeof pingMsg>;
@@ -95,5 +118,5 @@ export type WireMsg = z.infer<typeof wireMsg>;
 export type AcceptedRun = z.infer<typeof acceptedRun>;
 
 /** Messages that take part in rounds (a larger round seen in one of them bumps the receiver). */
-export type RoundMsg = ReadMsg | GatherMsg | ImposeMsg | AckMsg | NackMsg | EndMsg | PingMsg;
+export type RoundMsg = ReadMsg | GatherMsg | ImposeMsg | AckMsg | NackMsg | EndMsg | PingMsg | OfferMsg | WantMsg | GrantMsg;
 export type LogMsg = CommitMsg | StatusMsg | FetchMsg | FetchedMsg;

@@ -26,12 +26,13 @@ describe("MsgHandler (rank 1 of 3, at round 4)", () => {
       effects: [{ kind: "send", to: 0, msg: { t: "nack", from: 1, round: 4 } }],
     },
     {
-      name: "a larger round bumps, announces to leader and follower, then routes",
+      name: "a larger round bumps, announces to leader, follower and consensus, then routes",
       input: net({ t: "impose", from: 2, round: 5, seq: 0, ids: [] }),
       round: 5,
       effects: [
         { kind: "toLeader", msg: { kind: "round", round: 5 } },
         { kind: "toFollower", msg: { kind: "round", round: 5 } },
+        { kind: "toConsensus", msg: { kind: "round", round: 5 } },
         { kind: "toFollower", msg: { kind: "net", msg: { t: "impose", from: 2, round: 5, seq: 0, ids: [] } } },
       ],
     },
@@ -54,6 +55,7 @@ describe("MsgHandler (rank 1 of 3, at round 4)", () => {
       effects: [
         { kind: "toLeader", msg: { kind: "round", round: 5 } },
         { kind: "toFollower", msg: { kind: "round", round: 5 } },
+        { kind: "toConsensus", msg: { kind: "round", round: 5 } },
       ],
     },
     {
@@ -63,6 +65,7 @@ describe("MsgHandler (rank 1 of 3, at round 4)", () => {
       effects: [
         { kind: "toLeader", msg: { kind: "round", round: 7 } },
         { kind: "toFollower", msg: { kind: "round", round: 7 } },
+        { kind: "toConsensus", msg: { kind: "round", round: 7 } },
       ],
     },
     {
@@ -84,8 +87,21 @@ describe("MsgHandler (rank 1 of 3, at round 4)", () => {
       effects: [
         { kind: "toLeader", msg: { kind: "round", round: 5 } },
         { kind: "toFollower", msg: { kind: "round", round: 5 } },
+        { kind: "toConsensus", msg: { kind: "round", round: 5 } },
         { kind: "send", to: 2, msg: { t: "ping", from: 1, round: 5 } },
       ],
+    },
+    {
+      name: "a want of the current round goes to the consensus handler; a stale one is nacked",
+      input: { kind: "net", msg: { t: "want", from: 0, round: 3, seq: 0, max: 1 } },
+      round: 4,
+      effects: [{ kind: "send", to: 0, msg: { t: "nack", from: 1, round: 4 } }],
+    },
+    {
+      name: "an offer for the round this rank leads goes to the leader",
+      input: { kind: "net", msg: { t: "offer", from: 2, round: 4, state: { epoch: 1, enq: 2, deq: 0, upTo: -1 } } },
+      round: 4,
+      effects: [{ kind: "toLeader", msg: { kind: "net", msg: { t: "offer", from: 2, round: 4, state: { epoch: 1, enq: 2, deq: 0, upTo: -1 } } } }],
     },
     {
       name: "a repeated (stale) bump is ignored but the requester is told the current round",

@@ -59,8 +59,15 @@ export class MsgHandler implements ProcessorLogic<MsgIn> {
         if (msg.round < this.round && !this.bugs.includes("accept-lower-round")) return this.nack(msg, out);
         out.push({ kind: "toFollower", msg: { kind: "net", msg } });
         return;
+      case "want":
+        // A stale leader's allotment would only tie own instances to seqs it cannot impose.
+        if (msg.round < this.round) return this.nack(msg, out);
+        out.push({ kind: "toConsensus", msg: { kind: "net", msg } });
+        return;
       case "gather":
       case "ack":
+      case "offer":
+      case "grant":
         if (msg.round === this.round && leaderOf(this.round, this.n) === this.me) {
           out.push({ kind: "toLeader", msg: { kind: "net", msg } });
         } else this.stats.staleDropped++;
@@ -71,12 +78,14 @@ export class MsgHandler implements ProcessorLogic<MsgIn> {
     }
   }
 
-  private onBumpRequest(seen: number, reason: string, by: "leader" | "follower", out: Effect[]): void {
+  private onBumpRequest(seen: number, reason: string, by: "leader" | "follower" | "consensus", out: Effect[]): void {
     if (seen < this.round) {
       // A repeated (or stale) bump is ignored, but the requester evidently missed the current
       // round (a dropped notification), so tell it again.
       const note = { kind: "round" as const, round: this.round };
-      out.push(by === "leader" ? { kind: "toLeader", msg: note } : { kind: "toFollower", msg: note });
+      if (by === "leader") out.push({ kind: "toLeader", msg: note });
+      else if (by === "follower") out.push({ kind: "toFollower", msg: note });
+      else out.push({ kind: "toConsensus", msg: note });
       return;
     }
     this.setRound(seen + 1, reason, out);
@@ -96,6 +105,7 @@ export class MsgHandler implements ProcessorLogic<MsgIn> {
   private announce(out: Effect[]): void {
     out.push({ kind: "toLeader", msg: { kind: "round", round: this.round } });
     out.push({ kind: "toFollower", msg: { kind: "round", round: this.round } });
+    out.push({ kind: "toConsensus", msg: { kind: "round", round: this.round } });
   }
 
   private nack(msg: WireMsg, out: Effect[]): void {
