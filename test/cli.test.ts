@@ -70,7 +70,7 @@ describe("yasp CLI", () => {
     const r = await runRank(["-i", "0", "-n", "1", "--base-port", String(port), "-t", "0.5", "--rate", "100", "--log-dir", dir]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^rank 0: converged; generated 50, committed 50 in [\d.]+ s; round \d+; cpu [\d.]+ s, peak rss \d+ MB\n$/);
+    expect(r.stdout).toMatch(/^rank 0: converged; generated 50, committed 50 in [\d.]+ s; round \d+; cpu [\d.]+ s, peak rss \d+ MB; frames in \d+ out \d+, wal syncs \d+ \(avg [\d.]+ ms\)\n$/);
   });
 });
 

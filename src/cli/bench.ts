@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --long]`: real rank processes on 127.0.0.1, a sweep of offered
+// `npm run bench [-- --quick | --point ranks:rate[:nofsync] | --long]`: real rank processes on 127.0.0.1, a sweep of offered
 // load for 3 and 5 ranks (durability on, plus --no-fsync at the top of the sweep), medians of 3 runs,
 // the checker on every run, and the ceiling (the same processes writing the same lines with no
 // messaging). Prints a table and writes bench/results.json and bench/results.md.
@@ -7,6 +7,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { median, measurePoint, usageOf, type PointFigures } from "./bench_measure.js";
+import { longReport, longRun, writeLong } from "./bench_long.js";
 import { runCluster } from "./launch.js";
 
 interface Point {
@@ -87,17 +88,43 @@ function row(p: Point, ceil: number): string {
   return `| ${p.ranks} | ${p.fsync ? "on" : "off"} | ${fmt(med("offeredPerS"))} | ${fmt(median(c))} (${fmt(Math.min(...c))}-${fmt(Math.max(...c))}) | ${fmt(med("p50Ms"), 1)} | ${fmt(med("p99Ms"), 1)} | ${fmt(med("maxMs"), 1)} | ${fmt(p.cpuS, 1)} | ${fmt(p.rssMb)} | ${fmt(median(c) / ceil, 2)} | ${p.checked ? "pass" : "FAIL"} |`;
 }
 
+/** `--point 5:4000` or `--point 3:8000:nofsync`: measure one point only. */
+function pointArg(): { ranks: number; rate: number; fsync: boolean } | null {
+  const i = process.argv.indexOf("--point");
+  if (i < 0) return null;
+  const m = /^(\d+):(\d+)(:nofsync)?$/.exec(process.argv[i + 1] ?? "");
+  if (!m) throw new Error("--point wants ranks:rate or ranks:rate:nofsync, e.g. --point 5:4000");
+  return { ranks: Number(m[1]), rate: Number(m[2]), fsync: m[3] === undefined };
+}
+
 async function main(): Promise<number> {
+  if (process.argv.includes("--long")) {
+    const r = await longRun(checkerPasses);
+    process.stdout.write(longReport(r));
+    mkdirSync("bench", { recursive: true });
+    writeLong(r);
+    return r.pass ? 0 : 1;
+  }
   const quick = process.argv.includes("--quick");
-  const repeats = quick ? 1 : 3;
+  const only = pointArg();
+  const repeats = quick || only ? 1 : 3;
   const sweeps: Record<number, number[]> = quick ? { 3: [2000, 8000], 5: [1000, 4000] } : { 3: [1000, 4000, 8000, 16000, 24000], 5: [500, 2000, 4000, 8000, 12000] };
   const points: Point[] = [];
   const ceilings: Record<number, number> = {};
-  for (const ranks of [3, 5]) {
+  for (const ranks of only ? [only.ranks] : [3, 5]) {
     ceilings[ranks] = await ceiling(ranks);
+    if (only) {
+      points.push(await runPoint(ranks, only.rate, only.fsync, repeats));
+      continue;
+    }
     const rates = sweeps[ranks] ?? [];
     for (const rate of rates) points.push(await runPoint(ranks, rate, true, repeats));
     points.push(await runPoint(ranks, rates[rates.length - 1] ?? 1000, false, repeats));
+  }
+  if (only) {
+    // One point (--point ranks:rate[:nofsync]) is for a quick look: print it, keep the results files.
+    process.stdout.write(points.map((p) => row(p, ceilings[p.ranks] ?? NaN)).join("\n") + "\n");
+    return points.every((p) => p.checked) ? 0 : 1;
   }
   const header = [
     `yasp benchmark: ${WINDOW_S} s window after ${WARM_S} s warm-up, median of ${repeats} run(s) (min-max), -o 100 -l ${L} --batch 256, 127.0.0.1`,

@@ -90,7 +90,8 @@ async function main(): Promise<number> {
   const restart = rank.recoveredCommits > 0 ? ` (restarted at seq ${rank.recoveredCommits})` : "";
   const cpu = process.cpuUsage();
   const usage = `cpu ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s, peak rss ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`;
-  process.stdout.write(`rank ${s.rank}: ${state}; generated ${s.generated}, committed ${s.committed} in ${secs} s; round ${s.rounds}${restart}; ${usage}\n`);
+  const io = `frames in ${tcp.stats.framesIn} out ${tcp.stats.framesOut}, wal syncs ${storage.syncs} (avg ${(storage.syncUs / Math.max(1, storage.syncs) / 1000).toFixed(2)} ms)`;
+  process.stdout.write(`rank ${s.rank}: ${state}; generated ${s.generated}, committed ${s.committed} in ${secs} s; round ${s.rounds}${restart}; ${usage}; ${io}\n`);
   return 0;
 }
 

@@ -31,6 +31,37 @@ describe("WAL", () => {
     expect(scanWal(buf)).toEqual({ records: RECS, validBytes: buf.length });
   });
 
+  it("group commit: syncs from several processors share fdatasyncs, and each waits for one that covers it", async () => {
+    const path = fresh();
+    const w = new WalStorage(path, { fsync: true, warn: () => {} });
+    await w.load();
+    const order: string[] = [];
+    w.append(RECS[0] as StorageRecord);
+    const first = w.sync().then(() => order.push("first"));
+    w.append(RECS[1] as StorageRecord); // written while the first fdatasync runs: needs a second one
+    const second = w.sync().then(() => order.push("second"));
+    const third = w.sync().then(() => order.push("third")); // nothing new: covered by the second
+    await Promise.all([first, second, third]);
+    expect(order).toEqual(["first", "second", "third"]);
+    expect(w.syncs).toBe(2);
+    await w.close();
+    expect(await new WalStorage(path, { fsync: true, warn: () => {} }).load()).toEqual(RECS.slice(0, 2));
+  });
+
+  it("a checkpoint taken while an fdatasync runs keeps every record and resolves the waiters", async () => {
+    const path = fresh();
+    const w = new WalStorage(path, { fsync: true, warn: () => {} });
+    await w.load();
+    w.append(RECS[0] as StorageRecord);
+    const synced = w.sync();
+    await w.checkpoint(RECS);
+    await synced;
+    w.append({ r: "promise", round: 9 });
+    await w.sync();
+    await w.close();
+    expect(await new WalStorage(path, { fsync: true, warn: () => {} }).load()).toEqual([...RECS, { r: "promise", round: 9 }]);
+  });
+
   it("recovers what was synced, across a reopen, and appends after it", async () => {
     const path = fresh();
     await (await write(path, RECS)).close();

@@ -1,12 +1,13 @@
 // The write-ahead log behind the Storage port: one file per rank, records framed as
-// [u32 length][u32 crc32][JSON]. append() buffers; sync() writes everything buffered with one
-// write and one fdatasync (group commit: a processor step appends the records of every message it
-// drained, then syncs once). The write is synchronous on purpose: fdatasync costs ~0.1 ms here,
-// while an async write + datasync through libuv's thread pool costs two event-loop turns, which
-// under load is several ms of latency on every ack.
+// [u32 length][u32 crc32][JSON]. append() buffers; sync() writes everything buffered at once (a
+// synchronous write to the page cache is cheap) and resolves after an fdatasync that started after
+// that write. One fdatasync runs at a time, on libuv's thread pool, and covers whatever every
+// processor wrote before it started (group commit across the rank's processors). A synchronous
+// fdatasync was cheaper alone (no event-loop turn), but under load it blocked all four processors
+// for a third of the wall time (profile: 33% in fdatasync at 20k commits/s with 5 ranks).
 // Recovery: a torn tail (crash mid-write) is cut off with one warning; a record that fails its
 // checksum with valid records after it is corruption in the middle: the rank refuses to start.
-import { closeSync, existsSync, fdatasyncSync, ftruncateSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fdatasync, ftruncateSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { crc32 } from "node:zlib";
 import { z } from "zod";
@@ -79,13 +80,23 @@ export function scanWal(buf: Buffer): { records: StorageRecord[]; validBytes: nu
 export interface WalOptions {
   fsync: boolean;
   warn: (line: string) => void;
+  /** The disk refused an fdatasync: nothing written since can be promised durable. Default: exit(1). */
+  fatal?: (line: string) => void;
 }
 
 export class WalStorage implements Storage {
   private fd: number | null = null;
   private pending: Buffer[] = [];
   private bytes = 0;
+  /** Bytes ever written, and how many of them are known durable (logical counters: a checkpoint
+   * rewrites the file but not these). */
+  private written = 0;
+  private durable = 0;
+  private syncing = false;
+  private waiters: Array<{ upTo: number; resolve: () => void }> = [];
   syncs = 0;
+  /** Time spent in fdatasync (µs), summed: with syncs, the disk's share of commit latency. */
+  syncUs = 0;
 
   constructor(
     readonly path: string,
@@ -122,10 +133,40 @@ export class WalStorage implements Storage {
       this.pending = [];
       writeAll(this.fd, data);
       this.bytes += data.length;
-      if (this.opts.fsync) fdatasyncSync(this.fd);
-      this.syncs++;
+      this.written += data.length;
     }
-    return Promise.resolve();
+    if (!this.opts.fsync) this.durable = this.written;
+    if (this.durable >= this.written) return Promise.resolve();
+    const done = new Promise<void>((resolve) => this.waiters.push({ upTo: this.written, resolve }));
+    this.startSync();
+    return done;
+  }
+
+  private startSync(): void {
+    if (this.syncing || this.fd === null) return;
+    this.syncing = true;
+    const fd = this.fd;
+    const upTo = this.written;
+    const startedMs = performance.now();
+    fdatasync(fd, (err) => {
+      this.syncing = false;
+      this.syncUs += (performance.now() - startedMs) * 1000;
+      if (err) {
+        const line = `${this.path}: fdatasync failed (${err.code ?? err.message}): durability is lost, stopping`;
+        return (this.opts.fatal ?? defaultFatal)(line);
+      }
+      this.syncs++;
+      if (fd !== this.fd) closeSync(fd); // a checkpoint replaced the file while this sync ran
+      this.markDurable(upTo);
+      if (this.durable < this.written) this.startSync();
+    });
+  }
+
+  private markDurable(upTo: number): void {
+    if (upTo > this.durable) this.durable = upTo;
+    let i = 0;
+    while (i < this.waiters.length && (this.waiters[i]?.upTo ?? Infinity) <= this.durable) this.waiters[i++]?.resolve();
+    if (i > 0) this.waiters = this.waiters.slice(i);
   }
 
   /** Bytes in the file (valid records). */
@@ -143,7 +184,8 @@ export class WalStorage implements Storage {
     writeAll(fd, data);
     if (this.opts.fsync) fsyncSync(fd);
     closeSync(fd);
-    if (this.fd !== null) closeSync(this.fd);
+    // An fdatasync still running on the old file closes it when it ends.
+    if (this.fd !== null && !this.syncing) closeSync(this.fd);
     renameSync(tmp, this.path);
     if (this.opts.fsync) {
       const dir = openSync(dirname(this.path), "r");
@@ -152,14 +194,22 @@ export class WalStorage implements Storage {
     }
     this.fd = openSync(this.path, "a");
     this.bytes = data.length;
+    // The snapshot holds the state that every record appended so far described, and it is durable.
+    this.markDurable(this.written);
     return Promise.resolve();
   }
 
   async close(): Promise<void> {
     await this.sync();
+    while (this.syncing) await new Promise((resolve) => setImmediate(resolve));
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
   }
+}
+
+function defaultFatal(line: string): void {
+  process.stderr.write(line + "\n");
+  process.exit(1);
 }
 
 function writeAll(fd: number, data: Buffer): void {
