@@ -21,7 +21,7 @@ interface Point {
   checked: boolean;
 }
 
-const WARM_S = 1;
+const WARM_S = 3;
 const WINDOW_S = 5;
 const L = 1000;
 const dist = (file: string) => fileURLToPath(new URL(file, import.meta.url));

@@ -40,6 +40,7 @@ export async function runProcessor<I extends object>(p: ProcessorSpec<I>, clock:
       stepped++;
     }
     if (stepped === 0 || nowUs >= p.logic.wakeAt()) p.logic.onTime(nowUs, out);
+    p.logic.endStep?.(nowUs, out);
     if (out.length > 0) {
       const done = p.perform(out);
       if (done) await done;

@@ -62,6 +62,9 @@ export interface ProcessorLogic<I> {
   onTime(nowUs: number, out: Effect[]): void;
   /** When this logic next needs onTime, in µs (Infinity: only on read timeout). */
   wakeAt(): number;
+  /** Called once at the end of every step (after its inputs and any onTime): what the step
+   * produced can leave as fewer, larger frames (batching that adds no wait). */
+  endStep?(nowUs: number, out: Effect[]): void;
 }
 
 /** Known protocol bugs the simulator can switch on in its ranks, to prove it finds violations.

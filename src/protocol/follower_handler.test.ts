@@ -9,6 +9,7 @@ const net = (msg: WireMsg) => ({ kind: "net", msg }) as FollowerIn;
 function run(h: FollowerHandler, inputs: FollowerIn[], nowUs = 0): Effect[] {
   const out: Effect[] = [];
   for (const i of inputs) h.onInput(i, nowUs, out);
+  h.endStep(nowUs, out);
   return out;
 }
 
@@ -30,6 +31,15 @@ describe("FollowerHandler (acceptor, rank 2 of 3)", () => {
     expect(out[2]).toEqual({ kind: "send", to: 1, msg: { t: "ack", from: 2, round: 4, seq: 0, count: 2, backlog: 0 } });
     const gather = run(h, [net({ t: "read", from: 2, round: 5, base: 0 })]).find((e) => e.kind === "send");
     expect(gather).toMatchObject({ msg: { t: "gather", runs: [[0, 4, ["a", "b"]]] } });
+  });
+
+  it("acks the imposes of one step in one frame when they are contiguous, after persisting them all", () => {
+    const h = new FollowerHandler(2, 3, T, 0);
+    const impose = (seq: number, ids: string[], round = 4) => net({ t: "impose", from: 1, round, seq, ids });
+    const out = run(h, [impose(0, ["a", "b"]), impose(2, ["c"]), impose(5, ["f"]), impose(6, [])]);
+    const acks = out.flatMap((e) => (e.kind === "send" && e.msg.t === "ack" ? [[e.msg.seq, e.msg.count]] : []));
+    expect(acks).toEqual([[0, 3], [5, 1], [6, 0]]);
+    expect(out.findIndex((e) => e.kind === "send")).toBeGreaterThan(out.map((e) => e.kind).lastIndexOf("persist"));
   });
 
   it("never accepts from a round lower than it promised (nack instead)", () => {

@@ -30,6 +30,7 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
   private readonly log = new AcceptedLog();
   private lastHeardUs: number;
   private backlog = 0;
+  private acks: Array<{ to: number; round: number; seq: number; count: number }> = [];
   readonly stats: FollowerStats = { gathers: 0, acks: 0, nacks: 0, timeouts: 0 };
 
   constructor(
@@ -125,7 +126,18 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
       out.push({ kind: "persist", record: { r: "accept", round: msg.round, seq: msg.seq, ids: msg.ids } });
     }
     this.stats.acks++;
-    out.push({ kind: "send", to: msg.from, msg: { t: "ack", from: this.me, round: msg.round, seq: msg.seq, count: msg.ids.length, backlog: this.backlog } });
+    const last = this.acks[this.acks.length - 1];
+    // Acks of one step leave at its end; contiguous ones to the same leader and round as one.
+    if (last && last.to === msg.from && last.round === msg.round && msg.ids.length > 0 && last.count > 0 && last.seq + last.count === msg.seq) {
+      last.count += msg.ids.length;
+    } else this.acks.push({ to: msg.from, round: msg.round, seq: msg.seq, count: msg.ids.length });
+  }
+
+  endStep(_nowUs: number, out: Effect[]): void {
+    for (const a of this.acks) {
+      out.push({ kind: "send", to: a.to, msg: { t: "ack", from: this.me, round: a.round, seq: a.seq, count: a.count, backlog: this.backlog } });
+    }
+    this.acks = [];
   }
 
   /** Check and record the promise for round; false (with a nack sent) if it is stale. */

@@ -13,6 +13,7 @@ const ack = (from: number, round: number, seq: number, count: number, backlog = 
 function feed(h: LeaderHandler, inputs: LeaderIn[], nowUs = 0): Effect[] {
   const out: Effect[] = [];
   for (const i of inputs) h.onInput(i, nowUs, out);
+  h.endStep(nowUs, out);
   return out;
 }
 const sent = (out: Effect[]) => out.flatMap((e) => (e.kind === "broadcast" || e.kind === "send" ? [e.msg] : []));
@@ -66,11 +67,23 @@ describe("LeaderHandler (rank 0 of 3)", () => {
       { to: 2, seq: 0, max: 3 },
       { to: 1, seq: 3, max: 5 },
     ]);
-    expect(sent(feed(h, [grant(1, 3, 3, ["a", "b", "c", "d", "e"])]))).toEqual([
-      { t: "impose", from: 0, round: 3, seq: 3, ids: ["a", "b"] },
-      { t: "impose", from: 0, round: 3, seq: 5, ids: ["c", "d"] },
-      { t: "impose", from: 0, round: 3, seq: 7, ids: ["e"] },
-    ]);
+    // Three batches of at most 2 (acked and retransmitted on their own), sent as one frame.
+    const imposed = sent(feed(h, [grant(1, 3, 3, ["a", "b", "c", "d", "e"], 6, 5)]));
+    expect(imposed.filter((m) => m.t === "impose")).toEqual([{ t: "impose", from: 0, round: 3, seq: 3, ids: ["a", "b", "c", "d", "e"] }]);
+    // Rank 1 acks batches 3 and 5 at once (not 7); with rank 0's ack of batch 3, only 3 has a majority.
+    const partial = sent(feed(h, [ack(0, 3, 3, 2), ack(1, 3, 3, 4)])).filter((m) => m.t === "commit");
+    expect(partial).toEqual([{ t: "commit", from: 0, seq: 3, ids: ["a", "b"] }]);
+    const more = sent(feed(h, [ack(2, 3, 5, 3)])).filter((m) => m.t === "commit");
+    expect(more).toEqual([{ t: "commit", from: 0, seq: 5, ids: ["c", "d"] }]); // batch 7 has one ack so far
+  });
+
+  it("merges adjacent batches of one step into one frame, and their commits too", () => {
+    const h = imposing({ maxPerRound: 100 });
+    feed(h, [offer(1, 3, 2), offer(2, 3, 2)]);
+    const imposes = sent(feed(h, [grant(2, 3, 2, ["c", "d"], 2, 2), grant(1, 3, 0, ["a", "b"], 2, 2)]));
+    expect(imposes).toEqual([{ t: "impose", from: 0, round: 3, seq: 0, ids: ["a", "b", "c", "d"] }]);
+    const commits = sent(feed(h, [ack(0, 3, 0, 4), ack(2, 3, 0, 2), ack(2, 3, 2, 2)]));
+    expect(commits).toEqual([{ t: "commit", from: 0, seq: 0, ids: ["a", "b", "c", "d"] }]);
   });
 
   it("never allots the same instances twice: stale offers are ignored, a grant brings the next allotment", () => {

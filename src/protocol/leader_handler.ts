@@ -73,6 +73,9 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
   private readonly ledUpTo: number;
   /** Impose batches not yet committed, by first seq. */
   private readonly batches = new Map<number, Batch>();
+  /** Batches made in this step and not yet sent; batches chosen in this step, not yet announced. */
+  private unsent: Batch[] = [];
+  private toCommit: Batch[] = [];
   private inflight = 0;
   private readonly wants = new Map<number, Want>();
   /** Ranks with an allotment outstanding: their grant brings their next offer. */
@@ -146,6 +149,8 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
   }
 
   private enterRound(round: number, nowUs: number, out: Effect[]): void {
+    this.flushCommits(out);
+    this.unsent = [];
     this.round = round;
     this.phase = "idle";
     this.gathers.clear();
@@ -279,38 +284,62 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
     this.serveOffers(nowUs, out);
   }
 
-  private imposeBatch(seq: number, ids: string[], nowUs: number, out: Effect[]): void {
+  /** A batch is tracked (acks, retransmission) on its own, but leaves at the end of the step,
+   * merged with the adjacent batches of the same step into one frame. */
+  private imposeBatch(seq: number, ids: string[], nowUs: number, _out: Effect[]): void {
     const batch: Batch = { seq, ids, acked: new Array<boolean>(this.cfg.n).fill(false), acks: 0, sentUs: nowUs };
     this.batches.set(seq, batch);
     this.inflight++;
-    this.broadcast({ t: "impose", from: this.cfg.me, round: this.round, seq, ids }, nowUs, out);
+    this.unsent.push(batch);
   }
 
+  /** An ack covers [seq, seq+count): every batch wholly inside it (a follower acks a merged
+   * frame, or several, at once). */
   private onAck(msg: AckMsg, nowUs: number, out: Effect[]): void {
     this.backlogs.set(msg.from, msg.backlog);
     if (msg.round !== this.round || (this.phase !== "imposing" && this.phase !== "ending")) return;
-    const b = this.batches.get(msg.seq);
-    if (msg.seq < 0 || !b || b.acked[msg.from] || msg.count !== b.ids.length) {
-      this.maybeEnd(nowUs, out);
-      return;
+    const end = msg.seq + msg.count;
+    if (msg.count > 0) {
+      for (const b of this.batches.values()) {
+        if (b.seq < msg.seq || b.seq + b.ids.length > end || b.acked[msg.from]) continue;
+        b.acked[msg.from] = true;
+        if (++b.acks === this.quorum) this.chosen(b, nowUs);
+      }
     }
-    b.acked[msg.from] = true;
-    b.acks++;
-    if (b.acks < this.quorum) return;
+    this.serveOffers(nowUs, out);
+    this.maybeEnd(nowUs, out);
+  }
+
+  private chosen(b: Batch, nowUs: number): void {
     this.batches.delete(b.seq); // later acks for it find nothing and are ignored
     this.inflight--;
     this.openIds -= b.ids.length;
     this.stats.committed += b.ids.length;
     this.lastProgressUs = nowUs;
-    this.broadcast({ t: "commit", from: this.cfg.me, seq: b.seq, ids: b.ids }, nowUs, out);
-    this.serveOffers(nowUs, out);
-    this.maybeEnd(nowUs, out);
+    this.toCommit.push(b);
+  }
+
+  endStep(nowUs: number, out: Effect[]): void {
+    this.flushImposes(nowUs, out);
+    this.flushCommits(out);
+  }
+
+  private flushImposes(nowUs: number, out: Effect[]): void {
+    for (const [seq, ids] of mergeRuns(this.unsent)) this.broadcast({ t: "impose", from: this.cfg.me, round: this.round, seq, ids }, nowUs, out);
+    this.unsent = [];
+  }
+
+  /** Chosen values are facts whatever the round: they always leave, before an end or a new round. */
+  private flushCommits(out: Effect[]): void {
+    for (const [seq, ids] of mergeRuns(this.toCommit)) out.push({ kind: "broadcast", msg: { t: "commit", from: this.cfg.me, seq, ids } });
+    this.toCommit = [];
   }
 
   /** End the round once the quota is used and everything imposed is committed. */
   private maybeEnd(nowUs: number, out: Effect[]): void {
     if (this.phase !== "imposing" || this.inflight > 0 || this.wants.size > 0) return;
     if (this.newImposed < this.cfg.maxPerRound) return;
+    this.flushCommits(out);
     this.phase = "ending";
     this.phaseSinceUs = nowUs;
     this.broadcast(this.endMsg(), nowUs, out);
@@ -392,4 +421,18 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
     this.stats.retransmits++;
     out.push({ kind: "send", to, msg });
   }
+}
+
+/** Most ids in one merged frame. */
+const MERGE_MAX = 4096;
+
+/** Batches as frames: sorted by seq, adjacent ones joined (up to MERGE_MAX ids each). */
+function mergeRuns(batches: readonly Batch[]): Array<[number, string[]]> {
+  const runs: Array<[number, string[]]> = [];
+  let last: [number, string[]] | undefined;
+  for (const b of [...batches].sort((x, y) => x.seq - y.seq)) {
+    if (last && last[0] + last[1].length === b.seq && last[1].length + b.ids.length <= MERGE_MAX) last[1] = last[1].concat(b.ids);
+    else runs.push((last = [b.seq, b.ids]));
+  }
+  return runs;
 }

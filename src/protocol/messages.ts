@@ -15,7 +15,8 @@ const rank = z.int().min(0).max(LIMITS.maxRanks - 1);
 const nat = z.int().min(0);
 const round = nat;
 /** Instance ids are printed inside `Instance[...]`, so they may not contain `]` or line breaks. */
-export const instanceId = z.string().min(1).max(LIMITS.maxIdLength).regex(/^[^\]\r\n]+$/);
+// One regular expression checks length and characters in a single pass (cheaper per id than three checks).
+export const instanceId = z.string().regex(new RegExp(`^[^\\]\\r\\n]{1,${LIMITS.maxIdLength}}$`));
 const ids = z.array(instanceId).max(LIMITS.maxIdsPerFrame);
 
 /** A run of consecutive seqs accepted in one round: [first seq, round, ids]. */
