@@ -19,10 +19,12 @@ describe("deterministic simulation", () => {
 
   for (const bug of BUG_NAMES) {
     it(`finds the injected bug "${bug}" within 200 seeds`, async () => {
+      // Found means a safety violation: a bug may also just stall some seeds (e.g. skip-read, when
+      // owners refuse seqs they know are committed), which is a liveness failure and not enough.
+      const isSafety = (v: string) => !v.startsWith("liveness");
       let found: string[] = [];
-      for (let seed = 1; seed <= 200 && found.length === 0; seed++) found = (await runSeed(drawPlan(seed, 5, [bug]))).violations;
-      expect(found.length).toBeGreaterThan(0);
-      expect(found.some((v) => !v.startsWith("liveness"))).toBe(true); // a safety violation, not just slowness
+      for (let seed = 1; seed <= 200 && !found.some(isSafety); seed++) found = (await runSeed(drawPlan(seed, 5, [bug]))).violations;
+      expect(found.some(isSafety)).toBe(true);
     }, 300_000);
   }
 });
