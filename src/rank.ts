@@ -6,10 +6,10 @@ import { runProcessor, type LoopOptions } from "./csp/processor.js";
 import type { Checkpointable, Clock, LogSink, Storage, Transport } from "./ports.js";
 import { ConsensusHandler, type ConsensusStats } from "./protocol/consensus_handler.js";
 import type { BugName, ConsensusIn, Effect, FollowerIn, LeaderIn, MsgIn, StorageRecord } from "./protocol/effects.js";
-import { FollowerHandler } from "./protocol/follower_handler.js";
-import { LeaderHandler } from "./protocol/leader_handler.js";
+import { FollowerHandler, type FollowerStats } from "./protocol/follower_handler.js";
+import { LeaderHandler, type LeaderStats } from "./protocol/leader_handler.js";
 import type { WireMsg } from "./protocol/messages.js";
-import { MsgHandler } from "./protocol/msg_handler.js";
+import { MsgHandler, type MsgStats } from "./protocol/msg_handler.js";
 import { recoverLog } from "./protocol/recovery.js";
 
 export interface RankConfig {
@@ -68,6 +68,8 @@ export interface RankSummary {
   consensus: ConsensusStats;
   refusedWrites: Record<string, number>;
   rounds: number;
+  /** Counters of the processors (bumps, give-ups, timeouts, retransmits...): what a run went through. */
+  protocol: { msg: MsgStats; leader: LeaderStats; follower: FollowerStats };
 }
 
 export class Rank {
@@ -208,6 +210,7 @@ export class Rank {
       consensus: { ...this.consensus.stats },
       refusedWrites,
       rounds: this.msg.round,
+      protocol: { msg: { ...this.msg.stats }, leader: { ...this.leader.stats }, follower: { ...this.follower.stats } },
     };
   }
 

@@ -38,7 +38,7 @@ function rssMb(pid: number): number {
 export async function longRun(checkerPasses: (dir: string, n: number) => boolean): Promise<LongResult> {
   const dir = join("bench", "tmp", "long");
   rmSync(dir, { recursive: true, force: true });
-  const rankArgs = ["-o", "100", "-l", "1000", "-t", String(SECONDS), "--rate", String(RATE), "--grace", "60"];
+  const rankArgs = ["-o", "100", "-l", "10000", "-t", String(SECONDS), "--rate", String(RATE), "--grace", "60"];
   const samples: LongResult["samples"] = [];
   const last: number[] = new Array<number>(RANKS).fill(NaN);
   const started = Date.now();
