@@ -124,6 +124,13 @@ describe("ConsensusHandler (rank 1 of 3)", () => {
     expect(offers(feed(h, [{ kind: "round", round: 6 }], 10 + T / 2))).toHaveLength(1); // a new leader hears at once
   });
 
+  it("with instances but no round known yet, it does not ask to be woken (nothing to offer to)", () => {
+    const h = new ConsensusHandler(cfg());
+    feed(h, [{ kind: "propose", count: 1 }]);
+    h.onTime(0, []); // the first status broadcast, due at once
+    expect(h.wakeAt()).toBe(T / 2); // the next status, not an offer retry in the past (a busy loop)
+  });
+
   it("after a grant it offers new instances at once; with nothing pending it reports its highest bound seq", () => {
     const h = new ConsensusHandler(cfg());
     feed(h, [{ kind: "round", round: 2 }, { kind: "propose", count: 1 }]);

@@ -148,7 +148,7 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
 
   wakeAt(): number {
     // Offers are repeated every half timeout; the starvation check rides on the same wake-ups.
-    const offerUs = this.hasWork() ? this.offered.atUs + this.cfg.timeoutUs / 2 : Infinity;
+    const offerUs = this.round >= 0 && this.hasWork() ? this.offered.atUs + this.cfg.timeoutUs / 2 : Infinity;
     return Math.min(this.gen.nextUs, this.nextStatusUs, offerUs);
   }
 
