@@ -12,7 +12,8 @@
 //         moves to the next rank.
 // Lost messages are retransmitted; no progress for giveUp time bumps the round.
 import { leaderOf, quorumOf, type BugName, type Effect, type LeaderIn, type ProcessorLogic } from "./effects.js";
-import { LIMITS, type AckMsg, type GatherMsg, type GrantMsg, type OfferState, type WireMsg } from "./messages.js";
+import { mergeRuns, OfferBook, syncPlan } from "./leader_plan.js";
+import { LIMITS, type AckMsg, type GatherMsg, type GrantMsg, type WireMsg } from "./messages.js";
 
 export interface LeaderConfig {
   me: number;
@@ -78,11 +79,7 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
   private toCommit: Batch[] = [];
   private inflight = 0;
   private readonly wants = new Map<number, Want>();
-  /** Ranks with an allotment outstanding: their grant brings their next offer. */
-  private readonly wantTo = new Set<number>();
-  /** The newest offer state of each rank, and the ranks whose offer is still to be served. */
-  private readonly owners = new Map<number, OfferState>();
-  private readonly ready = new Set<number>();
+  private readonly offers = new OfferBook();
   /** Seqs allotted or imposed and not yet committed (bounded by batch * window). */
   private openIds = 0;
   private newImposed = 0;
@@ -123,8 +120,8 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
             return this.onAck(input.msg, nowUs, out);
           case "offer":
             if (input.msg.round !== this.round || this.phase === "idle") return;
-            this.learn(input.msg.from, input.msg.state);
-            this.ready.add(input.msg.from);
+            this.offers.learn(input.msg.from, input.msg.state);
+            this.offers.ready.add(input.msg.from);
             return this.serveOffers(nowUs, out);
           case "grant":
             return this.onGrant(input.msg, nowUs, out);
@@ -156,9 +153,7 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
     this.gathers.clear();
     this.batches.clear();
     this.wants.clear();
-    this.wantTo.clear();
-    this.owners.clear();
-    this.ready.clear();
+    this.offers.clear();
     this.inflight = 0;
     this.openIds = 0;
     this.newImposed = 0;
@@ -185,21 +180,7 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
 
   /** Sync: re-impose, for each open seq, the value accepted in the highest round; fill holes. */
   private startImposing(nowUs: number, out: Effect[]): void {
-    let chosenBelow = this.readBase;
-    for (const g of this.gathers.values()) chosenBelow = Math.max(chosenBelow, g.floor);
-    const best = new Map<number, { round: number; id: string }>();
-    let maxSeen = chosenBelow - 1;
-    for (const g of this.gathers.values()) {
-      for (const [first, round, ids] of g.runs) {
-        ids.forEach((id, i) => {
-          const seq = first + i;
-          if (seq < chosenBelow) return;
-          const cur = best.get(seq);
-          if (!cur || cur.round < round) best.set(seq, { round, id });
-          if (seq > maxSeen) maxSeen = seq;
-        });
-      }
-    }
+    const { chosenBelow, maxSeen, best } = syncPlan(this.gathers.values(), this.readBase);
     this.phase = "imposing";
     this.phaseSinceUs = this.lastProgressUs = nowUs;
     this.nextSeq = maxSeen + 1;
@@ -233,32 +214,19 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
     }
   }
 
-  /** Keep the newest state each rank reported (its counters only grow within one life). */
-  private learn(rank: number, state: OfferState): void {
-    const known = this.owners.get(rank);
-    if (!known || known.epoch !== state.epoch || (state.enq >= known.enq && state.deq >= known.deq)) this.owners.set(rank, state);
-  }
-
-  /** How many seqs to allot a rank: its pending instances, or enough to reach a seq it has an
-   * instance bound to (that instance can only be proposed there). */
-  private allotment(rank: number): number {
-    const o = this.owners.get(rank);
-    return o ? Math.max(o.enq - o.deq, o.upTo + 1 - this.nextSeq) : 0;
-  }
-
   /** Allot free seqs to the ranks with offers, in arrival order, within the quota and the window. */
   private serveOffers(nowUs: number, out: Effect[]): void {
     if (this.phase !== "imposing") return;
     const cap = this.cfg.batch * this.cfg.window;
-    for (const rank of this.ready) {
+    for (const rank of this.offers.ready) {
       const room = Math.min(cap - this.openIds, this.cfg.maxPerRound - this.newImposed, LIMITS.maxIdsPerFrame);
       if (room <= 0) return;
-      this.ready.delete(rank);
-      if (this.wantTo.has(rank)) continue; // its grant brings its next offer
-      const k = Math.min(room, this.allotment(rank));
+      this.offers.ready.delete(rank);
+      if (this.offers.allotted.has(rank)) continue; // its grant brings its next offer
+      const k = Math.min(room, this.offers.allotment(rank, this.nextSeq));
       if (k <= 0) continue;
       this.sendWant({ seq: this.nextSeq, max: k, to: rank, hole: false, firstUs: nowUs, sentUs: nowUs }, out);
-      this.wantTo.add(rank);
+      this.offers.allotted.add(rank);
       this.nextSeq += k;
       this.newImposed += k;
     }
@@ -272,15 +240,15 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
 
   private onGrant(msg: GrantMsg, nowUs: number, out: Effect[]): void {
     if (msg.round !== this.round || this.phase !== "imposing") return;
-    this.learn(msg.from, msg.state);
+    this.offers.learn(msg.from, msg.state);
     const want = this.wants.get(msg.seq);
     // A grant from a rank the run was taken from, or a short one (that rank knows these seqs are
     // chosen: this round is stale) is not imposed.
     if (!want || want.to !== msg.from || msg.ids.length !== want.max) return;
     this.wants.delete(msg.seq);
-    if (!want.hole) this.wantTo.delete(msg.from);
+    if (!want.hole) this.offers.allotted.delete(msg.from);
     for (let i = 0; i < msg.ids.length; i += this.cfg.batch) this.imposeBatch(msg.seq + i, msg.ids.slice(i, i + this.cfg.batch), nowUs, out);
-    this.ready.add(msg.from);
+    this.offers.ready.add(msg.from);
     this.serveOffers(nowUs, out);
   }
 
@@ -383,7 +351,7 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
         // The owner is silent (down, or its grant lost twice): fill its run with our own instances.
         // If its grant comes after all, it is ignored, and its instances go back to its queue
         // once these seqs commit with ours.
-        this.wantTo.delete(w.to);
+        this.offers.allotted.delete(w.to);
         w.to = this.cfg.me;
       }
       w.sentUs = nowUs;
@@ -421,18 +389,4 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
     this.stats.retransmits++;
     out.push({ kind: "send", to, msg });
   }
-}
-
-/** Most ids in one merged frame. */
-const MERGE_MAX = 4096;
-
-/** Batches as frames: sorted by seq, adjacent ones joined (up to MERGE_MAX ids each). */
-function mergeRuns(batches: readonly Batch[]): Array<[number, string[]]> {
-  const runs: Array<[number, string[]]> = [];
-  let last: [number, string[]] | undefined;
-  for (const b of [...batches].sort((x, y) => x.seq - y.seq)) {
-    if (last && last[0] + last[1].length === b.seq && last[1].length + b.ids.length <= MERGE_MAX) last[1] = last[1].concat(b.ids);
-    else runs.push((last = [b.seq, b.ids]));
-  }
-  return runs;
 }
