@@ -70,7 +70,7 @@ describe("yasp-check CLI", () => {
   async function writeSet(name: string, ranks: readonly string[][]): Promise<string[]> {
     const setDir = join(dir, name);
     await mkdir(setDir);
-    const files = ranks.map((lines, rank) => join(setDir, `rank-${rank}.log`));
+    const files = ranks.map((_, rank) => join(setDir, `rank-${rank}.log`));
     await Promise.all(files.map((file, rank) => writeFile(file, `${(ranks[rank] ?? []).join("\n")}\n`)));
     return files.reverse();
   }

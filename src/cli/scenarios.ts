@@ -30,24 +30,17 @@ function matrix(pace: Pace): Scenario[] {
     list.push({ name: `drop-30pct-${n}`, n, args: base(pace, ["--drop", "0.3", "--seed", String(n)]), script: quiet });
   }
   list.push({ name: "dup-20pct-5", n: 5, args: base(pace, ["--dup", "0.2", "--seed", "9"]), script: quiet });
-  list.push({
-    name: "pause-one-of-5",
+  // SIGSTOP some ranks for the fault time once the run is under way, then SIGCONT them.
+  const pausing = (name: string, ranks: number[]): Scenario => ({
+    name,
     n: 5,
     args: base(pace),
     script: async (ctx) => {
       await ctx.waitCommits(300);
-      await pauseFor(ctx, [2], pace.faultMs);
+      await pauseFor(ctx, ranks, pace.faultMs);
     },
   });
-  list.push({
-    name: "pause-two-of-5",
-    n: 5,
-    args: base(pace),
-    script: async (ctx) => {
-      await ctx.waitCommits(300);
-      await pauseFor(ctx, [1, 3], pace.faultMs);
-    },
-  });
+  list.push(pausing("pause-one-of-5", [2]), pausing("pause-two-of-5", [1, 3]));
   list.push({
     name: "kill-leader-5",
     n: 5,

@@ -77,7 +77,6 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
   /** Batches made in this step and not yet sent; batches chosen in this step, not yet announced. */
   private unsent: Batch[] = [];
   private toCommit: Batch[] = [];
-  private inflight = 0;
   private readonly wants = new Map<number, Want>();
   private readonly offers = new OfferBook();
   /** Seqs allotted or imposed and not yet committed (bounded by batch * window). */
@@ -154,7 +153,6 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
     this.batches.clear();
     this.wants.clear();
     this.offers.clear();
-    this.inflight = 0;
     this.openIds = 0;
     this.newImposed = 0;
     this.backlogs.clear();
@@ -198,7 +196,7 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
         for (let v = best.get(seq); v && seq <= to && ids.length < this.cfg.batch; v = best.get(++seq)) ids.push(v.id);
         this.stats.reimposed += ids.length;
         this.openIds += ids.length;
-        this.imposeBatch(start, ids, nowUs, out);
+        this.imposeBatch(start, ids, nowUs);
       } else {
         while (seq <= to && !best.has(seq)) seq++;
         this.wantHoles(start, seq - start, nowUs, out);
@@ -247,17 +245,16 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
     if (!want || want.to !== msg.from || msg.ids.length !== want.max) return;
     this.wants.delete(msg.seq);
     if (!want.hole) this.offers.allotted.delete(msg.from);
-    for (let i = 0; i < msg.ids.length; i += this.cfg.batch) this.imposeBatch(msg.seq + i, msg.ids.slice(i, i + this.cfg.batch), nowUs, out);
+    for (let i = 0; i < msg.ids.length; i += this.cfg.batch) this.imposeBatch(msg.seq + i, msg.ids.slice(i, i + this.cfg.batch), nowUs);
     this.offers.ready.add(msg.from);
     this.serveOffers(nowUs, out);
   }
 
   /** A batch is tracked (acks, retransmission) on its own, but leaves at the end of the step,
    * merged with the adjacent batches of the same step into one frame. */
-  private imposeBatch(seq: number, ids: string[], nowUs: number, _out: Effect[]): void {
+  private imposeBatch(seq: number, ids: string[], nowUs: number): void {
     const batch: Batch = { seq, ids, acked: new Array<boolean>(this.cfg.n).fill(false), acks: 0, sentUs: nowUs };
     this.batches.set(seq, batch);
-    this.inflight++;
     this.unsent.push(batch);
   }
 
@@ -280,7 +277,6 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
 
   private chosen(b: Batch, nowUs: number): void {
     this.batches.delete(b.seq); // later acks for it find nothing and are ignored
-    this.inflight--;
     this.openIds -= b.ids.length;
     this.stats.committed += b.ids.length;
     this.lastProgressUs = nowUs;
@@ -305,7 +301,7 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
 
   /** End the round once the quota is used and everything imposed is committed. */
   private maybeEnd(nowUs: number, out: Effect[]): void {
-    if (this.phase !== "imposing" || this.inflight > 0 || this.wants.size > 0) return;
+    if (this.phase !== "imposing" || this.batches.size > 0 || this.wants.size > 0) return;
     if (this.newImposed < this.cfg.maxPerRound) return;
     this.flushCommits(out);
     this.phase = "ending";
@@ -363,7 +359,7 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
       this.broadcast({ t: "impose", from: this.cfg.me, round: this.round, seq: this.nextSeq, ids: [] }, nowUs, out);
     }
     // Only work under way can stall; an idle leader holding its round is not stuck.
-    if (this.inflight > 0 || this.wants.size > 0) this.maybeGiveUp(nowUs, out);
+    if (this.batches.size > 0 || this.wants.size > 0) this.maybeGiveUp(nowUs, out);
   }
 
   private tickEnding(nowUs: number, out: Effect[]): void {
