@@ -5,7 +5,8 @@ import { Chan } from "./csp/chan.js";
 import { runProcessor, type LoopOptions } from "./csp/processor.js";
 import type { Checkpointable, Clock, LogSink, Storage, Transport } from "./ports.js";
 import { ConsensusHandler, type ConsensusStats } from "./protocol/consensus_handler.js";
-import type { BugName, ConsensusIn, Effect, FollowerIn, LeaderIn, MsgIn, StorageRecord } from "./protocol/effects.js";
+import { leaderOf, type BugName, type ConsensusIn, type Effect, type FollowerIn, type LeaderIn, type MsgIn, type StorageRecord } from "./protocol/effects.js";
+import type { GenerationInfo } from "./protocol/generation.js";
 import { FollowerHandler, type FollowerStats } from "./protocol/follower_handler.js";
 import { LeaderHandler, type LeaderStats } from "./protocol/leader_handler.js";
 import type { WireMsg } from "./protocol/messages.js";
@@ -70,6 +71,20 @@ export interface RankSummary {
   rounds: number;
   /** Counters of the processors (bumps, give-ups, timeouts, retransmits...): what a run went through. */
   protocol: { msg: MsgStats; leader: LeaderStats; follower: FollowerStats };
+}
+
+/** What a rank is doing now (for a status file a scenario runner or a benchmark reads). */
+export interface RankStatus {
+  rank: number;
+  /** The rank's current round (estround) and the rank that leads it (round mod n). */
+  round: number;
+  leader: number;
+  /** The round this rank leads and its phase, if it leads one now. */
+  leading: { round: number; phase: string } | null;
+  commitIndex: number;
+  generated: number;
+  /** The background generation schedule of this life (null until it starts). */
+  generation: GenerationInfo | null;
 }
 
 export class Rank {
@@ -211,6 +226,19 @@ export class Rank {
       refusedWrites,
       rounds: this.msg.round,
       protocol: { msg: { ...this.msg.stats }, leader: { ...this.leader.stats }, follower: { ...this.follower.stats } },
+    };
+  }
+
+  status(): RankStatus {
+    const round = this.msg.round;
+    return {
+      rank: this.cfg.me,
+      round,
+      leader: leaderOf(round, this.cfg.n),
+      leading: this.leader.leading,
+      commitIndex: this.consensus.commitIndex,
+      generated: this.consensus.stats.generated,
+      generation: this.consensus.generation(),
     };
   }
 

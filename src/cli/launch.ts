@@ -13,6 +13,8 @@ export interface ClusterOptions {
   rankArgs: string[];
   /** Kill every rank still running after this many ms. */
   deadlineMs: number;
+  /** Each rank writes its status to <logDir>/rank-<i>.status.json (see --status-file). */
+  statusFiles?: boolean;
   /** Called once every rank is spawned (e.g. to watch their memory by PID). */
   onSpawn?: (pids: number[]) => void;
 }
@@ -66,6 +68,10 @@ export async function writeCluster(logDir: string, n: number): Promise<string> {
   return file;
 }
 
+export function statusPath(logDir: string, rank: number): string {
+  return join(logDir, `rank-${rank}.status.json`);
+}
+
 export function spawnRank(rank: number, clusterFile: string, logDir: string, rankArgs: string[]): ChildProcess {
   const { cmd, args } = rankEntry();
   return spawn(cmd, [...args, "-i", String(rank), "--cluster", clusterFile, "--log-dir", logDir, ...rankArgs], {
@@ -91,7 +97,8 @@ export async function runCluster(opts: ClusterOptions): Promise<RankOutcome[]> {
   try {
     const outcomes: Promise<RankOutcome>[] = [];
     for (let i = 0; i < opts.n; i++) {
-      const child = spawnRank(i, clusterFile, opts.logDir, opts.rankArgs);
+      const status = opts.statusFiles ? ["--status-file", statusPath(opts.logDir, i)] : [];
+      const child = spawnRank(i, clusterFile, opts.logDir, [...opts.rankArgs, ...status]);
       children.push(child);
       outcomes.push(waitExit(child, i));
     }

@@ -22,6 +22,7 @@ export function parseRankArgs(argv: string[]) {
     .option("grace", { type: "number", default: DEFAULTS.graceSeconds, describe: "seconds after generation ends to wait until every rank committed everything" })
     .option("batch", { type: "number", default: DEFAULTS.batch, describe: "most instances in one impose frame" })
     .option("window", { type: "number", default: DEFAULTS.window, describe: "most impose frames a leader has in flight" })
+    .option("status-file", { type: "string", describe: "write this rank's status (round, leader, commits, generation schedule, fault counters) as JSON to this file every 100 ms" })
     .option("drop", { type: "number", default: 0, describe: "fault injection: drop each outgoing frame with this probability (0..1)" })
     .option("dup", { type: "number", default: 0, describe: "fault injection: deliver each outgoing frame twice with this probability (0..1)" })
     .option("delay", { type: "string", describe: "fault injection: delay each outgoing frame by min-max ms (e.g. 1-30; frames reorder)" })

@@ -9,8 +9,10 @@ import { WalCorruptError, WalStorage } from "../io/wal.js";
 import type { Transport } from "../ports.js";
 import { DEFAULTS, Rank, type RankConfig } from "../rank.js";
 import { checkFlags, loadCluster, loopbackCluster, UsageError } from "./config.js";
+import type { FaultyTransport } from "../faults/faulty_transport.js";
 import { faultSpec, watchPartition, withFaults } from "./faults.js";
 import { parseRankArgs, type RankArgs } from "./options.js";
+import { startStatusFile } from "./status_file.js";
 
 const warn = (line: string) => void process.stderr.write(line + "\n");
 
@@ -57,11 +59,11 @@ async function main(): Promise<number> {
   await listen(tcp, cluster[flags.i] as PeerAddress, flags.i);
   let transport: Transport = tcp;
   let stopWatch = () => {};
-  const faulty = faults.drop > 0 || faults.dup > 0 || faults.maxDelayMs > 0 || args["partition-file"] !== undefined;
-  if (faulty) {
-    const ft = withFaults(tcp, flags.i, faults, flags.seed, clock);
-    if (args["partition-file"] !== undefined) stopWatch = watchPartition(args["partition-file"], ft, warn);
-    transport = ft;
+  let faulty: FaultyTransport | null = null;
+  if (faults.drop > 0 || faults.dup > 0 || faults.maxDelayMs > 0 || args["partition-file"] !== undefined) {
+    faulty = withFaults(tcp, flags.i, faults, flags.seed, clock);
+    if (args["partition-file"] !== undefined) stopWatch = watchPartition(args["partition-file"], faulty, warn);
+    transport = faulty;
   }
   const cfg: RankConfig = {
     ...DEFAULTS,
@@ -81,9 +83,16 @@ async function main(): Promise<number> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   rank.start();
+  let stopStatus = () => {};
+  if (args["status-file"] !== undefined) {
+    const ft = faulty;
+    const snapshot = () => ({ ...rank.status(), atUs: clock.nowUs(), pid: process.pid, ...(ft ? { faults: { ...ft.stats }, partition: ft.groups } : {}) });
+    stopStatus = startStatusFile(args["status-file"], snapshot, warn);
+  }
   const converged = await rank.finished;
   stopWatch();
   await rank.stop();
+  stopStatus();
   const s = rank.summary();
   const secs = ((clock.nowUs() - started) / 1e6).toFixed(1);
   const state = converged ? "converged" : "grace period ended before every rank committed everything";

@@ -24,6 +24,8 @@ export interface FaultStats {
 export class FaultyTransport implements Transport {
   /** group[r]: the partition group of rank r; ranks in different groups cannot talk. Empty: healed. */
   private group: number[] = [];
+  /** The groups last installed (for status reports: proof that a partition was applied). */
+  groups: readonly (readonly number[])[] = [];
   readonly stats: FaultStats = { dropped: 0, duplicated: 0, delayed: 0, cut: 0 };
 
   constructor(
@@ -39,6 +41,7 @@ export class FaultyTransport implements Transport {
     const group: number[] = [];
     groups.forEach((g, i) => g.forEach((r) => (group[r] = i)));
     this.group = group;
+    this.groups = groups.map((g) => [...g]);
   }
 
   send(to: number, msg: WireMsg): void {

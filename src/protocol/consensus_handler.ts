@@ -7,7 +7,7 @@
 // It also repairs the log (fetch from a rank that is ahead) and decides when the run is over.
 import { CommitLog } from "./commit_log.js";
 import { Deque } from "./deque.js";
-import { GenerationSchedule } from "./generation.js";
+import { GenerationSchedule, type GenerationInfo } from "./generation.js";
 import type { BugName, ConsensusIn, Effect, ProcessorLogic, StorageRecord } from "./effects.js";
 import { leaderOf } from "./effects.js";
 import type { OfferState, StatusMsg, WantMsg } from "./messages.js";
@@ -86,6 +86,10 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
     return this.ownPending.length + this.ownBound.size;
   }
 
+  generation(): GenerationInfo | null {
+    return this.gen.info();
+  }
+
   /** Committed ids still held in memory, from seq `from`. */
   committedIds(from = 0): string[] {
     return this.log.slice(from, this.log.length);
@@ -133,7 +137,7 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
   }
 
   onTime(nowUs: number, out: Effect[]): void {
-    this.gen.maybeStart(nowUs, 1 + this.peers.filter((p, r) => p !== undefined && r !== this.cfg.me).length);
+    this.gen.maybeStart(nowUs, 1 + this.peers.filter((p, r) => p !== undefined && r !== this.cfg.me).length, this.stats.generated);
     this.generateDue(nowUs, out);
     this.maybeFetch(nowUs, out);
     if (nowUs >= this.nextStatusUs) {

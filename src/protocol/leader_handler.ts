@@ -100,6 +100,11 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
     return this.phase !== "idle";
   }
 
+  /** The round this rank is leading and how far it got (null while it leads none), for status reports. */
+  get leading(): { round: number; phase: Exclude<Phase, "idle"> } | null {
+    return this.phase === "idle" ? null : { round: this.round, phase: this.phase };
+  }
+
   onInput(input: LeaderIn, nowUs: number, out: Effect[]): void {
     switch (input.kind) {
       case "round":
