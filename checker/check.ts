@@ -3,6 +3,7 @@ import { computeFigures, type Figures } from "./figures.js";
 import type { LogSet } from "./load.js";
 import {
   checkCommitsGenerated,
+  checkNonEmpty,
   checkNoDoubleCommit,
   checkNoGaps,
   checkNothingLost,
@@ -12,8 +13,15 @@ import {
 } from "./rules.js";
 import { buildCommitTable } from "./table.js";
 
-/** Rule keys, in report order; also the field names of the JSON summary. */
-export const SPEC_RULES = ["rule1", "rule2", "rule3"] as const;
+/**
+ * Rule keys, in report order; also the field names of the JSON summary. The
+ * validity and safety rules always decide the exit code, the strict ones unless
+ * --no-strict. nonEmpty (every rank committed something) is not one of the
+ * spec's three rules, but the original checker failed validity without it.
+ */
+export const VALIDITY_RULES = ["nonEmpty", "rule1", "rule2"] as const;
+export const SAFETY_RULES = ["rule3"] as const;
+export const SPEC_RULES = [...VALIDITY_RULES, ...SAFETY_RULES] as const;
 export const STRICT_RULES = ["noGaps", "noDoubleCommit", "nothingLost"] as const;
 export type RuleName = (typeof SPEC_RULES)[number] | (typeof STRICT_RULES)[number];
 
@@ -35,6 +43,7 @@ export function checkLogSet({ logs, names }: LogSet): CheckResult {
   return {
     ranks: logs.map((log) => ({ rank: log.rank, file: log.file, commits: log.commitSeq.length })),
     rules: {
+      nonEmpty: checkNonEmpty(logs),
       rule1: checkOneIdPerSeq(tables, names),
       rule2: checkCommitsGenerated(logs, names),
       rule3: checkTablesAgree(tables, names),
@@ -44,6 +53,14 @@ export function checkLogSet({ logs, names }: LogSet): CheckResult {
     },
     figures: computeFigures(logs, tables, names),
   };
+}
+
+export function validityPass(result: CheckResult): boolean {
+  return VALIDITY_RULES.every((rule) => result.rules[rule].pass);
+}
+
+export function safetyPass(result: CheckResult): boolean {
+  return SAFETY_RULES.every((rule) => result.rules[rule].pass);
 }
 
 export function specRulesPass(result: CheckResult): boolean {

@@ -35,7 +35,8 @@ function runLogs(commitsOf: (rank: number) => string[]): string[][] {
 }
 
 // Latencies a 2, b 3, c 4, d 7 ms; 4 seqs from 0 to 10 ms.
-const HEALTHY = runLogs(() => [commit("a", 0, 2), commit("b", 1, 4), commit("c", 2, 6), commit("d", 3, 10)]);
+const COMMITS = [commit("a", 0, 2), commit("b", 1, 4), commit("c", 2, 6), commit("d", 3, 10)];
+const HEALTHY = runLogs(() => COMMITS);
 const FORKED = runLogs((rank) =>
   rank === 2
     ? [commit("a", 0, 2), commit("b", 1, 4), commit("d", 2, 6), commit("c", 3, 10)]
@@ -123,7 +124,27 @@ describe("yasp-check CLI", () => {
     expect(summary).toMatchObject({ pass: false, exitCode: 1, safety: false, validity: true });
   });
 
+  it("exits 1 when one rank committed nothing, even with --no-strict, and says which", async () => {
+    // Rank 1's log has its generate line and no commit line: a rank that never caught up.
+    const files = await writeSet("empty-rank", runLogs((rank) => (rank === 1 ? [] : COMMITS)));
+    const summaryFile = join(dir, "empty-rank.json");
+    for (const args of [files, ["--no-strict", "--json", summaryFile, ...files]]) {
+      const result = await runChecker(args);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe("");
+      expect(result.stdout).toContain("node 1 commits 0 times\n");
+      expect(result.stdout).toContain("---------- check validity ------------\nfail\n" +
+        "  node 1 have empty commit (hint: run longer, e.g. a larger -t, or check that the rank started)\n" +
+        "---------- check safety --------------\npass\n");
+    }
+    const summary = JSON.parse(await readFile(summaryFile, "utf8"));
+    expect(summary).toMatchObject({ pass: false, exitCode: 1, validity: false, safety: true, strict: false });
+    expect(summary.rules.nonEmpty).toMatchObject({ pass: false, violationCount: 1 });
+  });
+
   it.each([
+    ["files without a single generate or commit line",
+      async () => writeSet("not-logs", [["starting rank"], ["INFO commit Instance[x] in seq 0 at 5"], ["bye"]]), /^yasp-check: no generate or commit line in any of the 3 files \(are these yasp rank logs\?\)$/],
     ["a missing file", async () => [join(dir, "nowhere", "rank-0.log")], /^yasp-check: cannot read .*rank-0\.log: no such file$/],
     ["an empty file", async () => {
       const file = join(dir, "rank-9.log");

@@ -65,6 +65,12 @@ function buildLogSet(sources: readonly LogSource[]): LogSet {
     return parseRankLog(content, source.rank, source.file, names);
   });
   logs.sort((a, b) => a.rank - b.rank);
+  // A set without a single line of interest is not a run that committed nothing (a validity
+  // failure) but files of another kind, or logs of a format the parser does not know.
+  if (logs.every((log) => log.commitSeq.length === 0 && log.generateId.length === 0)) {
+    const where = logs.length === 1 ? (logs[0]?.file ?? "the file") : `any of the ${logs.length} files`;
+    throw new LogInputError(`no generate or commit line in ${where} (are these yasp rank logs?)`);
+  }
   return { logs, names };
 }
 

@@ -1,7 +1,9 @@
 // The yasp-check command: argument handling, exit codes and error reporting.
 //
-// Exit codes: 0 the logs pass, 1 a rule is violated, 2 the check could not be
-// run (bad arguments or unreadable input). Errors are a single stderr line,
+// Exit codes: 0 the logs pass, 1 a rule is violated (a rank that committed
+// nothing fails validity), 2 the check could not be run (bad arguments,
+// unreadable input, or files without a single generate or commit line: not a
+// run that committed nothing, but no run at all). Errors are a single stderr line,
 // never a stack trace, because the scripts that run the checker read its output.
 import { writeFileSync } from "node:fs";
 import yargs from "yargs";

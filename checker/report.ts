@@ -1,6 +1,16 @@
 // Formatting of a check result: the original project's text report (kept
 // byte-for-byte in its first block), our extra sections, and a JSON summary.
-import { exitCodeOf, SPEC_RULES, STRICT_RULES, type CheckResult, type RuleName } from "./check.js";
+import {
+  exitCodeOf,
+  safetyPass,
+  SAFETY_RULES,
+  SPEC_RULES,
+  STRICT_RULES,
+  validityPass,
+  VALIDITY_RULES,
+  type CheckResult,
+  type RuleName,
+} from "./check.js";
 import type { Figures } from "./figures.js";
 import type { Violations } from "./rules.js";
 
@@ -19,9 +29,9 @@ export function formatReport(result: CheckResult, title: string | undefined): st
   lines.push("----------begin to check------------");
   for (const rank of result.ranks) lines.push(`node ${rank.rank} commits ${rank.commits} times`);
   lines.push("---------- check validity ------------");
-  lines.push(...verdictLines([result.rules.rule1, result.rules.rule2]));
+  lines.push(...verdictLines(VALIDITY_RULES.map((rule) => result.rules[rule])));
   lines.push("---------- check safety --------------");
-  lines.push(...verdictLines([result.rules.rule3]));
+  lines.push(...verdictLines(SAFETY_RULES.map((rule) => result.rules[rule])));
   lines.push("---------- end -----------------------");
   lines.push("---------- strict checks -------------");
   for (const rule of STRICT_RULES) {
@@ -98,8 +108,8 @@ export function toJsonSummary(result: CheckResult, title: string | undefined, st
     pass: exitCode === 0,
     exitCode,
     ranks: result.ranks.map(({ rank, file, commits }) => ({ rank, file, commits })),
-    validity: result.rules.rule1.pass && result.rules.rule2.pass,
-    safety: result.rules.rule3.pass,
+    validity: validityPass(result),
+    safety: safetyPass(result),
     rules,
     instances: { generated: figures.generatedInstances, committed: figures.committedInstances },
     committedSeqs: figures.committedSeqs,

@@ -1,7 +1,8 @@
 // The rules, each a pure function from parsed logs to a list of violations.
 //
-// Rules 1-3 are the spec's; noGaps, noDoubleCommit and nothingLost are our
-// stricter expectations of a healthy run. Logs are assumed sorted by rank.
+// Rules 1-3 are the spec's, and nonEmpty (every rank committed something) the
+// original checker's validity check; noGaps, noDoubleCommit and nothingLost are our stricter expectations of
+// a healthy run. Logs are assumed sorted by rank.
 import type { InstanceNames } from "./names.js";
 import type { RankLog } from "./parse.js";
 import { findGenerators, type CommitTable } from "./table.js";
@@ -31,6 +32,22 @@ export class Violations {
 }
 
 const instance = (names: InstanceNames, id: number): string => `Instance[${names.nameOf(id)}]`;
+
+/** What to do about a rank that committed nothing (a short run, or a rank that never came up). */
+export const EMPTY_COMMIT_HINT = "hint: run longer, e.g. a larger -t, or check that the rank started";
+
+/**
+ * Validity, as in the original checker: every rank given committed something. Without it a
+ * rank that never ran would pass rules 1-3, which only compare the commits there are.
+ */
+export function checkNonEmpty(logs: readonly RankLog[]): Violations {
+  const violations = new Violations();
+  for (const log of logs) {
+    if (log.commitSeq.length > 0) continue;
+    violations.add(() => `node ${log.rank} have empty commit (${EMPTY_COMMIT_HINT})`);
+  }
+  return violations;
+}
 
 /** Rule 1: within one rank, a seq maps to exactly one instance. */
 export function checkOneIdPerSeq(tables: readonly CommitTable[], names: InstanceNames): Violations {
