@@ -28,10 +28,17 @@ export function parseLog(rank: number, text: string, violations: string[]): Pars
   return { commits, generated };
 }
 
-/** Rules 1-3 and the strict rules; with converged, also "nothing lost" on every rank. */
+/**
+ * Validity (every rank committed something), rules 1-3 and the strict rules; with converged, also
+ * "nothing lost" on every rank. Rules 1-3 only compare the commits there are, so without the first
+ * check a rank that never committed would pass (the checker fails it too: "node <i> have empty commit").
+ */
 export function checkLogs(texts: readonly string[], converged: boolean): string[] {
   const violations: string[] = [];
   const logs = texts.map((t, r) => parseLog(r, t, violations));
+  logs.forEach((l, r) => {
+    if (l.commits.length === 0) violations.push(`validity: rank ${r} has empty commit (committed nothing)`);
+  });
   const generated = new Set(logs.flatMap((l) => l.generated));
   logs.forEach((l, r) => {
     const seen = new Map<string, number>();
