@@ -23,7 +23,10 @@ export class SimNetwork {
   /** Deliveries to a paused rank wait here (as in a TCP buffer) until it resumes. */
   private readonly held: Array<WireMsg[] | null>;
   delivered = 0;
+  /** Frames lost to a cut link or to the drop probability. */
   dropped = 0;
+  /** Frames sent twice by the dup probability (each counts once, for its extra copy). */
+  duplicated = 0;
   /** FNV-1a over every delivery (time, sender, receiver, type): two runs with the same seed match. */
   trace = 0x811c9dc5;
 
@@ -84,6 +87,7 @@ export class SimNetwork {
       return;
     }
     const copies = dup > 0 && this.rng.chance(dup) ? 2 : 1;
+    if (copies === 2) this.duplicated++;
     for (let i = 0; i < copies; i++) {
       const delay = this.rng.int(minDelayUs, maxDelayUs);
       this.clock.at(this.clock.nowUs() + delay, () => this.deliver(to, msg));
