@@ -7,10 +7,9 @@ import { runRank, tempDir } from "./helpers.js";
 
 const dir = tempDir("cli");
 
-/** One clear line on stderr, a non-zero exit, no stack trace. */
+/** One clear line on stderr, exit code 2 (as the README promises for bad input), no stack trace. */
 function expectUsageError(r: { code: number | null; stderr: string }, pattern: RegExp) {
-  expect(r.code).not.toBe(0);
-  expect(r.code).not.toBeNull();
+  expect(r.code).toBe(2);
   const lines = r.stderr.trim().split("\n");
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatch(/^yasp: /);
