@@ -1,25 +1,16 @@
 // `npm run bench [-- --quick | --point ranks:rate[:nofsync] | --long]`: real rank processes on 127.0.0.1, a sweep of offered
-// load for 3 and 5 ranks (durability on, plus --no-fsync at the top of the sweep), medians of 3 runs,
-// the checker on every run, and the ceiling (the same processes writing the same lines with no
-// messaging). Prints a table and writes bench/results.json and bench/results.md.
-import { execFileSync, spawn } from "node:child_process";
+// load for 3 and 5 ranks (durability on, plus --no-fsync at the top of the sweep), 3 runs a point,
+// the checker on every run, and in the same run the messaging limit (bench_limit.ts) and the old
+// log-writing ceiling. Definitions of every figure: bench_measure.ts. Prints a table and writes
+// bench/results.json and bench/results.md.
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { median, measurePoint, usageOf, type PointFigures } from "./bench_measure.js";
+import { median, measurePoint, usageOf } from "./bench_measure.js";
 import { longReport, longRun, writeLong } from "./bench_long.js";
-import { runCluster } from "./launch.js";
-
-interface Point {
-  ranks: number;
-  ratePerRank: number;
-  fsync: boolean;
-  args: string;
-  runs: PointFigures[];
-  cpuS: number;
-  rssMb: number;
-  checked: boolean;
-}
+import { ceilingLine, DEFINITIONS, limitsLine, row, summaryLines, TABLE_HEADER, type Limits, type Point } from "./bench_report.js";
+import { RANK_NODE_FLAGS, runCluster, writeCluster } from "./launch.js";
 
 const WARM_S = 3;
 const WINDOW_S = 5;
@@ -50,7 +41,7 @@ async function runPoint(ranks: number, rate: number, fsync: boolean, repeats: nu
   for (let i = 0; i < repeats; i++) {
     const dir = join("bench", "tmp", `${ranks}r-${rate}-${fsync ? "fsync" : "nofsync"}-${i}`);
     rmSync(dir, { recursive: true, force: true });
-    const outcomes = await runCluster({ n: ranks, logDir: dir, rankArgs: rankArgs(rate, fsync, WARM_S + WINDOW_S), deadlineMs: 120_000 });
+    const outcomes = await runCluster({ n: ranks, logDir: dir, rankArgs: rankArgs(rate, fsync, WARM_S + WINDOW_S), deadlineMs: 120_000, statusFiles: true });
     point.checked &&= outcomes.every((o) => o.code === 0) && checkerPasses(dir, ranks);
     point.runs.push(measurePoint(dir, ranks, WARM_S, WINDOW_S));
     for (const o of outcomes) {
@@ -83,30 +74,33 @@ async function ceiling(ranks: number): Promise<number> {
   return Math.min(...rates);
 }
 
-const fmt = (x: number, digits = 0) => (Number.isFinite(x) ? x.toFixed(digits) : "-");
-
-function row(p: Point, ceil: number): string {
-  const c = p.runs.map((r) => r.committedPerS);
-  const med = (k: keyof PointFigures) => median(p.runs.map((r) => r[k]));
-  return `| ${p.ranks} | ${p.fsync ? "on" : "off"} | ${fmt(med("offeredPerS"))} | ${fmt(median(c))} (${fmt(Math.min(...c))}-${fmt(Math.max(...c))}) | ${fmt(med("p50Ms"), 1)} | ${fmt(med("p99Ms"), 1)} | ${fmt(med("maxMs"), 1)} | ${fmt(p.cpuS, 1)} | ${fmt(p.rssMb)} | ${fmt(median(c) / ceil, 2)} | ${p.checked ? "pass" : "FAIL"} |`;
+/** One messaging-limit run (bench_limit.ts): N processes, rank 0 leads; instances committed per second. */
+async function limitOnce(ranks: number, fsync: boolean): Promise<number> {
+  const dir = join("bench", "tmp", `limit-${ranks}-${fsync ? "fsync" : "nofsync"}`);
+  rmSync(dir, { recursive: true, force: true });
+  const clusterFile = await writeCluster(dir, ranks);
+  const children: ChildProcess[] = [];
+  try {
+    const outputs = Array.from({ length: ranks }, (_, r) => {
+      const args = [...RANK_NODE_FLAGS, dist("./bench_limit.js"), String(r), clusterFile, "3", dir, fsync ? "1" : "0"];
+      const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+      children.push(child);
+      let out = "";
+      child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+      return new Promise<string>((resolve) => child.once("close", () => resolve(out)));
+    });
+    const leader = await Promise.race([outputs[0] as Promise<string>, new Promise<string>((resolve) => setTimeout(() => resolve(""), 60_000))]);
+    return Number(leader.trim() || NaN);
+  } finally {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
-/** Per cluster size: the most committed/s sustained with fsync (committed within 5% of offered),
- * and the latency at the swept point nearest half of it (the issue's latency target). */
-function summaryLines(points: Point[]): string[] {
-  const lines: string[] = [];
-  for (const ranks of [3, 5]) {
-    const fsynced = points.filter((p) => p.ranks === ranks && p.fsync && p.checked);
-    const committed = (p: Point) => median(p.runs.map((r) => r.committedPerS));
-    const offered = (p: Point) => median(p.runs.map((r) => r.offeredPerS));
-    const sustained = fsynced.filter((p) => committed(p) >= 0.95 * offered(p));
-    if (sustained.length === 0) continue;
-    const max = Math.max(...sustained.map(committed));
-    const half = [...fsynced].sort((a, b) => Math.abs(offered(a) - max / 2) - Math.abs(offered(b) - max / 2))[0] as Point;
-    const p99 = median(half.runs.map((r) => r.p99Ms));
-    lines.push(`${ranks} ranks: sustained up to ${fmt(max)} commits/s with fsync (the highest swept load kept up with); at ${fmt(offered(half))}/s offered (nearest half of it) p99 ${fmt(p99, 1)} ms`);
-  }
-  return lines;
+async function messagingLimit(ranks: number, fsync: boolean): Promise<number> {
+  const rates: number[] = [];
+  for (let i = 0; i < 3; i++) rates.push(await limitOnce(ranks, fsync));
+  return median(rates);
 }
 
 /** `--point 5:4000` or `--point 3:8000:nofsync`: measure one point only. */
@@ -132,33 +126,34 @@ async function main(): Promise<number> {
   const sweeps: Record<number, number[]> = quick ? { 3: [2000, 8000], 5: [1000, 4000] } : { 3: [1000, 4000, 8000, 16000, 24000, 32000], 5: [500, 2000, 4000, 6000, 8000, 12000] };
   const points: Point[] = [];
   const ceilings: Record<number, number> = {};
+  const limits: Limits = {};
   for (const ranks of only ? [only.ranks] : [3, 5]) {
-    ceilings[ranks] = await ceiling(ranks);
+    limits[ranks] = { fsync: await messagingLimit(ranks, true), nofsync: await messagingLimit(ranks, false) };
     if (only) {
       points.push(await runPoint(ranks, only.rate, only.fsync, repeats));
       continue;
     }
+    ceilings[ranks] = await ceiling(ranks);
     const rates = sweeps[ranks] ?? [];
     for (const rate of rates) points.push(await runPoint(ranks, rate, true, repeats));
     points.push(await runPoint(ranks, rates[rates.length - 1] ?? 1000, false, repeats));
   }
-  if (only) {
-    // One point (--point ranks:rate[:nofsync]) is for a quick look: print it, keep the results files.
-    process.stdout.write(points.map((p) => row(p, ceilings[p.ranks] ?? NaN)).join("\n") + "\n");
-    return points.every((p) => p.checked) ? 0 : 1;
-  }
   const header = [
-    `yasp benchmark: ${WINDOW_S} s window after ${WARM_S} s warm-up, median of ${repeats} run(s) (min-max), -o 100 -l ${L} --batch 256, 127.0.0.1`,
-    `ceiling (same processes writing the same lines, no messaging): 3 ranks ${fmt(ceilings[3] ?? NaN)}/s, 5 ranks ${fmt(ceilings[5] ?? NaN)}/s`,
+    `yasp benchmark: ${WINDOW_S} s window after ${WARM_S} s warm-up, ${repeats} run(s) a point (median, min-max), -o 100 -l ${L} --batch 256 --window 8, 127.0.0.1`,
+    ...DEFINITIONS,
+    limitsLine(limits),
+    ...(only ? [] : [ceilingLine(ceilings)]),
     "",
-    "| ranks | fsync | offered/s | committed/s | p50 ms | p99 ms | max ms | CPU s/rank | peak RSS MB | committed/ceiling | checker |",
-    "|---|---|---|---|---|---|---|---|---|---|---|",
+    ...TABLE_HEADER,
   ];
-  const table = [...header, ...points.map((p) => row(p, ceilings[p.ranks] ?? NaN)), "", ...summaryLines(points)].join("\n") + "\n";
+  const table = [...header, ...points.map((p) => row(p, limits)), "", ...summaryLines(points, limits)].join("\n") + "\n";
   process.stdout.write(table);
-  mkdirSync("bench", { recursive: true });
-  writeFileSync(join("bench", "results.md"), table + `\nReproduce a row: npx yasp-cluster -n <ranks> --log-dir logs/bench -- <args>; args of each row are in results.json.\n`);
-  writeFileSync(join("bench", "results.json"), JSON.stringify({ warmS: WARM_S, windowS: WINDOW_S, repeats, ceilings, points }, null, 2) + "\n");
+  // One point (--point ranks:rate[:nofsync]) is for a quick look: print it, keep the results files.
+  if (!only) {
+    mkdirSync("bench", { recursive: true });
+    writeFileSync(join("bench", "results.md"), table + `\nReproduce a row: npx yasp-cluster -n <ranks> --log-dir logs/bench -- <args>; args of each row are in results.json.\n`);
+    writeFileSync(join("bench", "results.json"), JSON.stringify({ warmS: WARM_S, windowS: WINDOW_S, repeats, limits, ceilings, points }, null, 2) + "\n");
+  }
   return points.every((p) => p.checked) ? 0 : 1;
 }
 

@@ -1,56 +1,161 @@
-// Figures of one benchmark point, read from its rank logs (only what falls in the measurement
-// window counts: commits after it do not, latency is that of instances generated in it).
-import { readFileSync } from "node:fs";
+// Figures of one benchmark run, from its rank logs and status files. Definitions (README,
+// Performance) that cannot flatter:
+// - An instance's time is when the workload SCHEDULED it (the k-th instance of a rank's schedule is
+//   due at start + k / rate), not when the consensus loop got round to stamping it: the loop may sit
+//   on an fsync, and stamping late would hide that queueing (coordinated omission). The lag from
+//   scheduled to stamped is reported on its own.
+// - Throughput counts only instances scheduled inside the window that were committed on EVERY rank
+//   (at any time before the run ended), per second of window: a backlog left over from warm-up
+//   never counts.
+// - Backlog at time t: instances scheduled by t and not yet committed on every rank at t. A run is
+//   sustained only if the backlog did not grow across the window (beyond 1% of the instances
+//   offered in it: commits arrive in batches, so the count at an instant jitters).
+// - Latency: from the scheduled time to the commit on the generating rank (same clock).
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { statusPath } from "./launch.js";
 
-export interface PointFigures {
+/** A rank's generation schedule, as its status file reports it. */
+export interface Schedule {
+  startUs: number;
+  ratePerS: number;
+  firstSeq: number;
+}
+
+export interface RankRun {
+  /** The rank's log file text. */
+  log: string;
+  /** Null if the rank reported none: its instances are then timed from their generate stamps. */
+  schedule: Schedule | null;
+}
+
+export interface RunFigures {
+  /** Instances scheduled in the window, per second. */
   offeredPerS: number;
+  /** Of those, the ones committed on every rank, per second. */
   committedPerS: number;
+  backlogStart: number;
+  backlogEnd: number;
+  sustained: boolean;
+  /** Scheduled -> commit on the generating rank, instances of the window. */
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** Scheduled -> stamped in the generate line. */
+  lagP50Ms: number;
+  lagP99Ms: number;
 }
 
-const LINE = /^(generate|commit) Instance\[([^\]]*)\] in seq \d+ at (\d+)$/gm;
+/** Growth of the backlog across the window still counted as "not growing", as a share of offered. */
+export const BACKLOG_SLACK = 0.01;
+/** Scheduled time may exceed the stamp by rounding only: the stamp is floor(now in µs). */
+const SCHEDULE_TOLERANCE_US = 2;
 
-export function measurePoint(dir: string, n: number, warmS: number, windowS: number): PointFigures {
-  const gen = new Map<string, number>();
-  const commitOwn = new Map<string, number>();
-  const rank0Commits: number[] = [];
-  for (let r = 0; r < n; r++) {
-    const text = readFileSync(join(dir, `rank-${r}.log`), "utf8");
-    for (const m of text.matchAll(LINE)) {
-      const id = m[2] as string;
-      const t = Number(m[3]);
-      if (m[1] === "generate") gen.set(id, t);
-      else {
-        if (r === 0) rank0Commits.push(t);
-        if (id.startsWith(`${r}-`)) commitOwn.set(id, t);
+interface Instance {
+  rank: number;
+  scheduledUs: number;
+  stampUs: number;
+  ownCommitUs: number;
+  /** Ranks that committed it, and the latest of those commits. */
+  commits: number;
+  lastCommitUs: number;
+}
+
+const GENERATE = /^generate Instance\[([^\]]*)\] in seq (\d+) at (\d+)$/gm;
+const COMMIT = /^commit Instance\[([^\]]*)\] in seq \d+ at (\d+)$/gm;
+
+/** Every generated instance with its scheduled and stamped time. Throws if a stamp is earlier
+ * than its schedule allows (the schedule does not describe these lines: figures would be wrong). */
+function generatedInstances(ranks: readonly RankRun[]): Map<string, Instance> {
+  const instances = new Map<string, Instance>();
+  ranks.forEach(({ log, schedule }, rank) => {
+    for (const m of log.matchAll(GENERATE)) {
+      const seq = Number(m[2]);
+      const stampUs = Number(m[3]);
+      let scheduledUs = stampUs;
+      if (schedule && schedule.ratePerS > 0 && seq >= schedule.firstSeq) {
+        scheduledUs = schedule.startUs + ((seq - schedule.firstSeq + 1) * 1e6) / schedule.ratePerS;
+        if (scheduledUs > stampUs + SCHEDULE_TOLERANCE_US) {
+          throw new Error(`rank ${rank}: instance ${m[1]} is stamped ${(scheduledUs - stampUs).toFixed(0)} µs before its scheduled time: the status file's schedule does not match the log`);
+        }
       }
+      instances.set(m[1] as string, { rank, scheduledUs, stampUs, ownCommitUs: NaN, commits: 0, lastCommitUs: -Infinity });
     }
-  }
-  let first = Infinity;
-  for (const t of gen.values()) first = Math.min(first, t);
+  });
+  ranks.forEach(({ log }, rank) => {
+    for (const m of log.matchAll(COMMIT)) {
+      const inst = instances.get(m[1] as string);
+      if (!inst) continue;
+      const t = Number(m[2]);
+      inst.commits++;
+      if (t > inst.lastCommitUs) inst.lastCommitUs = t;
+      if (inst.rank === rank) inst.ownCommitUs = t;
+    }
+  });
+  return instances;
+}
+
+/** Nearest-rank percentile of sorted values (NaN when empty). */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
+}
+
+/** The window starts warmS after the earliest schedule start (or first generate) of any rank. */
+export function measureRun(ranks: readonly RankRun[], warmS: number, windowS: number): RunFigures {
+  const instances = generatedInstances(ranks);
+  const starts = ranks.flatMap((r) => (r.schedule ? [r.schedule.startUs] : []));
+  let first = starts.length > 0 ? Math.min(...starts) : Infinity;
+  if (starts.length === 0) for (const inst of instances.values()) first = Math.min(first, inst.stampUs);
   const from = first + warmS * 1e6;
   const to = from + windowS * 1e6;
-  const inWindow = (t: number) => t >= from && t < to;
-  const latencies: number[] = [];
+  const everywhere = (inst: Instance, t: number) => inst.commits === ranks.length && inst.lastCommitUs <= t;
   let offered = 0;
-  for (const [id, t] of gen) {
-    if (!inWindow(t)) continue;
+  let committed = 0;
+  let backlogStart = 0;
+  let backlogEnd = 0;
+  const latencies: number[] = [];
+  const lags: number[] = [];
+  for (const inst of instances.values()) {
+    if (inst.scheduledUs <= from && !everywhere(inst, from)) backlogStart++;
+    if (inst.scheduledUs <= to && !everywhere(inst, to)) backlogEnd++;
+    if (inst.scheduledUs < from || inst.scheduledUs >= to) continue;
     offered++;
-    const c = commitOwn.get(id);
-    if (c !== undefined) latencies.push((c - t) / 1000);
+    if (inst.commits === ranks.length) committed++;
+    if (!Number.isNaN(inst.ownCommitUs)) latencies.push((inst.ownCommitUs - inst.scheduledUs) / 1000);
+    lags.push(Math.max(0, inst.stampUs - inst.scheduledUs) / 1000);
   }
   latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)] ?? NaN;
+  lags.sort((a, b) => a - b);
   return {
     offeredPerS: offered / windowS,
-    committedPerS: rank0Commits.filter(inWindow).length / windowS,
-    p50Ms: pct(50),
-    p99Ms: pct(99),
+    committedPerS: committed / windowS,
+    backlogStart,
+    backlogEnd,
+    sustained: offered > 0 && backlogEnd - backlogStart <= BACKLOG_SLACK * offered,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
     maxMs: latencies[latencies.length - 1] ?? NaN,
+    lagP50Ms: percentile(lags, 50),
+    lagP99Ms: percentile(lags, 99),
   };
+}
+
+/** The schedule in a rank's status file (written by --status-file), if there is one. */
+export function readSchedule(path: string): Schedule | null {
+  if (!existsSync(path)) return null;
+  const status = JSON.parse(readFileSync(path, "utf8")) as { generation?: Partial<Schedule> | null };
+  const g = status.generation;
+  if (!g || typeof g.startUs !== "number" || typeof g.ratePerS !== "number" || typeof g.firstSeq !== "number") return null;
+  return { startUs: g.startUs, ratePerS: g.ratePerS, firstSeq: g.firstSeq };
+}
+
+export function measurePoint(dir: string, n: number, warmS: number, windowS: number): RunFigures {
+  const ranks = Array.from({ length: n }, (_, r) => ({
+    log: readFileSync(join(dir, `rank-${r}.log`), "utf8"),
+    schedule: readSchedule(statusPath(dir, r)),
+  }));
+  return measureRun(ranks, warmS, windowS);
 }
 
 /** cpu seconds and peak RSS (MB) from a rank's summary line. */

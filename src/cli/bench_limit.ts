@@ -1,0 +1,140 @@
+// The benchmark's messaging limit: what the same processes reach when they do only the work every
+// commit needs, with no protocol logic. Rank 0 plays a fixed leader: it cuts batches of --batch ids
+// (the same ids and frames the ranks use), keeps --window batches in flight, persists each in its
+// own write-ahead log and broadcasts it as an impose frame; every other rank persists the batch
+// (WAL record + fdatasync, group commit) and acks; on a majority the leader broadcasts the commit
+// frame; every rank writes the generate lines of its own ids and a commit line for every id. Same
+// TCP transport and codec (zod validation included), same WAL, same log writer. No rounds, no
+// reads, no offers, no bindings, no retransmission (loopback does not lose frames).
+// The leader prints the instances committed per second after a 1 s warm-up.
+//   node dist/src/cli/bench_limit.js <rank> <cluster file> <seconds> <dir> <fsync: 1|0>
+import { join } from "node:path";
+import { FileLogSink } from "../io/file_log.js";
+import { TcpTransport } from "../io/tcp_transport.js";
+import { WalStorage } from "../io/wal.js";
+import type { AckMsg, CommitMsg, ImposeMsg, WireMsg } from "../protocol/messages.js";
+import { loadCluster } from "./config.js";
+
+const BATCH = 256;
+const WINDOW = 8;
+const WARM_US = 1e6;
+const ROUND = 1;
+
+const [meText = "0", clusterFile = "", secondsText = "3", dir = ".", fsyncText = "1"] = process.argv.slice(2);
+const me = Number(meText);
+const addrs = loadCluster(clusterFile);
+const n = addrs.length;
+const quorum = Math.floor(n / 2) + 1;
+const nowUs = () => Math.floor((performance.timeOrigin + performance.now()) * 1000);
+const warn = (line: string) => void process.stderr.write(line + "\n");
+
+const transport = new TcpTransport(me, addrs, warn);
+await transport.listen();
+const wal = new WalStorage(join(dir, `rank-${me}.wal`), { fsync: fsyncText === "1", warn });
+await wal.load();
+const log = new FileLogSink(join(dir, `rank-${me}.log`));
+
+/** Generate lines for this rank's ids of a batch (id "<owner>-<k>": instance k of its owner). */
+function logGenerated(ids: readonly string[], atUs: number): void {
+  for (const id of ids) {
+    if (!id.startsWith(`${me}-`)) continue;
+    log.write(`generate Instance[${id}] in seq ${id.slice(id.indexOf("-") + 1)} at ${atUs}\n`);
+  }
+}
+
+function logCommitted(seq: number, ids: readonly string[], atUs: number): void {
+  ids.forEach((id, i) => log.write(`commit Instance[${id}] in seq ${seq + i} at ${atUs}\n`));
+  log.flush();
+}
+
+function broadcast(msg: WireMsg): void {
+  for (let r = 0; r < n; r++) if (r !== me) transport.send(r, msg);
+}
+
+function runFollower(): void {
+  const hello = setInterval(() => transport.send(0, { t: "ping", from: me, round: ROUND }), 20);
+  transport.onMessage((msg) => {
+    if (msg.t === "impose") {
+      clearInterval(hello);
+      logGenerated(msg.ids, nowUs());
+      wal.append({ r: "accept", round: msg.round, seq: msg.seq, ids: msg.ids });
+      const ack: AckMsg = { t: "ack", from: me, round: msg.round, seq: msg.seq, count: msg.ids.length, backlog: 0 };
+      void wal.sync().then(() => transport.send(0, ack));
+    } else if (msg.t === "commit") {
+      logCommitted(msg.seq, msg.ids, nowUs());
+    } else if (msg.t === "end") {
+      void shutdown(null);
+    }
+  });
+}
+
+function runLeader(seconds: number): void {
+  const heard = new Set<number>([me]);
+  const acks = new Map<number, { msg: ImposeMsg; acks: number }>();
+  let nextSeq = 0;
+  let commitNext = 0;
+  let startUs = Infinity;
+  let counted = 0;
+  const cut = () => {
+    while (acks.size < WINDOW) {
+      const seq = nextSeq;
+      const ids = Array.from({ length: BATCH }, (_, i) => `${(seq + i) % n}-${Math.floor((seq + i) / n)}`);
+      nextSeq += BATCH;
+      const msg: ImposeMsg = { t: "impose", from: me, round: ROUND, seq, ids };
+      acks.set(seq, { msg, acks: 0 });
+      logGenerated(ids, nowUs());
+      wal.append({ r: "accept", round: ROUND, seq, ids });
+      void wal.sync().then(() => onAck(seq));
+      broadcast(msg);
+    }
+  };
+  const onAck = (seq: number) => {
+    const batch = acks.get(seq);
+    if (!batch || ++batch.acks !== quorum) return;
+    // Commit in seq order: a batch acked out of order waits for the ones before it.
+    for (let next = acks.get(commitNext); next && next.acks >= quorum; next = acks.get(commitNext)) {
+      const commit: CommitMsg = { t: "commit", from: me, seq: next.msg.seq, ids: next.msg.ids };
+      broadcast(commit);
+      const t = nowUs();
+      logCommitted(commit.seq, commit.ids, t);
+      if (t >= startUs + WARM_US) counted += commit.ids.length;
+      acks.delete(commitNext);
+      commitNext += BATCH;
+      if (t >= startUs + WARM_US + seconds * 1e6) return void shutdown(counted / seconds);
+    }
+    cut();
+  };
+  transport.onMessage((msg) => {
+    if (msg.t === "ack") onAck(msg.seq);
+    else if (msg.t === "ping" && !heard.has(msg.from)) {
+      heard.add(msg.from);
+      if (heard.size === n) {
+        startUs = nowUs();
+        cut();
+      }
+    }
+  });
+  if (n === 1) {
+    startUs = nowUs();
+    cut();
+  }
+}
+
+let stopping = false;
+async function shutdown(rate: number | null): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  if (rate !== null) {
+    broadcast({ t: "end", from: me, round: ROUND, next: ROUND + 1 });
+    process.stdout.write(`${rate.toFixed(0)}\n`);
+  }
+  // Let the last frames leave before the sockets close.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  await log.close();
+  await wal.close();
+  await transport.close();
+  process.exit(0);
+}
+
+if (me === 0) runLeader(Number(secondsText));
+else runFollower();
