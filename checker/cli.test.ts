@@ -142,6 +142,16 @@ describe("yasp-check CLI", () => {
     expect(summary.rules.nonEmpty).toMatchObject({ pass: false, violationCount: 1 });
   });
 
+  it("exits 1, not 2, when one rank's file is empty (a rank that never wrote a line) beside real logs", async () => {
+    const files = await writeSet("empty-file", HEALTHY);
+    await writeFile(files.find((file) => file.endsWith("rank-2.log")) as string, "");
+    const result = await runChecker(files);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe("");
+    expect(result.stdout).toContain("node 2 commits 0 times\n");
+    expect(result.stdout).toMatch(/check validity -+\nfail\n {2}node 2 have empty commit \(hint: /);
+  });
+
   it.each([
     ["files without a single generate or commit line",
       async () => writeSet("not-logs", [["starting rank"], ["INFO commit Instance[x] in seq 0 at 5"], ["bye"]]), /^yasp-check: no generate or commit line in any of the 3 files \(are these yasp rank logs\?\)$/],
@@ -150,7 +160,7 @@ describe("yasp-check CLI", () => {
       const file = join(dir, "rank-9.log");
       await writeFile(file, "");
       return [file];
-    }, /^yasp-check: .*rank-9\.log is empty$/],
+    }, /^yasp-check: no generate or commit line in .*rank-9\.log \(are these yasp rank logs\?\)$/],
     ["no files", async () => [], /^yasp-check: no log files given/],
     ["an unknown flag", async () => ["--frobnicate", "x.log"], /^yasp-check: Unknown argument: frobnicate$/],
   ])("exits 2 with one stderr line on %s", async (_case, makeArgs, message) => {

@@ -136,10 +136,13 @@ describe("log sets", () => {
     expect(rankIdFromFileName(file, position)).toBe(rank);
   });
 
-  it("rejects an empty file", () => {
+  it("rejects a set of one empty file, and takes an empty file beside others as a rank that committed nothing", () => {
     const inputs = [{ rank: 0, file: "rank-0.log", content: Buffer.alloc(0) }];
     expect(() => parseLogSet(inputs)).toThrow(LogInputError);
-    expect(() => parseLogSet(inputs)).toThrow("rank-0.log is empty");
+    expect(() => parseLogSet(inputs)).toThrow("no generate or commit line in rank-0.log");
+    const other = { rank: 1, file: "rank-1.log", content: Buffer.from("generate Instance[a] in seq 0 at 1\ncommit Instance[a] in seq 0 at 2\n") };
+    const set = parseLogSet([...inputs, other]);
+    expect(set.logs.map((log) => log.commitSeq.length)).toEqual([0, 1]);
   });
 
   it("rejects two files for the same rank", () => {
