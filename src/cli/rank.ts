@@ -101,7 +101,10 @@ async function main(): Promise<number> {
   const usage = `cpu ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s, peak rss ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`;
   const io = `frames in ${tcp.stats.framesIn} out ${tcp.stats.framesOut}, wal syncs ${storage.syncs} (avg ${(storage.syncUs / Math.max(1, storage.syncs) / 1000).toFixed(2)} ms)`;
   if (process.env.YASP_STATS) process.stderr.write(JSON.stringify({ rank: s.rank, refused: s.refusedWrites, consensus: s.consensus, ...s.protocol }) + "\n");
-  process.stdout.write(`rank ${s.rank}: ${state}; generated ${s.generated}, committed ${s.committed} in ${secs} s; round ${s.rounds}${restart}; ${usage}; ${io}\n`);
+  // With fault injection on (including --partition-file), the fault counters end the line; without
+  // it the line is unchanged.
+  const injected = faulty ? `; faults dropped ${faulty.stats.dropped}, duplicated ${faulty.stats.duplicated}, delayed ${faulty.stats.delayed}, cut ${faulty.stats.cut}` : "";
+  process.stdout.write(`rank ${s.rank}: ${state}; generated ${s.generated}, committed ${s.committed} in ${secs} s; round ${s.rounds}${restart}; ${usage}; ${io}${injected}\n`);
   return 0;
 }
 

@@ -94,11 +94,29 @@ describe("FaultyTransport", () => {
     inner.handler({ t: "ping", from: 1, round: 4 });
     expect(inner.sent.map((s) => s.to)).toEqual([1]);
     expect(got).toEqual([{ t: "ping", from: 1, round: 4 }]);
+    // What a status file reports as proof: the groups in force, and the frames cut (out and in).
+    expect(ft.groups).toEqual([[0, 1], [2, 3]]);
+    expect(ft.stats.cut).toBe(2);
     ft.setPartition([]);
+    expect(ft.groups).toEqual([]);
     ft.send(2, ping(5));
     inner.handler({ t: "ping", from: 3, round: 6 });
     expect(inner.sent.map((s) => s.to)).toEqual([1, 2]);
     expect(got).toHaveLength(2);
+    expect(ft.stats.cut).toBe(2);
+  });
+
+  it("counts what it did to frames (the counters a rank's summary line and status report)", () => {
+    const { ft, clock } = setup({ drop: 0.2, dup: 0.2, minDelayMs: 1, maxDelayMs: 2 }, 3);
+    sendMany(ft, clock, 500);
+    const { dropped, duplicated, delayed, cut } = ft.stats;
+    expect(dropped).toBeGreaterThan(0);
+    expect(duplicated).toBeGreaterThan(0);
+    expect(delayed).toBe(500 - dropped + duplicated); // every copy that left was delayed
+    expect(cut).toBe(0);
+    const quiet = setup({});
+    sendMany(quiet.ft, quiet.clock, 100);
+    expect(quiet.ft.stats).toEqual({ dropped: 0, duplicated: 0, delayed: 0, cut: 0 });
   });
 
   it("parses --delay ranges", () => {
