@@ -21,8 +21,17 @@ export function withFaults(inner: Transport, me: number, spec: FaultSpec, seed: 
   return new FaultyTransport(inner, me, spec, new Prng(seed * 1_000_003 + me), clock);
 }
 
-/** Poll the partition file; apply its groups when it changes. Returns a stop function. */
-export function watchPartition(path: string, transport: FaultyTransport, warn: (line: string) => void): () => void {
+/** How often a rank reads its --partition-file. */
+export const PARTITION_POLL_MS = 50;
+
+/**
+ * Poll the partition file; apply its groups when it changes (a new inode, mtime or size). Returns
+ * a stop function. A missing file, or [], heals every link. A file that is not a JSON list of rank
+ * groups is ignored with one warning (the first time only) and the partition in force stays as it
+ * is: a half-written or mistyped file must not heal a partition a test is relying on, nor cut one
+ * it is not; the next valid version of the file is applied as usual.
+ */
+export function watchPartition(path: string, transport: FaultyTransport, warn: (line: string) => void, pollMs = PARTITION_POLL_MS): () => void {
   let lastStamp = "";
   let warned = false;
   const poll = () => {
@@ -36,15 +45,18 @@ export function watchPartition(path: string, transport: FaultyTransport, warn: (
     if (stamp === lastStamp) return;
     lastStamp = stamp;
     if (stamp === "missing") return transport.setPartition([]);
+    let groups: number[][];
     try {
-      transport.setPartition(partition.parse(JSON.parse(readFileSync(path, "utf8"))));
+      groups = partition.parse(JSON.parse(readFileSync(path, "utf8")));
     } catch {
-      if (!warned) warn(`partition file ${path} is not a JSON list of rank groups; ignored`);
+      if (!warned) warn(`partition file ${path} is not a JSON list of rank groups; ignored (the partition in force stays)`);
       warned = true;
+      return;
     }
+    transport.setPartition(groups);
   };
   poll();
-  const timer = setInterval(poll, 50);
+  const timer = setInterval(poll, pollMs);
   timer.unref();
   return () => clearInterval(timer);
 }
