@@ -2,16 +2,20 @@
 // ranks, plays the scenario's script of faults (SIGSTOP/SIGCONT, kill -9 and restart with the same
 // command, a partition file, a late start), waits for every rank to finish, then runs the checker
 // (as its own program) on the logs. Every process started here is stopped by PID before returning.
+// Each rank writes a status file that the runner reads every POLL_STATUS_MS: it names the real
+// leader for the scenarios that kill it, and with the logs and the summary lines it proves that
+// every fault the script played took effect (scenario_checks.ts), or the scenario fails.
 import { execFile, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { spawnRank, waitExit, writeCluster, type RankOutcome } from "./launch.js";
+import { spawnRank, statusPath, waitExit, writeCluster, type RankOutcome } from "./launch.js";
+import { confirmAll, emptyRecord, parseLog, parseStatus, pickLeader, type FaultRecord, type LogTimes, type StatusSnapshot } from "./scenario_checks.js";
 
 export interface Scenario {
   name: string;
   n: number;
-  /** Flags for every rank (besides -i, --cluster, --log-dir, --partition-file). */
+  /** Flags for every rank (besides -i, --cluster, --log-dir, --partition-file, --status-file). */
   args: string[];
   /** Ranks not started at the beginning (the script starts them). */
   lateRanks?: number[];
@@ -30,14 +34,24 @@ export interface ScenarioResult {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const nowUs = () => Math.floor((performance.timeOrigin + performance.now()) * 1000);
+/** Now in µs on the ranks' clock (SystemClock: wall time at process start plus a monotonic clock). */
+export const nowUs = () => Math.floor((performance.timeOrigin + performance.now()) * 1000);
+
+/** How often the runner reads every rank's status file into its history (ranks write every 100 ms). */
+const POLL_STATUS_MS = 40;
 
 export class ScenarioCtx {
   readonly children: (ChildProcess | null)[];
   readonly exits: Promise<RankOutcome>[] = [];
   readonly problems: string[] = [];
+  /** What the script did to the ranks, and when: confirmed against the logs and statuses at the end. */
+  readonly record: FaultRecord = emptyRecord();
+  /** Every distinct status each rank wrote (as read every POLL_STATUS_MS), in order. */
+  readonly histories: StatusSnapshot[][];
   faultAtUs: number | null = null;
   private readonly partitionFile: string;
+  private readonly started = new Set<number>();
+  private poller: NodeJS.Timeout | null = null;
 
   constructor(
     readonly s: Scenario,
@@ -45,37 +59,86 @@ export class ScenarioCtx {
     readonly clusterFile: string,
   ) {
     this.children = new Array<ChildProcess | null>(s.n).fill(null);
+    this.histories = Array.from({ length: s.n }, () => []);
     this.partitionFile = join(dir, "partition.json");
   }
 
   start(rank: number): void {
-    const child = spawnRank(rank, this.clusterFile, this.dir, [...this.s.args, "--partition-file", this.partitionFile]);
+    const at = nowUs();
+    const down = this.record.kills.find((k) => k.rank === rank && k.restartUs === null);
+    if (down) down.restartUs = at;
+    if (!this.started.has(rank) && this.s.lateRanks?.includes(rank)) this.record.lateStarts.push({ rank, atUs: at });
+    this.started.add(rank);
+    const flags = [...this.s.args, "--partition-file", this.partitionFile, "--status-file", statusPath(this.dir, rank)];
+    const child = spawnRank(rank, this.clusterFile, this.dir, flags);
     this.children[rank] = child;
     this.exits.push(waitExit(child, rank));
   }
 
-  /** kill -9: no chance to flush or say goodbye. */
-  kill(rank: number): void {
-    this.children[rank]?.kill("SIGKILL");
+  /** kill -9: no chance to flush or say goodbye. Resolves once the process is gone, when its last
+   * status is read (the proof of what it was doing). leaderRound: it was killed as that round's leader. */
+  kill(rank: number, leaderRound: number | null = null): Promise<void> {
+    const child = this.children[rank];
+    if (!child) {
+      this.fail(`rank ${rank} is not running: cannot kill it`);
+      return Promise.resolve();
+    }
+    child.kill("SIGKILL");
     this.children[rank] = null;
+    const entry = { rank, atUs: nowUs(), restartUs: null, lastStatus: null as StatusSnapshot | null, leaderRound };
+    this.record.kills.push(entry);
+    return exited(child).then(() => {
+      entry.lastStatus = this.statusOf(rank);
+    });
+  }
+
+  /**
+   * The rank leading the cluster now (see pickLeader), read from the status files; while there is
+   * no clear leader, read again every 50 ms; after timeoutMs, fail the scenario and return null.
+   */
+  async findLeader(timeoutMs = 5000): Promise<{ rank: number; round: number } | null> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const latest = this.children.map((c, r) => (c ? this.statusOf(r) : null));
+      const pick = pickLeader(latest, this.s.n, nowUs());
+      if ("rank" in pick) return pick;
+      if (Date.now() > until) {
+        this.fail(`no clear leader in ${timeoutMs / 1000} s: ${pick.problem}`);
+        return null;
+      }
+      await sleep(50);
+    }
   }
 
   pause(rank: number): void {
-    this.children[rank]?.kill("SIGSTOP");
+    const child = this.children[rank];
+    if (!child) return this.fail(`rank ${rank} is not running: cannot pause it`);
+    child.kill("SIGSTOP");
+    this.record.pauses.push({ rank, atUs: nowUs(), resumeUs: null });
   }
 
   resume(rank: number): void {
+    const p = this.record.pauses.find((e) => e.rank === rank && e.resumeUs === null);
+    if (p) p.resumeUs = nowUs();
     this.children[rank]?.kill("SIGCONT");
   }
 
   partition(groups: number[][]): void {
+    this.record.partitions.push({ groups, atUs: nowUs(), healUs: null });
     const tmp = `${this.partitionFile}.tmp`;
     writeFileSync(tmp, JSON.stringify(groups));
     renameSync(tmp, this.partitionFile);
   }
 
   heal(): void {
+    const p = this.record.partitions.find((e) => e.healUs === null);
+    if (p) p.healUs = nowUs();
     rmSync(this.partitionFile, { force: true });
+  }
+
+  /** These ranks must commit nothing new from fromUs to toUs (they have no majority). */
+  expectQuiet(ranks: number[], fromUs: number, toUs: number, why: string): void {
+    this.record.quiet.push({ ranks, fromUs, toUs, why });
   }
 
   /** Wait until every running rank has logged at least count commits (the cluster is at work). */
@@ -95,14 +158,32 @@ export class ScenarioCtx {
     writeFileSync(join(this.dir, "fault-at-us.txt"), `${this.faultAtUs}\n`);
   }
 
-  /** The rank whose instance was committed last (the leader of the latest round), per rank 0..n-1's logs. */
-  currentLeader(): number {
-    let best = { at: -1, rank: 0 };
-    for (let r = 0; r < this.s.n; r++) {
-      const last = lastCommit(this.logPath(r));
-      if (last && last.at > best.at) best = last;
+  /** The rank's status file as it is now (null: missing or unreadable). */
+  statusOf(rank: number): StatusSnapshot | null {
+    try {
+      return parseStatus(readFileSync(statusPath(this.dir, rank), "utf8"));
+    } catch {
+      return null;
     }
-    return best.rank;
+  }
+
+  /** Read every status file now; keep what is new. */
+  pollStatuses(): void {
+    for (let r = 0; r < this.s.n; r++) {
+      const s = this.statusOf(r);
+      const h = this.histories[r] as StatusSnapshot[];
+      const last = h[h.length - 1];
+      if (s && (!last || s.atUs !== last.atUs || s.pid !== last.pid)) h.push(s);
+    }
+  }
+
+  startPolling(): void {
+    this.poller = setInterval(() => this.pollStatuses(), POLL_STATUS_MS);
+  }
+
+  stopPolling(): void {
+    if (this.poller) clearInterval(this.poller);
+    this.poller = null;
   }
 
   logPath(rank: number): string {
@@ -122,6 +203,11 @@ export class ScenarioCtx {
   }
 }
 
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once("exit", () => resolve()));
+}
+
 function countCommits(path: string): number {
   try {
     return readFileSync(path, "utf8").split("\ncommit ").length - 1;
@@ -130,23 +216,12 @@ function countCommits(path: string): number {
   }
 }
 
-function lastCommit(path: string): { at: number; rank: number } | null {
-  let text: string;
+function readLog(path: string): LogTimes {
   try {
-    text = readFileSync(path, "utf8");
+    return parseLog(readFileSync(path, "utf8"));
   } catch {
-    return null;
+    return parseLog("");
   }
-  const i = text.lastIndexOf("commit Instance[");
-  const m = i < 0 ? null : /^commit Instance\[(\d+)-\d+\] in seq \d+ at (\d+)/.exec(text.slice(i));
-  return m ? { at: Number(m[2]), rank: Number(m[1]) } : null;
-}
-
-/** Commit timestamps (µs) in one log file. */
-export function commitTimes(path: string): number[] {
-  const times: number[] = [];
-  for (const m of readFileSync(path, "utf8").matchAll(/^commit Instance\[[^\]]*\] in seq \d+ at (\d+)$/gm)) times.push(Number(m[1]));
-  return times;
 }
 
 function checkerEntry(): string[] {
@@ -185,7 +260,9 @@ export async function runScenario(s: Scenario, baseDir: string, deadlineMs: numb
     ctx.fail(`still running after ${deadlineMs / 1000} s: stopped`);
     ctx.stopAll();
   }, deadlineMs);
+  const summaries: (string | undefined)[] = new Array<string | undefined>(s.n).fill(undefined);
   try {
+    ctx.startPolling();
     for (let r = 0; r < s.n; r++) if (!s.lateRanks?.includes(r)) ctx.start(r);
     await s.script(ctx);
     // Every process started (restarts included) must end on its own, converged.
@@ -196,11 +273,18 @@ export async function runScenario(s: Scenario, baseDir: string, deadlineMs: numb
       if (!last) ctx.fail(`rank ${r} never ran`);
       else if (last.code !== 0) ctx.fail(`rank ${r} ended with ${last.signal ?? `exit code ${last.code}`}: ${last.stderr.trim().split("\n").pop() ?? ""}`);
       else if (!last.stdout.includes("converged;")) ctx.fail(`rank ${r} did not converge: ${last.stdout.trim()}`);
+      summaries[r] = last?.stdout.trim().split("\n").find((l) => l.startsWith(`rank ${r}: `));
     }
   } finally {
     clearTimeout(deadline);
     ctx.stopAll();
+    ctx.stopPolling();
   }
+  ctx.pollStatuses(); // the statuses written at exit
+  const logs = Array.from({ length: s.n }, (_, r) => readLog(ctx.logPath(r)));
+  const confirmed = confirmAll(ctx.record, { n: s.n, args: s.args, logs, histories: ctx.histories, summaries, endUs: nowUs() });
+  writeFileSync(join(dir, "faults.json"), JSON.stringify({ ...ctx.record, problems: confirmed }, null, 1) + "\n");
+  for (const p of confirmed) ctx.fail(p);
   const check = await runChecker(dir, s.n);
   if (typeof check === "string") ctx.fail(check);
   else if (!check.pass) {
@@ -210,26 +294,20 @@ export async function runScenario(s: Scenario, baseDir: string, deadlineMs: numb
     name: s.name,
     pass: ctx.problems.length === 0,
     commits: typeof check === "string" ? [] : check.ranks.map((r) => r.commits),
-    faultToCommitMs: faultToCommit(ctx),
+    faultToCommitMs: faultToCommit(ctx.faultAtUs, logs),
     problems: ctx.problems,
     seconds: (Date.now() - t0) / 1000,
   };
 }
 
-function faultToCommit(ctx: ScenarioCtx): number | null {
-  const fault = ctx.faultAtUs;
-  if (fault === null) return null;
+/** ms from the fault to the first commit (on any rank) of an instance generated after it. */
+export function faultToCommit(faultUs: number | null, logs: readonly LogTimes[]): number | null {
+  if (faultUs === null) return null;
   const generatedAt = new Map<string, number>();
-  const texts = Array.from({ length: ctx.s.n }, (_, r) => readFileSync(ctx.logPath(r), "utf8"));
-  for (const text of texts) {
-    for (const m of text.matchAll(/^generate Instance\[([^\]]*)\] in seq \d+ at (\d+)$/gm)) generatedAt.set(m[1] as string, Number(m[2]));
-  }
+  for (const l of logs) for (const [id, t] of l.generated) generatedAt.set(id, t);
   let first = Infinity;
-  for (const text of texts) {
-    for (const m of text.matchAll(/^commit Instance\[([^\]]*)\] in seq \d+ at (\d+)$/gm)) {
-      const t = Number(m[2]);
-      if (t > fault && t < first && (generatedAt.get(m[1] as string) ?? 0) > fault) first = t;
-    }
+  for (const l of logs) {
+    for (const c of l.commits) if (c.atUs > faultUs && c.atUs < first && (generatedAt.get(c.id) ?? 0) > faultUs) first = c.atUs;
   }
-  return first === Infinity ? null : (first - fault) / 1000;
+  return first === Infinity ? null : (first - faultUs) / 1000;
 }
