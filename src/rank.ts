@@ -83,6 +83,8 @@ export interface RankStatus {
   leading: { round: number; phase: string } | null;
   commitIndex: number;
   generated: number;
+  /** Instances made up in this life to fill a seq the leader allotted when none was pending. */
+  fillers: number;
   /** The background generation schedule of this life (null until it starts). */
   generation: GenerationInfo | null;
 }
@@ -238,6 +240,7 @@ export class Rank {
       leading: this.leader.leading,
       commitIndex: this.consensus.commitIndex,
       generated: this.consensus.stats.generated,
+      fillers: this.consensus.stats.fillers,
       generation: this.consensus.generation(),
     };
   }

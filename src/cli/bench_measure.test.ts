@@ -1,6 +1,6 @@
 // The benchmark's window accounting on synthetic log sets whose figures are known by hand.
 import { describe, expect, it } from "vitest";
-import { measureRun, type RankRun } from "./bench_measure.js";
+import { classify, measureRun, type RankRun } from "./bench_measure.js";
 
 const T0 = 1_700_000_000_000_000; // µs, like real logs
 const RATE = 1000; // per rank: instance k (k = 1, 2, ...) is scheduled at T0 + k ms
@@ -9,26 +9,34 @@ const WINDOW_S = 0.01;
 
 interface Spec {
   rank: number;
+  /** Background instance k of its rank; 0 for a filler (then atMs says when it was made). */
   k: number;
   /** ms from scheduled time to the generate stamp */
   lagMs?: number;
+  atMs?: number;
   /** commit time (ms after T0) on rank 0 and rank 1; null: never committed there */
   commitMs: [number | null, number | null];
 }
 
-/** Two ranks' logs (and schedules) from instance specs; commit lines in time order per rank. */
-function build(specs: readonly Spec[], withSchedule = true): RankRun[] {
+const stampMs = (s: Spec) => s.atMs ?? s.k + (s.lagMs ?? 0);
+
+/** Two ranks' logs (and schedules) from instance specs, generate lines in spec order (the seq is
+ * the position: fillers share the counter); commit lines in time order per rank. */
+function build(specs: readonly Spec[], withSchedule = true, fillersReported?: number): RankRun[] {
+  const idOf = new Map<Spec, string>();
+  for (const rank of [0, 1]) specs.filter((s) => s.rank === rank).forEach((s, seq) => idOf.set(s, `${rank}-${seq}`));
   return [0, 1].map((rank) => {
-    const generates = specs.filter((s) => s.rank === rank)
-      .map((s) => `generate Instance[${rank}-${s.k - 1}] in seq ${s.k - 1} at ${T0 + (s.k + (s.lagMs ?? 0)) * 1000}`);
+    const own = specs.filter((s) => s.rank === rank);
+    const generates = own.map((s, seq) => `generate Instance[${rank}-${seq}] in seq ${seq} at ${T0 + stampMs(s) * 1000}`);
     const commits = specs.flatMap((s) => {
       const at = s.commitMs[rank];
-      return at === null || at === undefined ? [] : [{ id: `${s.rank}-${s.k - 1}`, at }];
+      return at === null || at === undefined ? [] : [{ id: idOf.get(s) ?? `${s.rank}-?`, at }];
     }).sort((a, b) => a.at - b.at)
       .map((c, seq) => `commit Instance[${c.id}] in seq ${seq} at ${T0 + c.at * 1000}`);
+    const fillers = fillersReported ?? own.filter((s) => s.k === 0).length;
     return {
       log: ["some other line", ...generates, ...commits].join("\n") + "\n",
-      schedule: withSchedule ? { startUs: T0, ratePerS: RATE, firstSeq: 0 } : null,
+      schedule: withSchedule ? { startUs: T0, endUs: T0 + 30_000, ratePerS: RATE, firstSeq: 0, fillers } : null,
     };
   });
 }
@@ -92,8 +100,37 @@ describe("benchmark window accounting", () => {
     expect(stamped.maxMs).toBeLessThan(scheduled.maxMs);
   });
 
-  it("refuses a schedule that the log contradicts (a stamp before its scheduled time)", () => {
-    const runs = build(steady(5, (s) => (s.rank === 1 && s.k === 3 ? { ...s, lagMs: -0.5 } : s)));
-    expect(() => measureRun(runs, WARM_S, WINDOW_S)).toThrow(/rank 1: instance 1-2 is stamped 500 µs before its scheduled time/);
+  it("tells fillers from scheduled instances exactly, as the generator made them", () => {
+    const schedule = { startUs: 0, endUs: 10_000, ratePerS: 1000, firstSeq: 2, fillers: null };
+    const lines = [
+      { seq: 0, stampUs: 50 }, // before the schedule started: a filler
+      { seq: 1, stampUs: 900 },
+      { seq: 2, stampUs: 1000 }, // instance 1, due at 1000
+      { seq: 3, stampUs: 1500 }, // made while instance 2 was not due yet: a filler
+      { seq: 4, stampUs: 3700 }, // instances 2 and 3, late, in one step
+      { seq: 5, stampUs: 3700 },
+      { seq: 6, stampUs: 3700 }, // instance 4 is not due until 4000: a filler
+      { seq: 7, stampUs: 12_000 }, // instances 4..10 (the last one, due at the end)
+      { seq: 8, stampUs: 12_000 }, { seq: 9, stampUs: 12_000 }, { seq: 10, stampUs: 12_000 },
+      { seq: 11, stampUs: 12_000 }, { seq: 12, stampUs: 12_000 }, { seq: 13, stampUs: 12_000 },
+      { seq: 14, stampUs: 12_000 }, // past the end of the schedule: a filler
+    ];
+    const kinds = classify(schedule, lines);
+    expect(kinds.map((k) => (k.filler ? "f" : "i")).join("")).toBe("ffifiif" + "iiiiiii" + "f");
+    expect(kinds.filter((k) => !k.filler).map((k) => k.scheduledUs)).toEqual([1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10_000]);
+  });
+
+  it("leaves fillers out of offered load, throughput and latency, and counts them", () => {
+    // Rank 0 makes a filler at 12.5 ms (between k = 12 and 13), committed late on both ranks.
+    const specs = steady(5);
+    specs.splice(12, 0, { rank: 0, k: 0, atMs: 12.5, commitMs: [60, 60] });
+    const f = measureRun(build(specs), WARM_S, WINDOW_S);
+    expect([f.offeredPerS, f.committedPerS, f.maxMs, f.fillers]).toEqual([2000, 2000, 5, 1]);
+    expect([f.backlogStart, f.backlogEnd]).toEqual([10, 10]);
+  });
+
+  it("refuses a schedule that the log contradicts (fillers found != fillers reported)", () => {
+    const runs = build(steady(5), true, 3);
+    expect(() => measureRun(runs, WARM_S, WINDOW_S)).toThrow(/rank 0: its log shows 0 fillers against its schedule, its status reports 3/);
   });
 });

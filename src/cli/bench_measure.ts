@@ -3,7 +3,9 @@
 // - An instance's time is when the workload SCHEDULED it (the k-th instance of a rank's schedule is
 //   due at start + k / rate), not when the consensus loop got round to stamping it: the loop may sit
 //   on an fsync, and stamping late would hide that queueing (coordinated omission). The lag from
-//   scheduled to stamped is reported on its own.
+//   scheduled to stamped is reported on its own. Fillers (instances a rank makes up to fill a seq
+//   the leader allotted it when nothing was pending) share the generate counter but were never
+//   offered: they are told apart (see classify) and left out of every figure but their count.
 // - Throughput counts only instances scheduled inside the window that were committed on EVERY rank
 //   (at any time before the run ended), per second of window: a backlog left over from warm-up
 //   never counts.
@@ -18,8 +20,11 @@ import { statusPath } from "./launch.js";
 /** A rank's generation schedule, as its status file reports it. */
 export interface Schedule {
   startUs: number;
+  endUs: number;
   ratePerS: number;
   firstSeq: number;
+  /** Fillers the rank reports it made (null: unknown); must match what the log shows. */
+  fillers: number | null;
 }
 
 export interface RankRun {
@@ -44,15 +49,15 @@ export interface RunFigures {
   /** Scheduled -> stamped in the generate line. */
   lagP50Ms: number;
   lagP99Ms: number;
+  /** Fillers made in the window (not offered load: in no other figure). */
+  fillers: number;
 }
 
 /** Growth of the backlog across the window still counted as "not growing", as a share of offered. */
 export const BACKLOG_SLACK = 0.01;
-/** Scheduled time may exceed the stamp by rounding only: the stamp is floor(now in µs). */
-const SCHEDULE_TOLERANCE_US = 2;
-
 interface Instance {
   rank: number;
+  filler: boolean;
   scheduledUs: number;
   stampUs: number;
   ownCommitUs: number;
@@ -64,23 +69,40 @@ interface Instance {
 const GENERATE = /^generate Instance\[([^\]]*)\] in seq (\d+) at (\d+)$/gm;
 const COMMIT = /^commit Instance\[([^\]]*)\] in seq \d+ at (\d+)$/gm;
 
-/** Every generated instance with its scheduled and stamped time. Throws if a stamp is earlier
- * than its schedule allows (the schedule does not describe these lines: figures would be wrong). */
+/**
+ * Tells a rank's background instances from its fillers, and gives each its scheduled time. The
+ * generator (protocol/generation.ts) makes instance j+1 once floor((now - start) * rate / 1e6)
+ * reaches j+1, and a filler is made only after every due instance was (same step, same stamp). So,
+ * walking the generate lines in order with j background instances seen, a line stamped t is the
+ * next background instance exactly when floor((t - start) * rate / 1e6) > j (and j is below the
+ * schedule's total); otherwise it is a filler. The same arithmetic as the generator: no tolerance.
+ */
+export function classify(schedule: Schedule, lines: readonly { seq: number; stampUs: number }[]): { scheduledUs: number; filler: boolean }[] {
+  const { startUs, endUs, ratePerS, firstSeq } = schedule;
+  const total = Math.floor(((endUs - startUs) * ratePerS) / 1e6);
+  let j = 0;
+  return lines.map(({ seq, stampUs }) => {
+    if (seq < firstSeq || j >= total || Math.floor(((stampUs - startUs) * ratePerS) / 1e6) <= j) return { scheduledUs: stampUs, filler: true };
+    j++;
+    return { scheduledUs: startUs + (j * 1e6) / ratePerS, filler: false };
+  });
+}
+
+/** Every generated instance with its scheduled and stamped time. Throws if the fillers found do
+ * not match the count the rank reported (the schedule does not describe this log). */
 function generatedInstances(ranks: readonly RankRun[]): Map<string, Instance> {
   const instances = new Map<string, Instance>();
   ranks.forEach(({ log, schedule }, rank) => {
-    for (const m of log.matchAll(GENERATE)) {
-      const seq = Number(m[2]);
-      const stampUs = Number(m[3]);
-      let scheduledUs = stampUs;
-      if (schedule && schedule.ratePerS > 0 && seq >= schedule.firstSeq) {
-        scheduledUs = schedule.startUs + ((seq - schedule.firstSeq + 1) * 1e6) / schedule.ratePerS;
-        if (scheduledUs > stampUs + SCHEDULE_TOLERANCE_US) {
-          throw new Error(`rank ${rank}: instance ${m[1]} is stamped ${(scheduledUs - stampUs).toFixed(0)} µs before its scheduled time: the status file's schedule does not match the log`);
-        }
-      }
-      instances.set(m[1] as string, { rank, scheduledUs, stampUs, ownCommitUs: NaN, commits: 0, lastCommitUs: -Infinity });
+    const lines = [...log.matchAll(GENERATE)].map((m) => ({ id: m[1] as string, seq: Number(m[2]), stampUs: Number(m[3]) }));
+    const kinds = schedule && schedule.ratePerS > 0 ? classify(schedule, lines) : lines.map((l) => ({ scheduledUs: l.stampUs, filler: false }));
+    const fillers = kinds.filter((k) => k.filler).length;
+    if (schedule?.fillers != null && fillers !== schedule.fillers) {
+      throw new Error(`rank ${rank}: its log shows ${fillers} fillers against its schedule, its status reports ${schedule.fillers}: the schedule does not match the log`);
     }
+    lines.forEach((line, i) => {
+      const kind = kinds[i] ?? { scheduledUs: line.stampUs, filler: false };
+      instances.set(line.id, { rank, ...kind, stampUs: line.stampUs, ownCommitUs: NaN, commits: 0, lastCommitUs: -Infinity });
+    });
   });
   ranks.forEach(({ log }, rank) => {
     for (const m of log.matchAll(COMMIT)) {
@@ -114,9 +136,14 @@ export function measureRun(ranks: readonly RankRun[], warmS: number, windowS: nu
   let committed = 0;
   let backlogStart = 0;
   let backlogEnd = 0;
+  let fillers = 0;
   const latencies: number[] = [];
   const lags: number[] = [];
   for (const inst of instances.values()) {
+    if (inst.filler) {
+      if (inst.stampUs >= from && inst.stampUs < to) fillers++;
+      continue;
+    }
     if (inst.scheduledUs <= from && !everywhere(inst, from)) backlogStart++;
     if (inst.scheduledUs <= to && !everywhere(inst, to)) backlogEnd++;
     if (inst.scheduledUs < from || inst.scheduledUs >= to) continue;
@@ -138,16 +165,18 @@ export function measureRun(ranks: readonly RankRun[], warmS: number, windowS: nu
     maxMs: latencies[latencies.length - 1] ?? NaN,
     lagP50Ms: percentile(lags, 50),
     lagP99Ms: percentile(lags, 99),
+    fillers,
   };
 }
 
 /** The schedule in a rank's status file (written by --status-file), if there is one. */
 export function readSchedule(path: string): Schedule | null {
   if (!existsSync(path)) return null;
-  const status = JSON.parse(readFileSync(path, "utf8")) as { generation?: Partial<Schedule> | null };
+  const status = JSON.parse(readFileSync(path, "utf8")) as { generation?: Partial<Schedule> | null; fillers?: unknown };
   const g = status.generation;
-  if (!g || typeof g.startUs !== "number" || typeof g.ratePerS !== "number" || typeof g.firstSeq !== "number") return null;
-  return { startUs: g.startUs, ratePerS: g.ratePerS, firstSeq: g.firstSeq };
+  if (!g || typeof g.startUs !== "number" || typeof g.endUs !== "number" || typeof g.ratePerS !== "number" || typeof g.firstSeq !== "number") return null;
+  const fillers = typeof status.fillers === "number" ? status.fillers : null;
+  return { startUs: g.startUs, endUs: g.endUs, ratePerS: g.ratePerS, firstSeq: g.firstSeq, fillers };
 }
 
 export function measurePoint(dir: string, n: number, warmS: number, windowS: number): RunFigures {

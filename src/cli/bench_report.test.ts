@@ -4,7 +4,7 @@ import type { RunFigures } from "./bench_measure.js";
 import { row, summaryLines, type Point } from "./bench_report.js";
 
 function run(offered: number, committed: number, sustained: boolean, p99Ms: number): RunFigures {
-  return { offeredPerS: offered, committedPerS: committed, backlogStart: 10, backlogEnd: sustained ? 10 : 5000, sustained, p50Ms: 1, p99Ms, maxMs: p99Ms * 2, lagP50Ms: 0.1, lagP99Ms: 0.5 };
+  return { offeredPerS: offered, committedPerS: committed, backlogStart: 10, backlogEnd: sustained ? 10 : 5000, sustained, p50Ms: 1, p99Ms, maxMs: p99Ms * 2, lagP50Ms: 0.1, lagP99Ms: 0.5, fillers: 0 };
 }
 
 function point(offered: number, runs: RunFigures[], checked = true): Point {
