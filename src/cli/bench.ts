@@ -123,7 +123,7 @@ async function main(): Promise<number> {
   const quick = process.argv.includes("--quick");
   const only = pointArg();
   const repeats = quick || only ? 1 : 3;
-  const sweeps: Record<number, number[]> = quick ? { 3: [2000, 8000], 5: [1000, 4000] } : { 3: [1000, 4000, 8000, 16000, 24000, 32000], 5: [500, 2000, 4000, 6000, 8000, 12000] };
+  const sweeps: Record<number, number[]> = quick ? { 3: [2000, 8000], 5: [1000, 4000] } : { 3: [1000, 4000, 8000, 16000, 24000, 32000, 40000], 5: [500, 2000, 4000, 6000, 8000, 12000, 16000] };
   const points: Point[] = [];
   const ceilings: Record<number, number> = {};
   const limits: Limits = {};

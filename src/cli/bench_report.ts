@@ -56,8 +56,12 @@ export function summaryLines(points: readonly Point[], limits: Limits): string[]
     const half = [...fsynced].sort((a, b) => Math.abs(med(a, "offeredPerS") - max / 2) - Math.abs(med(b, "offeredPerS") - max / 2))[0] as Point;
     const above = fsynced.filter((p) => med(p, "offeredPerS") > med(best, "offeredPerS"));
     const next = above.length > 0 ? `; the next swept load (${fmt(med(above[0] as Point, "offeredPerS"))}/s) was not` : " (the highest load swept)";
+    // Lower loads that some run did not sustain are named: the headline must not hide them.
+    const shaky = fsynced.filter((p) => med(p, "offeredPerS") < med(best, "offeredPerS") && !sustained(p))
+      .map((p) => `${fmt(med(p, "offeredPerS"))}/s (${p.runs.filter((r) => r.sustained).length}/${p.runs.length})`);
+    const below = shaky.length > 0 ? `; lower loads not sustained in every run: ${shaky.join(", ")}` : "";
     lines.push(
-      `${ranks} ranks: sustained ${fmt(max)} commits/s with fsync (backlog flat in every run)${next}; ` +
+      `${ranks} ranks: sustained ${fmt(max)} commits/s with fsync (backlog flat in every run)${next}${below}; ` +
       `messaging limit ${fmt(limit)}/s, so ${fmt(max / limit, 2)} of it; ` +
       `at ${fmt(med(half, "offeredPerS"))}/s offered (nearest half) p99 ${spread(half, "p99Ms", 1)} ms from scheduled time`,
     );
