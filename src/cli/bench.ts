@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { median, measurePoint, usageOf } from "./bench_measure.js";
 import { longReport, longRun, writeLong } from "./bench_long.js";
-import { ceilingLine, DEFINITIONS, limitsLine, row, summaryLines, TABLE_HEADER, type Limits, type Point } from "./bench_report.js";
+import { ceilingLine, DEFINITIONS, limitsLine, row, summaryLines, sustained, TABLE_HEADER, type Limits, type Point } from "./bench_report.js";
 import { RANK_NODE_FLAGS, runCluster, writeCluster } from "./launch.js";
 
 const WARM_S = 3;
@@ -18,6 +18,7 @@ const WINDOW_S = 5;
 // rotates; each rotation costs a read with its fsyncs. At -l 1000, 5 ranks fell behind near 30-35k/s
 // (rounds run one after another); -l 10000 kept up with 60k/s offered.
 const L = 10_000;
+const EXTRA_STEPS = 4;
 const dist = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
 function rankArgs(rate: number, fsync: boolean, seconds: number): string[] {
@@ -112,6 +113,23 @@ function pointArg(): { ranks: number; rate: number; fsync: boolean } | null {
   return { ranks: Number(m[1]), rate: Number(m[2]), fsync: m[3] === undefined };
 }
 
+/** The listed loads, then 25% more at a time while every run keeps up (at most EXTRA_STEPS more,
+ * never past the messaging limit): the sweep ends at saturation, not at a guess. Then the last
+ * load once more without fsync. */
+async function sweep(ranks: number, rates: readonly number[], repeats: number, limit: number): Promise<Point[]> {
+  const points: Point[] = [];
+  for (const rate of rates) points.push(await runPoint(ranks, rate, true, repeats));
+  let rate = rates[rates.length - 1] ?? 1000;
+  for (let extra = 0; extra < EXTRA_STEPS && points.length > 0 && sustained(points[points.length - 1] as Point); extra++) {
+    const next = Math.round((rate * 1.25) / 1000) * 1000;
+    if (next * ranks > limit) break;
+    rate = next;
+    points.push(await runPoint(ranks, rate, true, repeats));
+  }
+  points.push(await runPoint(ranks, rate, false, repeats));
+  return points;
+}
+
 async function main(): Promise<number> {
   if (process.argv.includes("--long")) {
     const r = await longRun(checkerPasses);
@@ -123,7 +141,7 @@ async function main(): Promise<number> {
   const quick = process.argv.includes("--quick");
   const only = pointArg();
   const repeats = quick || only ? 1 : 3;
-  const sweeps: Record<number, number[]> = quick ? { 3: [2000, 8000], 5: [1000, 4000] } : { 3: [1000, 4000, 8000, 16000, 24000, 32000, 40000], 5: [500, 2000, 4000, 6000, 8000, 12000, 16000] };
+  const sweeps: Record<number, number[]> = quick ? { 3: [2000, 8000], 5: [1000, 4000] } : { 3: [1000, 4000, 8000, 16000, 24000, 32000, 40000], 5: [500, 2000, 4000, 8000, 12000, 16000] };
   const points: Point[] = [];
   const ceilings: Record<number, number> = {};
   const limits: Limits = {};
@@ -134,9 +152,7 @@ async function main(): Promise<number> {
       continue;
     }
     ceilings[ranks] = await ceiling(ranks);
-    const rates = sweeps[ranks] ?? [];
-    for (const rate of rates) points.push(await runPoint(ranks, rate, true, repeats));
-    points.push(await runPoint(ranks, rates[rates.length - 1] ?? 1000, false, repeats));
+    points.push(...(await sweep(ranks, sweeps[ranks] ?? [], repeats, quick ? 0 : limits[ranks].fsync)));
   }
   const header = [
     `yasp benchmark: ${WINDOW_S} s window after ${WARM_S} s warm-up, ${repeats} run(s) a point (median, min-max), -o 100 -l ${L} --batch 256 --window 8, 127.0.0.1`,
