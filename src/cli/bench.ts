@@ -1,15 +1,15 @@
-// `npm run bench [-- --quick | --point ranks:rate[:nofsync] | --long]`: real rank processes on 127.0.0.1, a sweep of offered
+// `npm run bench [-- --quick | --point ranks:rate[:nofsync] | --long | --report]`: real rank processes on 127.0.0.1, a sweep of offered
 // load for 3 and 5 ranks (durability on, plus --no-fsync at the top of the sweep), 3 runs a point,
 // the checker on every run, and in the same run the messaging limit (bench_limit.ts) and the old
 // log-writing ceiling. Definitions of every figure: bench_measure.ts. Prints a table and writes
 // bench/results.json and bench/results.md.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { median, measurePoint, usageOf } from "./bench_measure.js";
 import { longReport, longRun, writeLong } from "./bench_long.js";
-import { ceilingLine, DEFINITIONS, limitsLine, row, summaryLines, sustained, TABLE_HEADER, type Limits, type Point } from "./bench_report.js";
+import { renderResults, sustained, type Limits, type Point, type Results } from "./bench_report.js";
 import { RANK_NODE_FLAGS, runCluster, writeCluster } from "./launch.js";
 
 const WARM_S = 3;
@@ -138,6 +138,10 @@ async function main(): Promise<number> {
     writeLong(r);
     return r.pass ? 0 : 1;
   }
+  if (process.argv.includes("--report")) {
+    process.stdout.write(renderResults(JSON.parse(readFileSync(join("bench", "results.json"), "utf8")) as Results, true));
+    return 0;
+  }
   const quick = process.argv.includes("--quick");
   const only = pointArg();
   const repeats = quick || only ? 1 : 3;
@@ -154,21 +158,14 @@ async function main(): Promise<number> {
     ceilings[ranks] = await ceiling(ranks);
     points.push(...(await sweep(ranks, sweeps[ranks] ?? [], repeats, quick ? 0 : limits[ranks].fsync)));
   }
-  const header = [
-    `yasp benchmark: ${WINDOW_S} s window after ${WARM_S} s warm-up, ${repeats} run(s) a point (median, min-max), -o 100 -l ${L} --batch 256 --window 8, 127.0.0.1`,
-    ...DEFINITIONS,
-    limitsLine(limits),
-    ...(only ? [] : [ceilingLine(ceilings)]),
-    "",
-    ...TABLE_HEADER,
-  ];
-  const table = [...header, ...points.map((p) => row(p, limits)), "", ...summaryLines(points, limits)].join("\n") + "\n";
+  const results: Results = { warmS: WARM_S, windowS: WINDOW_S, repeats, l: L, limits, ceilings, points };
+  const table = renderResults(results, only === null);
   process.stdout.write(table);
   // One point (--point ranks:rate[:nofsync]) is for a quick look: print it, keep the results files.
   if (!only) {
     mkdirSync("bench", { recursive: true });
     writeFileSync(join("bench", "results.md"), table + `\nReproduce a row: npx yasp-cluster -n <ranks> --log-dir logs/bench -- <args>; args of each row are in results.json.\n`);
-    writeFileSync(join("bench", "results.json"), JSON.stringify({ warmS: WARM_S, windowS: WINDOW_S, repeats, limits, ceilings, points }, null, 2) + "\n");
+    writeFileSync(join("bench", "results.json"), JSON.stringify(results, null, 2) + "\n");
   }
   return points.every((p) => p.checked) ? 0 : 1;
 }

@@ -22,7 +22,7 @@ describe("benchmark summary", () => {
       point(40_000, [run(40_000, 40_000, true, 90), run(40_000, 39_000, false, 400), run(40_000, 40_000, true, 95)]),
     ];
     const [line] = summaryLines(points, LIMITS);
-    expect(line).toMatch(/^5 ranks: sustained 20000 commits\/s with fsync/);
+    expect(line).toMatch(/^5 ranks: sustained 20000 commits\/s with fsync \(backlog flat in every run; p99 there 50\.0 \(40\.0-60\.0\) ms\)/);
     expect(line).toMatch(/the next swept load \(40000\/s\) was not; lower loads not sustained in every run: 5000\/s \(2\/3\);/);
     expect(line).toMatch(/messaging limit 200000\/s, so 0\.10 of it/);
     expect(line).toMatch(/at 10000\/s offered \(nearest half\) p99 25\.0 \(20\.0-30\.0\) ms/);

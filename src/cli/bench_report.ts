@@ -61,7 +61,7 @@ export function summaryLines(points: readonly Point[], limits: Limits): string[]
       .map((p) => `${fmt(med(p, "offeredPerS"))}/s (${p.runs.filter((r) => r.sustained).length}/${p.runs.length})`);
     const below = shaky.length > 0 ? `; lower loads not sustained in every run: ${shaky.join(", ")}` : "";
     lines.push(
-      `${ranks} ranks: sustained ${fmt(max)} commits/s with fsync (backlog flat in every run)${next}${below}; ` +
+      `${ranks} ranks: sustained ${fmt(max)} commits/s with fsync (backlog flat in every run; p99 there ${spread(best, "p99Ms", 1)} ms)${next}${below}; ` +
       `messaging limit ${fmt(limit)}/s, so ${fmt(max / limit, 2)} of it; ` +
       `at ${fmt(med(half, "offeredPerS"))}/s offered (nearest half) p99 ${spread(half, "p99Ms", 1)} ms from scheduled time`,
     );
@@ -85,3 +85,27 @@ export const DEFINITIONS = [
   "backlog: instances scheduled and not yet committed on every rank, at window start and end (median run); sustained: runs whose backlog grew by at most 1% of the window's offered instances;",
   "latency p50/p99/max: scheduled time -> commit on the generating rank (median run; p99 min-max over runs); lag: scheduled -> stamped in the generate line.",
 ];
+
+/** What a full run writes to bench/results.json (and --report prints again). */
+export interface Results {
+  warmS: number;
+  windowS: number;
+  repeats: number;
+  /** -l of every rank */
+  l: number;
+  limits: Limits;
+  ceilings: Record<number, number>;
+  points: Point[];
+}
+
+export function renderResults(r: Results, withCeiling: boolean): string {
+  const header = [
+    `yasp benchmark: ${r.windowS} s window after ${r.warmS} s warm-up, ${r.repeats} run(s) a point (median, min-max), -o 100 -l ${r.l} --batch 256 --window 8, 127.0.0.1`,
+    ...DEFINITIONS,
+    limitsLine(r.limits),
+    ...(withCeiling ? [ceilingLine(r.ceilings)] : []),
+    "",
+    ...TABLE_HEADER,
+  ];
+  return [...header, ...r.points.map((p) => row(p, r.limits)), "", ...summaryLines(r.points, r.limits)].join("\n") + "\n";
+}
