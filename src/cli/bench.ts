@@ -161,8 +161,8 @@ async function main(): Promise<number> {
   const results: Results = { warmS: WARM_S, windowS: WINDOW_S, repeats, l: L, limits, ceilings, points };
   const table = renderResults(results, only === null);
   process.stdout.write(table);
-  // One point (--point ranks:rate[:nofsync]) is for a quick look: print it, keep the results files.
-  if (!only) {
+  // --quick and --point are for a quick look: print, and keep the results of the last full run.
+  if (!only && !quick) {
     mkdirSync("bench", { recursive: true });
     writeFileSync(join("bench", "results.md"), table + `\nReproduce a row: npx yasp-cluster -n <ranks> --log-dir logs/bench -- <args>; args of each row are in results.json.\n`);
     writeFileSync(join("bench", "results.json"), JSON.stringify(results, null, 2) + "\n");
