@@ -75,7 +75,8 @@ async function ceiling(ranks: number): Promise<number> {
   return Math.min(...rates);
 }
 
-/** One messaging-limit run (bench_limit.ts): N processes, rank 0 leads; instances committed per second. */
+/** One messaging-limit run (bench_limit.ts): N processes, rank 0 leads; the slowest rank's
+ * commits per second in its window, or NaN if the run did not finish. */
 async function limitOnce(ranks: number, fsync: boolean): Promise<number> {
   const dir = join("bench", "tmp", `limit-${ranks}-${fsync ? "fsync" : "nofsync"}`);
   rmSync(dir, { recursive: true, force: true });
@@ -83,25 +84,37 @@ async function limitOnce(ranks: number, fsync: boolean): Promise<number> {
   const children: ChildProcess[] = [];
   try {
     const outputs = Array.from({ length: ranks }, (_, r) => {
-      const args = [...RANK_NODE_FLAGS, dist("./bench_limit.js"), String(r), clusterFile, "3", dir, fsync ? "1" : "0"];
+      const args = [...RANK_NODE_FLAGS, dist("./bench_limit.js"), String(r), clusterFile, String(WARM_S), String(WINDOW_S), dir, fsync ? "1" : "0"];
       const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
       children.push(child);
       let out = "";
       child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
-      return new Promise<string>((resolve) => child.once("close", () => resolve(out)));
+      return new Promise<number>((resolve) => child.once("close", () => resolve(Number(out.trim() || NaN))));
     });
-    const leader = await Promise.race([outputs[0] as Promise<string>, new Promise<string>((resolve) => setTimeout(() => resolve(""), 60_000))]);
-    return Number(leader.trim() || NaN);
+    const timeout = new Promise<number[]>((resolve) => setTimeout(() => resolve([NaN]), 60_000));
+    return Math.min(...(await Promise.race([Promise.all(outputs), timeout])));
   } finally {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-async function messagingLimit(ranks: number, fsync: boolean): Promise<number> {
+/** Three limit runs; a run that did not finish is reported and left out. */
+async function messagingLimit(ranks: number, fsync: boolean): Promise<number[]> {
   const rates: number[] = [];
-  for (let i = 0; i < 3; i++) rates.push(await limitOnce(ranks, fsync));
-  return median(rates);
+  for (let i = 0; i < 3; i++) {
+    const rate = await limitOnce(ranks, fsync);
+    if (Number.isFinite(rate)) rates.push(rate);
+    else process.stderr.write(`bench: a messaging-limit run (${ranks} ranks, fsync ${fsync ? "on" : "off"}) did not finish; left out\n`);
+  }
+  return rates;
+}
+
+/** The limit is measured before and after a sweep: the VM's speed drifts over 10 minutes. */
+async function measureLimits(limits: Limits, ranks: number): Promise<void> {
+  const l = (limits[ranks] ??= { fsync: [], nofsync: [] });
+  l.fsync.push(...(await messagingLimit(ranks, true)));
+  l.nofsync.push(...(await messagingLimit(ranks, false)));
 }
 
 /** `--point 5:4000` or `--point 3:8000:nofsync`: measure one point only. */
@@ -150,13 +163,14 @@ async function main(): Promise<number> {
   const ceilings: Record<number, number> = {};
   const limits: Limits = {};
   for (const ranks of only ? [only.ranks] : [3, 5]) {
-    limits[ranks] = { fsync: await messagingLimit(ranks, true), nofsync: await messagingLimit(ranks, false) };
+    await measureLimits(limits, ranks);
     if (only) {
       points.push(await runPoint(ranks, only.rate, only.fsync, repeats));
       continue;
     }
     ceilings[ranks] = await ceiling(ranks);
-    points.push(...(await sweep(ranks, sweeps[ranks] ?? [], repeats, quick ? 0 : limits[ranks].fsync)));
+    points.push(...(await sweep(ranks, sweeps[ranks] ?? [], repeats, quick ? 0 : median(limits[ranks]?.fsync ?? []))));
+    if (!quick) await measureLimits(limits, ranks);
   }
   const results: Results = { warmS: WARM_S, windowS: WINDOW_S, repeats, l: L, limits, ceilings, points };
   const table = renderResults(results, only === null);

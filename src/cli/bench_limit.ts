@@ -5,9 +5,11 @@
 // (WAL record + fdatasync, group commit) and acks; on a majority the leader broadcasts the commit
 // frame; every rank writes the generate lines of its own ids and a commit line for every id. Same
 // TCP transport and codec (zod validation included), same WAL, same log writer. No rounds, no
-// reads, no offers, no bindings, no retransmission (loopback does not lose frames).
-// The leader prints the instances committed per second after a 1 s warm-up.
-//   node dist/src/cli/bench_limit.js <rank> <cluster file> <seconds> <dir> <fsync: 1|0>
+// reads, no offers, no bindings (the owner's second fsync), no retransmission (loopback does not
+// lose frames): an upper bound of what the protocol could reach with this transport, WAL and log.
+// Like a benchmark point, each rank counts the commit lines it wrote in a window after a warm-up
+// (from its first frame) and prints their rate; the bench takes the slowest rank's.
+//   node dist/src/cli/bench_limit.js <rank> <cluster file> <warm-up s> <window s> <dir> <fsync: 1|0>
 import { join } from "node:path";
 import { FileLogSink } from "../io/file_log.js";
 import { TcpTransport } from "../io/tcp_transport.js";
@@ -17,10 +19,14 @@ import { loadCluster } from "./config.js";
 
 const BATCH = 256;
 const WINDOW = 8;
-const WARM_US = 1e6;
 const ROUND = 1;
+/** The leader goes on this long past its window, so every follower's window (which starts at its
+ * first impose, a little later) is full too. */
+const OVERRUN_US = 500_000;
 
-const [meText = "0", clusterFile = "", secondsText = "3", dir = ".", fsyncText = "1"] = process.argv.slice(2);
+const [meText = "0", clusterFile = "", warmText = "3", windowText = "5", dir = ".", fsyncText = "1"] = process.argv.slice(2);
+const warmUs = Number(warmText) * 1e6;
+const windowUs = Number(windowText) * 1e6;
 const me = Number(meText);
 const addrs = loadCluster(clusterFile);
 const n = addrs.length;
@@ -42,9 +48,14 @@ function logGenerated(ids: readonly string[], atUs: number): void {
   }
 }
 
+/** This rank's measurement: commits logged inside [start + warm-up, + window). */
+let startUs = Infinity;
+let counted = 0;
+
 function logCommitted(seq: number, ids: readonly string[], atUs: number): void {
   ids.forEach((id, i) => log.write(`commit Instance[${id}] in seq ${seq + i} at ${atUs}\n`));
   log.flush();
+  if (atUs >= startUs + warmUs && atUs < startUs + warmUs + windowUs) counted += ids.length;
 }
 
 function broadcast(msg: WireMsg): void {
@@ -56,6 +67,7 @@ function runFollower(): void {
   transport.onMessage((msg) => {
     if (msg.t === "impose") {
       clearInterval(hello);
+      if (startUs === Infinity) startUs = nowUs();
       logGenerated(msg.ids, nowUs());
       wal.append({ r: "accept", round: msg.round, seq: msg.seq, ids: msg.ids });
       const ack: AckMsg = { t: "ack", from: me, round: msg.round, seq: msg.seq, count: msg.ids.length, backlog: 0 };
@@ -63,18 +75,16 @@ function runFollower(): void {
     } else if (msg.t === "commit") {
       logCommitted(msg.seq, msg.ids, nowUs());
     } else if (msg.t === "end") {
-      void shutdown(null);
+      void shutdown(false);
     }
   });
 }
 
-function runLeader(seconds: number): void {
+function runLeader(): void {
   const heard = new Set<number>([me]);
   const acks = new Map<number, { msg: ImposeMsg; acks: number }>();
   let nextSeq = 0;
   let commitNext = 0;
-  let startUs = Infinity;
-  let counted = 0;
   const cut = () => {
     while (acks.size < WINDOW) {
       const seq = nextSeq;
@@ -97,10 +107,9 @@ function runLeader(seconds: number): void {
       broadcast(commit);
       const t = nowUs();
       logCommitted(commit.seq, commit.ids, t);
-      if (t >= startUs + WARM_US) counted += commit.ids.length;
       acks.delete(commitNext);
       commitNext += BATCH;
-      if (t >= startUs + WARM_US + seconds * 1e6) return void shutdown(counted / seconds);
+      if (t >= startUs + warmUs + windowUs + OVERRUN_US) return void shutdown(true);
     }
     cut();
   };
@@ -121,13 +130,11 @@ function runLeader(seconds: number): void {
 }
 
 let stopping = false;
-async function shutdown(rate: number | null): Promise<void> {
+async function shutdown(leader: boolean): Promise<void> {
   if (stopping) return;
   stopping = true;
-  if (rate !== null) {
-    broadcast({ t: "end", from: me, round: ROUND, next: ROUND + 1 });
-    process.stdout.write(`${rate.toFixed(0)}\n`);
-  }
+  if (leader) broadcast({ t: "end", from: me, round: ROUND, next: ROUND + 1 });
+  process.stdout.write(`${(counted / (windowUs / 1e6)).toFixed(0)}\n`);
   // Let the last frames leave before the sockets close.
   await new Promise((resolve) => setTimeout(resolve, 100));
   await log.close();
@@ -136,5 +143,5 @@ async function shutdown(rate: number | null): Promise<void> {
   process.exit(0);
 }
 
-if (me === 0) runLeader(Number(secondsText));
+if (me === 0) runLeader();
 else runFollower();

@@ -1,6 +1,9 @@
 // The benchmark's window accounting on synthetic log sets whose figures are known by hand.
 import { describe, expect, it } from "vitest";
-import { classify, measureRun, type RankRun } from "./bench_measure.js";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { classify, measurePoint, measureRun, type RankRun } from "./bench_measure.js";
 
 const T0 = 1_700_000_000_000_000; // µs, like real logs
 const RATE = 1000; // per rank: instance k (k = 1, 2, ...) is scheduled at T0 + k ms
@@ -120,6 +123,21 @@ describe("benchmark window accounting", () => {
     expect(kinds.filter((k) => !k.filler).map((k) => k.scheduledUs)).toEqual([1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10_000]);
   });
 
+  it("at a high rate, fillers made between generation ticks come after the instances due by then", () => {
+    // 40k/s: a tick at 10 ms made instances 1..400; a want at 10.5 ms took 401..420, then 10 fillers.
+    const schedule = { startUs: 0, endUs: 1e6, ratePerS: 40_000, firstSeq: 0, fillers: null };
+    const lines = [
+      ...Array.from({ length: 400 }, (_, i) => ({ seq: i, stampUs: 10_000 })),
+      ...Array.from({ length: 30 }, (_, i) => ({ seq: 400 + i, stampUs: 10_500 })),
+      { seq: 430, stampUs: 10_525 }, // instance 421, due at 10525
+    ];
+    const kinds = classify(schedule, lines);
+    expect(kinds.filter((k) => k.filler).length).toBe(10);
+    expect(kinds.slice(420, 430).every((k) => k.filler)).toBe(true);
+    expect(kinds[419]).toEqual({ scheduledUs: 10_500, filler: false });
+    expect(kinds[430]).toEqual({ scheduledUs: 10_525, filler: false });
+  });
+
   it("leaves fillers out of offered load, throughput and latency, and counts them", () => {
     // Rank 0 makes a filler at 12.5 ms (between k = 12 and 13), committed late on both ranks.
     const specs = steady(5);
@@ -132,5 +150,21 @@ describe("benchmark window accounting", () => {
   it("refuses a schedule that the log contradicts (fillers found != fillers reported)", () => {
     const runs = build(steady(5), true, 3);
     expect(() => measureRun(runs, WARM_S, WINDOW_S)).toThrow(/rank 0: its log shows 0 fillers against its schedule, its status reports 3/);
+  });
+
+  it("refuses to time a run in which a rank reported no schedule (no silent fallback to stamps)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "yasp-bench-"));
+    try {
+      const [rank0, rank1] = build(steady(5));
+      writeFileSync(join(dir, "rank-0.log"), rank0?.log ?? "");
+      writeFileSync(join(dir, "rank-1.log"), rank1?.log ?? "");
+      writeFileSync(join(dir, "rank-0.status.json"), JSON.stringify({ fillers: 0, generation: { ...rank0?.schedule } }));
+      writeFileSync(join(dir, "rank-1.status.json"), JSON.stringify({ fillers: 0, generation: null }));
+      expect(() => measurePoint(dir, 2, WARM_S, WINDOW_S)).toThrow(/rank 1 reported no generation schedule/);
+      writeFileSync(join(dir, "rank-1.status.json"), JSON.stringify({ fillers: 0, generation: { ...rank1?.schedule } }));
+      expect(measurePoint(dir, 2, WARM_S, WINDOW_S).offeredPerS).toBe(2000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -76,6 +76,9 @@ const COMMIT = /^commit Instance\[([^\]]*)\] in seq \d+ at (\d+)$/gm;
  * walking the generate lines in order with j background instances seen, a line stamped t is the
  * next background instance exactly when floor((t - start) * rate / 1e6) > j (and j is below the
  * schedule's total); otherwise it is a filler. The same arithmetic as the generator: no tolerance.
+ * (The consensus handler takes every due instance before it makes a filler, between generation
+ * ticks too: consensus_handler.test.ts pins that.) One life of a rank only: lines of an earlier
+ * life (seq < firstSeq) count as fillers, so a restarted rank fails the filler count check below.
  */
 export function classify(schedule: Schedule, lines: readonly { seq: number; stampUs: number }[]): { scheduledUs: number; filler: boolean }[] {
   const { startUs, endUs, ratePerS, firstSeq } = schedule;
@@ -150,7 +153,10 @@ export function measureRun(ranks: readonly RankRun[], warmS: number, windowS: nu
     offered++;
     if (inst.commits === ranks.length) committed++;
     if (!Number.isNaN(inst.ownCommitUs)) latencies.push((inst.ownCommitUs - inst.scheduledUs) / 1000);
-    lags.push(Math.max(0, inst.stampUs - inst.scheduledUs) / 1000);
+    // classify() makes stamp >= scheduled (up to float rounding): anything else is a bug here.
+    const lagUs = inst.stampUs - inst.scheduledUs;
+    if (lagUs < -1) throw new Error(`instance of rank ${inst.rank} stamped ${-lagUs} µs before its scheduled time`);
+    lags.push(Math.max(0, lagUs) / 1000);
   }
   latencies.sort((a, b) => a - b);
   lags.sort((a, b) => a - b);
@@ -179,11 +185,14 @@ export function readSchedule(path: string): Schedule | null {
   return { startUs: g.startUs, endUs: g.endUs, ratePerS: g.ratePerS, firstSeq: g.firstSeq, fillers };
 }
 
+/** A benchmark run's figures; every rank must have reported its schedule (timing a rank from its
+ * stamps instead would bring back the coordinated omission this module exists to avoid). */
 export function measurePoint(dir: string, n: number, warmS: number, windowS: number): RunFigures {
-  const ranks = Array.from({ length: n }, (_, r) => ({
-    log: readFileSync(join(dir, `rank-${r}.log`), "utf8"),
-    schedule: readSchedule(statusPath(dir, r)),
-  }));
+  const ranks = Array.from({ length: n }, (_, r) => {
+    const schedule = readSchedule(statusPath(dir, r));
+    if (!schedule) throw new Error(`rank ${r} reported no generation schedule in ${statusPath(dir, r)}: cannot time its instances from their schedule`);
+    return { log: readFileSync(join(dir, `rank-${r}.log`), "utf8"), schedule };
+  });
   return measureRun(ranks, warmS, windowS);
 }
 

@@ -104,6 +104,19 @@ describe("ConsensusHandler (rank 1 of 3)", () => {
     expect(h.stats.fillers).toBe(2);
   });
 
+  it("a want between generation ticks takes every instance due by then before making a filler", () => {
+    const h = new ConsensusHandler(cfg({ me: 0, n: 1, rate: 40_000 }));
+    h.onTime(0, []); // alone in the cluster: generation starts at 0
+    const tick: Effect[] = [];
+    h.onTime(10_000, tick); // 400 due; the next wake-up is 1 ms later
+    expect(lines(tick)).toHaveLength(400);
+    const granted = grants(feed(h, [net({ t: "want", from: 0, round: 0, seq: 0, max: 430 })], 10_500));
+    const ids = granted[0]?.msg.t === "grant" ? granted[0].msg.ids : [];
+    // 20 more fell due by 10.5 ms: instances 0-400..0-419, then 10 fillers numbered after them.
+    expect(ids.slice(400)).toEqual(Array.from({ length: 30 }, (_, i) => `0-${400 + i}`));
+    expect(h.stats.fillers).toBe(10);
+  });
+
   it("grants nothing for a seq it knows is chosen (the asking round is stale)", () => {
     const h = new ConsensusHandler(cfg());
     feed(h, [commit(0, ["0-0"]), { kind: "propose", count: 1 }]);

@@ -179,8 +179,8 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
   }
 
   /** Generate what the background rate asks for up to now. */
-  private generateDue(nowUs: number, out: Effect[]): void {
-    for (let due = this.gen.takeDue(nowUs); due > 0; due--) this.enqueue(this.newInstance(nowUs, out));
+  private generateDue(nowUs: number, out: Effect[], catchUp = false): void {
+    for (let due = this.gen.takeDue(nowUs, catchUp); due > 0; due--) this.enqueue(this.newInstance(nowUs, out));
   }
 
   private enqueue(id: string): void {
@@ -199,7 +199,7 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
    * is filled: an instance already bound there, else a pending one, else a fresh filler. */
   private onWant(want: WantMsg, nowUs: number, out: Effect[]): void {
     this.lastWantUs = nowUs;
-    this.generateDue(nowUs, out);
+    this.generateDue(nowUs, out, true); // every instance due now comes before any filler
     const ids: string[] = [];
     let firstNew = -1;
     for (let s = want.seq; ids.length < want.max; s++) {

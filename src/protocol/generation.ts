@@ -50,9 +50,12 @@ export class GenerationSchedule {
     return this.started ? { startUs: this.startUs, endUs: this.endUs, ratePerS: this.rate, firstSeq: this.firstSeq } : null;
   }
 
-  /** How many instances are due now (counted as generated), and when the next ones are. */
-  takeDue(nowUs: number): number {
-    if (this.rate <= 0 || nowUs < this.nextUs) return 0;
+  /** How many instances are due now (counted as generated), and when the next ones are. Wake-ups
+   * come at most every GEN_TICK_US, so instances fall due between them; `catchUp` takes those
+   * too (a want must never be filled with made-up instances while real ones are due: fillers
+   * would then take the numbers of scheduled instances, and a benchmark could not tell them apart). */
+  takeDue(nowUs: number, catchUp = false): number {
+    if (this.rate <= 0 || !this.started || (nowUs < this.nextUs && !catchUp)) return 0;
     const until = Math.min(nowUs, this.endUs);
     const target = Math.floor(((until - this.startUs) * this.rate) / 1e6);
     const due = Math.max(0, target - this.generated);
