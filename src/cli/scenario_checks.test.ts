@@ -3,19 +3,17 @@ import {
   confirmAll,
   confirmBusy,
   confirmCounters,
+  confirmHeld,
   confirmLateStart,
   confirmPartition,
   confirmPause,
   confirmQuiet,
   confirmSilent,
-  confirmTakeover,
-  confirmWasLeading,
   emptyRecord,
   expectedCounters,
   parseFaultCounters,
   parseLog,
   parseStatus,
-  pickLeader,
   type LogTimes,
   type StatusSnapshot,
 } from "./scenario_checks.js";
@@ -57,73 +55,6 @@ describe("parsing", () => {
     const line = "rank 0: converged; generated 5, committed 9 in 1.0 s; round 3; cpu 0.1 s, peak rss 90 MB; frames in 1 out 2, wal syncs 3 (avg 0.10 ms); faults dropped 12, duplicated 0, delayed 3, cut 4";
     expect(parseFaultCounters(line)).toEqual({ dropped: 12, duplicated: 0, delayed: 3, cut: 4 });
     expect(parseFaultCounters("rank 0: converged; generated 5, committed 9 in 1.0 s; round 3; cpu 0.1 s, peak rss 90 MB; frames in 1 out 2, wal syncs 3 (avg 0.10 ms)")).toBeNull();
-  });
-});
-
-describe("pickLeader", () => {
-  const now = 10 * S;
-  const following = (leader: number, round: number) =>
-    [0, 1, 2, 3, 4].map((r) => status(r, now - 50_000, { round, leader, leading: r === leader ? { round, phase: "imposing" } : null }));
-
-  it("names the rank leading the highest round when a majority is in that round", () => {
-    expect(pickLeader(following(3, 8), 5, now)).toEqual({ rank: 3, round: 8 });
-  });
-
-  it("finds no leader when no rank leads", () => {
-    const none = [0, 1, 2, 3, 4].map((r) => status(r, now - 50_000, { round: 8, leader: 3 }));
-    expect(pickLeader(none, 5, now)).toHaveProperty("problem", expect.stringMatching(/no rank is leading/));
-  });
-
-  it("finds no leader when the statuses are stale (the ranks stopped writing)", () => {
-    const stale = following(3, 8).map((s) => ({ ...s, atUs: now - 2 * S }));
-    expect(pickLeader(stale, 5, now)).toHaveProperty("problem", expect.stringMatching(/only 0 of 5 ranks/));
-  });
-
-  it("finds no leader while a later round has started, or too few ranks follow", () => {
-    const moved = following(3, 8);
-    moved[1] = status(1, now - 50_000, { round: 9, leader: 4 });
-    expect(pickLeader(moved, 5, now)).toHaveProperty("problem", expect.stringMatching(/rank 1 is already in round 9/));
-    const alone = following(3, 8).map((s) => (s.rank === 3 ? s : { ...s, round: 7, leader: 2 }));
-    expect(pickLeader(alone, 5, now)).toHaveProperty("problem", expect.stringMatching(/only 1 of 5 ranks are in it/));
-  });
-
-  it("does not pick a leader that is ending its round, and takes the highest of two leading ranks", () => {
-    const ending = following(3, 8).map((s) => (s.leading ? { ...s, leading: { round: 8, phase: "ending" } } : s));
-    expect(pickLeader(ending, 5, now)).toHaveProperty("problem");
-    const two = following(3, 8);
-    two[2] = status(2, now - 50_000, { round: 8, leader: 3, leading: { round: 7, phase: "imposing" } }); // stale leadership of round 7
-    expect(pickLeader(two, 5, now)).toEqual({ rank: 3, round: 8 });
-  });
-
-  it("ignores ranks with no status (not running)", () => {
-    const some: (StatusSnapshot | null)[] = following(3, 8);
-    some[0] = null;
-    some[4] = null;
-    expect(pickLeader(some, 5, now)).toEqual({ rank: 3, round: 8 });
-  });
-});
-
-describe("the killed leader", () => {
-  it("was leading at the kill, from its last status", () => {
-    expect(confirmWasLeading(3, status(3, 0, { round: 8, leader: 3, leading: { round: 8, phase: "imposing" } }))).toEqual([]);
-    expect(confirmWasLeading(3, status(3, 0, { round: 8, leader: 3 }))[0]).toMatch(/rank 3 was not leading when killed/);
-    expect(confirmWasLeading(3, null)[0]).toMatch(/left no status/);
-  });
-
-  it("another rank led a later round while it was down", () => {
-    const kill = 2 * S;
-    const back = 4.5 * S;
-    const histories = [0, 1, 2, 3, 4].map((r) => every100ms(r, 0, 6 * S, { round: 8, leader: 3 }));
-    // no takeover: everyone still in round 8
-    expect(confirmTakeover(histories, 3, 8, kill, back)[0]).toMatch(/no other rank led a round after round 8 while rank 3 was down/);
-    // rank 4 leads round 9 from 2.3 s
-    histories[4] = every100ms(4, 0, 6 * S).map((s) => (s.atUs >= 2.3 * S ? { ...s, round: 9, leader: 4, leading: { round: 9, phase: "imposing" } } : s));
-    expect(confirmTakeover(histories, 3, 8, kill, back)).toEqual([]);
-    // ... but only after the killed rank was back: not a takeover
-    expect(confirmTakeover(histories, 3, 8, kill, 2.2 * S)).toHaveLength(1);
-    // the killed rank leading again itself does not count
-    const selfOnly = [0, 1, 2, 3, 4].map((r) => every100ms(r, 0, 6 * S, r === 3 ? { round: 13, leader: 3, leading: { round: 13, phase: "imposing" } } : {}));
-    expect(confirmTakeover(selfOnly, 3, 8, kill, back)).toHaveLength(1);
   });
 });
 
@@ -176,23 +107,35 @@ describe("confirmLateStart", () => {
   const start = 2 * S;
   const others = [0, 1, 2, 3].map(() => log(commitsOver(0, 4000, 0, 5 * S)));
 
-  it("passes: nothing before the start, then everything", () => {
+  it("passes: nothing before the start, the others had done what the scenario waited for, then everything", () => {
     const late = log(commitsOver(0, 4000, 2.1 * S, 5.5 * S));
-    expect(confirmLateStart(4, [...others, late], every100ms(4, 2.05 * S, 5.5 * S), start)).toEqual([]);
+    expect(confirmLateStart(4, [...others, late], every100ms(4, 2.05 * S, 5.5 * S), start, 1000)).toEqual([]);
   });
 
   it("fails when the late rank wrote before it was started (it was not late)", () => {
     const early = log(commitsOver(0, 4000, 0, 5 * S));
-    expect(confirmLateStart(4, [...others, early], every100ms(4, 2.05 * S, 5.5 * S), start)[0]).toMatch(/rank 4 wrote \d+ log lines before it was started/);
-    const statusEarly = confirmLateStart(4, [...others, log(commitsOver(0, 4000, 2.1 * S, 5.5 * S))], every100ms(4, 0, 5.5 * S), start);
+    expect(confirmLateStart(4, [...others, early], every100ms(4, 2.05 * S, 5.5 * S), start, 1000)[0]).toMatch(/rank 4 wrote \d+ log lines before it was started/);
+    const statusEarly = confirmLateStart(4, [...others, log(commitsOver(0, 4000, 2.1 * S, 5.5 * S))], every100ms(4, 0, 5.5 * S), start, 1000);
     expect(statusEarly[0]).toMatch(/wrote a status before it was started/);
   });
 
-  it("fails when it did not catch up, or the others had done nothing without it", () => {
+  it("fails when it did not catch up", () => {
     const behind = log(commitsOver(0, 500, 2.1 * S, 5.5 * S));
-    expect(confirmLateStart(4, [...others, behind], [], start)[0]).toMatch(/rank 4 did not catch up/);
+    expect(confirmLateStart(4, [...others, behind], [], start, 1000)[0]).toMatch(/rank 4 did not catch up/);
+  });
+
+  it("fails when the others had committed fewer than the scenario waits for (or nothing) when it started", () => {
+    // by 2 s the others committed 1600 each: enough for 1000, not for 2000
+    const late = log(commitsOver(0, 4000, 2.1 * S, 5.5 * S));
+    expect(confirmLateStart(4, [...others, late], [], start, 1600)).toEqual([]);
+    const problems = confirmLateStart(4, [...others, late], [], start, 2000);
+    expect(problems).toHaveLength(4);
+    expect(problems[0]).toMatch(/rank 0 had committed 1600 instances when rank 4 started \(it was to start after 2000\)/);
+    const slow = [...others];
+    slow[2] = log(commitsOver(0, 100, 0, 0.5 * S), commitsOver(100, 4000, 2.2 * S, 5 * S));
+    expect(confirmLateStart(4, [...slow, late], [], start, 1000)).toEqual([expect.stringMatching(/rank 2 had committed 100 instances/)]);
     const idle = [0, 1, 2, 3].map(() => log(commitsOver(0, 100, 2.2 * S, 5 * S)));
-    expect(confirmLateStart(4, [...idle, log(commitsOver(0, 100, 2.1 * S, 5.5 * S))], [], start)[0]).toMatch(/the others committed nothing before rank 4 started/);
+    expect(confirmLateStart(4, [...idle, log(commitsOver(0, 100, 2.1 * S, 5.5 * S))], [], start, 0)[0]).toMatch(/rank 0 had committed 0 instances when rank 4 started \(it was to start after 1\)/);
   });
 });
 
@@ -215,6 +158,42 @@ describe("confirmQuiet and confirmBusy (no majority: nothing new; a majority: pr
     const stalled = log(commitsOver(0, 400, 0, 2 * S));
     expect(confirmBusy([0, 1], [busy, busy], from, to, "in the majority")).toEqual([]);
     expect(confirmBusy([0, 1], [busy, stalled], from, to, "in the majority")[0]).toMatch(/rank 1 stopped committing in the majority \(nothing in the second half\)/);
+  });
+});
+
+describe("confirmHeld (no majority: the work waits for it)", () => {
+  const from = 1.3 * S; // the kill at 1 s, plus the settle margin
+  const to = 3.5 * S;
+  const back = 3.51 * S; // the first restart
+  /** Rank r generates an instance every 10 ms over 0..5 s; each is committed commitDelay after it,
+   * or, while the majority is down (1 s until the restart), 100 ms after the restart. */
+  function run(commitDuring: boolean, generateDuring = true): LogTimes[] {
+    const gen = (r: number) => Array.from({ length: 500 }, (_, i) => ({ id: `${r}-${i}`, at: i * 10_000 })).filter((g) => generateDuring || g.at < 1 * S || g.at > to);
+    const all = [0, 1].flatMap(gen);
+    const commitAt = (at: number) => (at + 20_000 < 1 * S || commitDuring || at > back ? at + 20_000 : back + 100_000);
+    const commits = all.map((g) => ({ id: g.id, atUs: commitAt(g.at) })).sort((a, b) => a.atUs - b.atUs).map((c, seq) => ({ ...c, seq }));
+    return [0, 1, 2, 3, 4].map((r) => ({ commits, generated: r < 2 ? new Map(gen(r).map((g) => [g.id, g.at])) : new Map() }));
+  }
+
+  it("passes: what the survivors generated in the window is committed only after the restart", () => {
+    expect(confirmHeld([0, 1], run(false), from, to, back, "with a majority down")).toEqual([]);
+  });
+
+  it("fails when the survivors generated nothing in the window (nothing could have been held)", () => {
+    expect(confirmHeld([0, 1], run(false, false), from, to, back, "with a majority down")).toEqual(["ranks 0, 1 generated nothing with a majority down: no work was held back"]);
+  });
+
+  it("fails when that work was committed before the restart", () => {
+    const problems = confirmHeld([0, 1], run(true), from, to, back, "with a majority down");
+    expect(problems[0]).toMatch(/rank 0 committed 436 of the 438 instances generated with a majority down before the majority was back \(0-131 at \+0\.03 s\)/);
+    expect(problems.filter((p) => / before the majority was back/.test(p))).toHaveLength(5);
+    expect(problems).toContain("rank 1 committed only 2 of the 438 instances generated with a majority down after the majority was back");
+  });
+
+  it("fails when a survivor never commits some of it", () => {
+    const logs = run(false);
+    logs[1] = { ...logs[1], commits: logs[1]!.commits.filter((c) => c.id !== "0-200") } as LogTimes;
+    expect(confirmHeld([0, 1], logs, from, to, back, "with a majority down")).toEqual(["rank 1 committed only 437 of the 438 instances generated with a majority down after the majority was back"]);
   });
 });
 
@@ -308,11 +287,28 @@ describe("confirmAll", () => {
       expect.arrayContaining([
         expect.stringMatching(/rank 3 kept writing its status while killed/),
         expect.stringMatching(/rank 3 was not leading when killed/),
-        expect.stringMatching(/no other rank led a round after round 8/),
+        expect.stringMatching(/no other rank got a majority for a round after round 8/),
+        expect.stringMatching(/the others committed no instance generated after rank 3 was killed/),
         expect.stringMatching(/rank 1 kept writing its status while paused/),
         expect.stringMatching(/rank 1 committed \d+ times while paused/),
       ]),
     );
+  });
+
+  it("checks a late start against the commits the runner waited for, and held work against the restarts", () => {
+    const rec = emptyRecord();
+    rec.lateStarts.push({ rank: 4, atUs: 2 * S, afterCommits: 2000 });
+    const logs = [0, 1, 2, 3].map(() => log(commitsOver(0, 4000, 0, 5 * S)));
+    logs.push(log(commitsOver(0, 4000, 2.1 * S, 5.5 * S)));
+    const data = { n: 5, args: [], logs, histories: [], summaries: [], endUs: 6 * S };
+    expect(confirmAll(rec, data)).toHaveLength(4); // 1600 each by 2 s, not 2000
+    rec.lateStarts[0] = { rank: 4, atUs: 2 * S, afterCommits: 1500 };
+    expect(confirmAll(rec, data)).toEqual([]);
+    const down = emptyRecord();
+    down.quiet.push({ ranks: [0, 1], fromUs: 1.3 * S, toUs: 3.5 * S, why: "with a majority down", heldUntilRestart: true });
+    expect(confirmAll(down, data)).toEqual(expect.arrayContaining(["no rank was killed before the window with a majority down and down until its end"]));
+    for (const r of [2, 3, 4]) down.kills.push({ rank: r, atUs: 1 * S, restartUs: 3.5 * S + r, lastStatus: null, leaderRound: null });
+    expect(confirmAll(down, data)).toEqual(expect.arrayContaining(["ranks 0, 1 generated nothing with a majority down: no work was held back"]));
   });
 
   it("passes a quiet run with zero counters", () => {

@@ -3,7 +3,9 @@
 // and what the runner did when (kill, pause, partition, late start). Each returns the problems it
 // found, in words; no problem means the fault is confirmed. The scenario runner calls confirmAll;
 // the unit tests call each one on synthetic data, including data where the fault did not happen.
+// Finding the leader and confirming its kill are in scenario_leader.ts.
 import { z } from "zod";
+import { confirmTakeover, confirmWasLeading } from "./scenario_leader.js";
 
 /** One snapshot of a rank's status file (--status-file); see src/cli/status_file.ts. */
 export interface StatusSnapshot {
@@ -80,51 +82,6 @@ const quorumOf = (n: number) => Math.floor(n / 2) + 1;
 const secs = (us: number) => `${(us / 1e6).toFixed(2)} s`;
 
 // ---------------------------------------------------------------------------------------------
-// The leader
-
-export type LeaderPick = { rank: number; round: number } | { problem: string };
-
-/**
- * The rank that leads the cluster now, from the latest status of each running rank (null: none).
- * Rule: among statuses written in the last freshUs, the rank leading the highest round (not about
- * to hand it on: phase "ending" does not count) is the leader if no fresh status has seen a later
- * round and a majority of the cluster (the leader included) is in that round. Otherwise there is
- * no clear leader now (a round change is under way, or too few ranks report): the caller reads again.
- */
-export function pickLeader(latest: readonly (StatusSnapshot | null)[], n: number, nowUs: number, freshUs = 300_000): LeaderPick {
-  const fresh = latest.filter((s): s is StatusSnapshot => s !== null && s.atUs >= nowUs - freshUs);
-  if (fresh.length < quorumOf(n)) return { problem: `only ${fresh.length} of ${n} ranks wrote a status in the last ${freshUs / 1000} ms` };
-  let best: StatusSnapshot | null = null;
-  for (const s of fresh) {
-    if (!s.leading || s.leading.phase === "ending" || s.leading.round % n !== s.rank) continue;
-    if (!best || s.leading.round > (best.leading?.round ?? -1)) best = s;
-  }
-  if (!best?.leading) return { problem: `no rank is leading a round (rounds ${fresh.map((s) => `${s.rank}:${s.round}`).join(" ")})` };
-  const round = best.leading.round;
-  const ahead = fresh.find((s) => s.round > round);
-  if (ahead) return { problem: `rank ${best.rank} leads round ${round} but rank ${ahead.rank} is already in round ${ahead.round}` };
-  const following = fresh.filter((s) => s.round === round && s.leader === best.rank).length;
-  if (following < quorumOf(n)) return { problem: `rank ${best.rank} leads round ${round} but only ${following} of ${n} ranks are in it` };
-  return { rank: best.rank, round };
-}
-
-/** The killed rank's last status before the kill must show it leading. */
-export function confirmWasLeading(rank: number, last: StatusSnapshot | null): string[] {
-  if (!last) return [`rank ${rank} (killed as leader) left no status`];
-  if (!last.leading) return [`rank ${rank} was not leading when killed (its last status: round ${last.round}, led by ${last.leader})`];
-  return [];
-}
-
-/** While the killed leader was down (fromUs..toUs), another rank must have led a round after `round`. */
-export function confirmTakeover(histories: readonly (readonly StatusSnapshot[])[], killed: number, round: number, fromUs: number, toUs: number): string[] {
-  for (const [r, h] of histories.entries()) {
-    if (r === killed) continue;
-    if (h.some((s) => s.atUs > fromUs && s.atUs < toUs && s.leading && s.leading.round > round)) return [];
-  }
-  return [`no other rank led a round after round ${round} while rank ${killed} was down`];
-}
-
-// ---------------------------------------------------------------------------------------------
 // Kill, pause, late start
 
 /**
@@ -157,19 +114,24 @@ export function confirmPause(rank: number, logs: readonly LogTimes[], fromUs: nu
 }
 
 /**
- * A rank started late wrote nothing before it was started (no log line, no status), the others
- * had committed work without it by then, and it caught up: it committed after its start, up to at
- * least the highest seq the others had reached when it started.
+ * A rank started late wrote nothing before it was started (no log line, no status), each of the
+ * others had committed at least afterCommits instances without it by then (what the scenario waited
+ * for), and it caught up: it committed after its start, up to at least the highest seq the others
+ * had reached when it started.
  */
-export function confirmLateStart(rank: number, logs: readonly LogTimes[], history: readonly StatusSnapshot[], startUs: number): string[] {
+export function confirmLateStart(rank: number, logs: readonly LogTimes[], history: readonly StatusSnapshot[], startUs: number, afterCommits: number): string[] {
   const problems: string[] = [];
   const own = logs[rank];
   const early = (own?.commits.filter((c) => c.atUs < startUs).length ?? 0) + [...(own?.generated.values() ?? [])].filter((t) => t < startUs).length;
   if (early > 0) problems.push(`rank ${rank} wrote ${early} log lines before it was started`);
   if (history.some((s) => s.atUs < startUs)) problems.push(`rank ${rank} wrote a status before it was started`);
   const others = [...logs.keys()].filter((r) => r !== rank);
+  const need = Math.max(1, afterCommits);
+  for (const r of others) {
+    const done = (logs[r]?.commits ?? []).filter((c) => c.atUs < startUs).length;
+    if (done < need) problems.push(`rank ${r} had committed ${done} instances when rank ${rank} started (it was to start after ${need})`);
+  }
   const target = maxSeqBy(logs, others, startUs);
-  if (target < 0) problems.push(`the others committed nothing before rank ${rank} started`);
   const after = own?.commits.filter((c) => c.atUs >= startUs) ?? [];
   if (after.length === 0) problems.push(`rank ${rank} committed nothing after it started`);
   else if (Math.max(...after.map((c) => c.seq)) < target) problems.push(`rank ${rank} did not catch up (the others had seq ${target} when it started)`);
@@ -198,6 +160,29 @@ export function confirmQuiet(ranks: readonly number[], logs: readonly LogTimes[]
     const fresh = (logs[r]?.commits ?? []).filter((c) => c.atUs > fromUs && c.atUs < toUs && c.seq > known);
     const first = fresh[0];
     if (first) problems.push(`rank ${r} committed ${fresh.length} new seqs ${why} (seq ${first.seq} at +${secs(first.atUs - fromUs)}; none of them had more than seq ${known})`);
+  }
+  return problems;
+}
+
+/**
+ * Ranks without a majority had work that waited for it (else "commit nothing new" passes for ranks
+ * that had nothing to commit): they generated instances in fromUs..toUs, none of those was committed
+ * on any rank before backUs (when the majority came back), and each of these ranks committed all of
+ * them after backUs.
+ */
+export function confirmHeld(ranks: readonly number[], logs: readonly LogTimes[], fromUs: number, toUs: number, backUs: number, why: string): string[] {
+  const held = new Set<string>();
+  for (const r of ranks) for (const [id, t] of logs[r]?.generated ?? []) if (t > fromUs && t < toUs) held.add(id);
+  if (held.size === 0) return [`ranks ${ranks.join(", ")} generated nothing ${why}: no work was held back`];
+  const problems: string[] = [];
+  for (const [r, l] of logs.entries()) {
+    const early = l.commits.filter((c) => held.has(c.id) && c.atUs < backUs);
+    const first = early[0];
+    if (first) problems.push(`rank ${r} committed ${early.length} of the ${held.size} instances generated ${why} before the majority was back (${first.id} at +${secs(first.atUs - fromUs)})`);
+  }
+  for (const r of ranks) {
+    const late = new Set((logs[r]?.commits ?? []).filter((c) => held.has(c.id) && c.atUs >= backUs).map((c) => c.id));
+    if (late.size < held.size) problems.push(`rank ${r} committed only ${late.size} of the ${held.size} instances generated ${why} after the majority was back`);
   }
   return problems;
 }
@@ -311,9 +296,14 @@ export interface FaultRecord {
   kills: { rank: number; atUs: number; restartUs: number | null; lastStatus: StatusSnapshot | null; leaderRound: number | null }[];
   pauses: { rank: number; atUs: number; resumeUs: number | null }[];
   partitions: { groups: number[][]; atUs: number; healUs: number | null }[];
-  lateStarts: { rank: number; atUs: number }[];
-  /** Ranks that must commit nothing new in a window (e.g. the survivors while a majority is down). */
-  quiet: { ranks: number[]; fromUs: number; toUs: number; why: string }[];
+  /** afterCommits: each of the others must have committed that many before the rank started. */
+  lateStarts: { rank: number; atUs: number; afterCommits: number }[];
+  /**
+   * Ranks that must commit nothing new in a window (e.g. the survivors while a majority is down).
+   * heldUntilRestart: they must also have had work there that waited for the killed ranks (confirmHeld,
+   * up to the first restart of a rank killed before the window and still down at its end).
+   */
+  quiet: { ranks: number[]; fromUs: number; toUs: number; why: string; heldUntilRestart?: boolean }[];
 }
 
 export const emptyRecord = (): FaultRecord => ({ kills: [], pauses: [], partitions: [], lateStarts: [], quiet: [] });
@@ -335,9 +325,9 @@ export function confirmAll(rec: FaultRecord, d: RunData): string[] {
     const back = k.restartUs ?? d.endUs;
     problems.push(...confirmSilent(k.rank, (d.histories[k.rank] ?? []).filter((s) => s.atUs < back), k.atUs, back, "killed"));
     if (k.leaderRound !== null) {
-      problems.push(...confirmWasLeading(k.rank, k.lastStatus));
+      problems.push(...confirmWasLeading(k.rank, k.leaderRound, k.lastStatus));
       const round = Math.max(k.leaderRound, k.lastStatus?.leading?.round ?? -1);
-      problems.push(...confirmTakeover(d.histories, k.rank, round, k.atUs, back));
+      problems.push(...confirmTakeover(d.histories, d.logs, k.rank, round, k.atUs, back));
     }
   }
   for (const p of rec.pauses) {
@@ -346,8 +336,14 @@ export function confirmAll(rec: FaultRecord, d: RunData): string[] {
     problems.push(...confirmPause(p.rank, d.logs, p.atUs, resume));
   }
   for (const p of rec.partitions) problems.push(...confirmPartition(d.n, p.groups, d.histories, d.logs, p.atUs, p.healUs ?? d.endUs));
-  for (const l of rec.lateStarts) problems.push(...confirmLateStart(l.rank, d.logs, d.histories[l.rank] ?? [], l.atUs));
-  for (const q of rec.quiet) problems.push(...confirmQuiet(q.ranks, d.logs, q.fromUs, q.toUs, q.why));
+  for (const l of rec.lateStarts) problems.push(...confirmLateStart(l.rank, d.logs, d.histories[l.rank] ?? [], l.atUs, l.afterCommits));
+  for (const q of rec.quiet) {
+    problems.push(...confirmQuiet(q.ranks, d.logs, q.fromUs, q.toUs, q.why));
+    if (!q.heldUntilRestart) continue;
+    const down = rec.kills.filter((k) => k.atUs <= q.fromUs && (k.restartUs ?? Infinity) >= q.toUs);
+    if (down.length === 0) problems.push(`no rank was killed before the window ${q.why} and down until its end`);
+    else problems.push(...confirmHeld(q.ranks, d.logs, q.fromUs, q.toUs, Math.min(...down.map((k) => k.restartUs ?? d.endUs)), q.why));
+  }
   problems.push(...confirmCounters(d.summaries, expectedCounters(d.args, rec.partitions.length > 0)));
   return problems;
 }

@@ -10,7 +10,8 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { spawnRank, statusPath, waitExit, writeCluster, type RankOutcome } from "./launch.js";
-import { confirmAll, emptyRecord, parseLog, parseStatus, pickLeader, type FaultRecord, type LogTimes, type StatusSnapshot } from "./scenario_checks.js";
+import { confirmAll, emptyRecord, parseLog, parseStatus, type FaultRecord, type LogTimes, type StatusSnapshot } from "./scenario_checks.js";
+import { pickLeader } from "./scenario_leader.js";
 
 export interface Scenario {
   name: string;
@@ -51,6 +52,8 @@ export class ScenarioCtx {
   faultAtUs: number | null = null;
   private readonly partitionFile: string;
   private readonly started = new Set<number>();
+  /** Late ranks to be started once the others committed this many (set by startLate). */
+  private readonly lateAfter = new Map<number, number>();
   private poller: NodeJS.Timeout | null = null;
 
   constructor(
@@ -67,12 +70,23 @@ export class ScenarioCtx {
     const at = nowUs();
     const down = this.record.kills.find((k) => k.rank === rank && k.restartUs === null);
     if (down) down.restartUs = at;
-    if (!this.started.has(rank) && this.s.lateRanks?.includes(rank)) this.record.lateStarts.push({ rank, atUs: at });
+    if (!this.started.has(rank) && this.s.lateRanks?.includes(rank)) this.record.lateStarts.push({ rank, atUs: at, afterCommits: this.lateAfter.get(rank) ?? 1 });
     this.started.add(rank);
     const flags = [...this.s.args, "--partition-file", this.partitionFile, "--status-file", statusPath(this.dir, rank)];
     const child = spawnRank(rank, this.clusterFile, this.dir, flags);
     this.children[rank] = child;
     this.exits.push(waitExit(child, rank));
+  }
+
+  /**
+   * Start a rank held back by lateRanks once every running rank has logged afterCommits commits;
+   * the check then confirms that each of the others had committed that many before it started.
+   * (A late rank started with start() is only required to start after some commit.)
+   */
+  async startLate(rank: number, afterCommits: number): Promise<void> {
+    await this.waitCommits(afterCommits);
+    this.lateAfter.set(rank, afterCommits);
+    this.start(rank);
   }
 
   /** kill -9: no chance to flush or say goodbye. Resolves once the process is gone, when its last
@@ -136,9 +150,13 @@ export class ScenarioCtx {
     rmSync(this.partitionFile, { force: true });
   }
 
-  /** These ranks must commit nothing new from fromUs to toUs (they have no majority). */
-  expectQuiet(ranks: number[], fromUs: number, toUs: number, why: string): void {
-    this.record.quiet.push({ ranks, fromUs, toUs, why });
+  /**
+   * These ranks must commit nothing new from fromUs to toUs (they have no majority). heldUntilRestart:
+   * they must also have generated work in that window that is committed only after the ranks killed
+   * before it are restarted (the quiet is not for want of work).
+   */
+  expectQuiet(ranks: number[], fromUs: number, toUs: number, why: string, heldUntilRestart = false): void {
+    this.record.quiet.push({ ranks, fromUs, toUs, why, heldUntilRestart });
   }
 
   /** Wait until every running rank has logged at least count commits (the cluster is at work). */
