@@ -12,6 +12,7 @@
 //   node dist/src/cli/bench_limit.js <rank> <cluster file> <warm-up s> <window s> <dir> <fsync: 1|0>
 import { join } from "node:path";
 import { FileLogSink } from "../io/file_log.js";
+import { SystemClock } from "../io/system_clock.js";
 import { TcpTransport } from "../io/tcp_transport.js";
 import { WalStorage } from "../io/wal.js";
 import type { AckMsg, CommitMsg, ImposeMsg, WireMsg } from "../protocol/messages.js";
@@ -31,7 +32,8 @@ const me = Number(meText);
 const addrs = loadCluster(clusterFile);
 const n = addrs.length;
 const quorum = Math.floor(n / 2) + 1;
-const nowUs = () => Math.floor((performance.timeOrigin + performance.now()) * 1000);
+const clock = new SystemClock();
+const nowUs = () => clock.nowUs();
 const warn = (line: string) => void process.stderr.write(line + "\n");
 
 const transport = new TcpTransport(me, addrs, warn);

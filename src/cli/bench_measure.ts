@@ -16,6 +16,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { statusPath } from "./launch.js";
+import { COMMIT_LINE, GENERATE_LINE } from "./log_lines.js";
 
 /** A rank's generation schedule, as its status file reports it. */
 export interface Schedule {
@@ -66,8 +67,6 @@ interface Instance {
   lastCommitUs: number;
 }
 
-const GENERATE = /^generate Instance\[([^\]]*)\] in seq (\d+) at (\d+)$/gm;
-const COMMIT = /^commit Instance\[([^\]]*)\] in seq \d+ at (\d+)$/gm;
 
 /**
  * Tells a rank's background instances from its fillers, and gives each its scheduled time. The
@@ -96,7 +95,7 @@ export function classify(schedule: Schedule, lines: readonly { seq: number; stam
 function generatedInstances(ranks: readonly RankRun[]): Map<string, Instance> {
   const instances = new Map<string, Instance>();
   ranks.forEach(({ log, schedule }, rank) => {
-    const lines = [...log.matchAll(GENERATE)].map((m) => ({ id: m[1] as string, seq: Number(m[2]), stampUs: Number(m[3]) }));
+    const lines = [...log.matchAll(GENERATE_LINE)].map((m) => ({ id: m[1] as string, seq: Number(m[2]), stampUs: Number(m[3]) }));
     const kinds = schedule && schedule.ratePerS > 0 ? classify(schedule, lines) : lines.map((l) => ({ scheduledUs: l.stampUs, filler: false }));
     const fillers = kinds.filter((k) => k.filler).length;
     if (schedule?.fillers != null && fillers !== schedule.fillers) {
@@ -108,10 +107,10 @@ function generatedInstances(ranks: readonly RankRun[]): Map<string, Instance> {
     });
   });
   ranks.forEach(({ log }, rank) => {
-    for (const m of log.matchAll(COMMIT)) {
+    for (const m of log.matchAll(COMMIT_LINE)) {
       const inst = instances.get(m[1] as string);
       if (!inst) continue;
-      const t = Number(m[2]);
+      const t = Number(m[3]);
       inst.commits++;
       if (t > inst.lastCommitUs) inst.lastCommitUs = t;
       if (inst.rank === rank) inst.ownCommitUs = t;

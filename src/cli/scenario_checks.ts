@@ -5,6 +5,7 @@
 // the unit tests call each one on synthetic data, including data where the fault did not happen.
 // Finding the leader and confirming its kill are in scenario_leader.ts.
 import { z } from "zod";
+import { COMMIT_LINE, GENERATE_LINE } from "./log_lines.js";
 import { confirmTakeover, confirmWasLeading } from "./scenario_leader.js";
 
 /** One snapshot of a rank's status file (--status-file); see src/cli/status_file.ts. */
@@ -65,10 +66,8 @@ export interface LogTimes {
 export function parseLog(text: string): LogTimes {
   const commits: Commit[] = [];
   const generated = new Map<string, number>();
-  for (const m of text.matchAll(/^(commit|generate) Instance\[([^\]]*)\] in seq (\d+) at (\d+)$/gm)) {
-    if (m[1] === "commit") commits.push({ seq: Number(m[3]), id: m[2] as string, atUs: Number(m[4]) });
-    else generated.set(m[2] as string, Number(m[4]));
-  }
+  for (const m of text.matchAll(COMMIT_LINE)) commits.push({ seq: Number(m[2]), id: m[1] as string, atUs: Number(m[3]) });
+  for (const m of text.matchAll(GENERATE_LINE)) generated.set(m[1] as string, Number(m[3]));
   return { commits, generated };
 }
 

@@ -9,6 +9,7 @@ import { execFile, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { SystemClock } from "../io/system_clock.js";
 import { spawnRank, statusPath, waitExit, writeCluster, type RankOutcome } from "./launch.js";
 import { confirmAll, emptyRecord, parseLog, parseStatus, type FaultRecord, type LogTimes, type StatusSnapshot } from "./scenario_checks.js";
 import { pickLeader } from "./scenario_leader.js";
@@ -36,7 +37,8 @@ export interface ScenarioResult {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Now in µs on the ranks' clock (SystemClock: wall time at process start plus a monotonic clock). */
-export const nowUs = () => Math.floor((performance.timeOrigin + performance.now()) * 1000);
+const clock = new SystemClock();
+export const nowUs = () => clock.nowUs();
 
 /** How often the runner reads every rank's status file into its history (ranks write every 100 ms). */
 const POLL_STATUS_MS = 40;
