@@ -4,7 +4,7 @@ import { freePorts } from "./cli/launch.js";
 import { DEFAULTS, MemoryStorage, MemoryLogSink, Rank, SimClock, SimNetwork, SystemClock, TcpTransport, type Commit } from "./index.js";
 import type { StorageRecord } from "./protocol/effects.js";
 import type { Storage } from "./ports.js";
-import { Prng } from "./sim/prng.js";
+import { Prng } from "./faults/prng.js";
 
 let ranks: Rank[] = [];
 afterEach(async () => {

@@ -2,12 +2,13 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FaultyTransport, NO_FAULTS } from "../faults/faulty_transport.js";
+import { NO_FAULTS } from "../faults/fault_model.js";
+import { FaultyTransport } from "../faults/faulty_transport.js";
+import { Prng } from "../faults/prng.js";
 import type { WireMsg } from "../protocol/messages.js";
 import type { Transport } from "../ports.js";
 import { SimClock } from "../sim/clock.js";
-import { Prng } from "../sim/prng.js";
-import { watchPartition } from "./faults.js";
+import { faultSettings, faultSpec, parseDelay, watchPartition } from "./faults.js";
 
 class Counter implements Transport {
   sent = 0;
@@ -29,6 +30,25 @@ async function until(cond: () => boolean, what: string, ms = 3000): Promise<void
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+describe("the fault flags", () => {
+  it("parses --delay ranges", () => {
+    expect(parseDelay("1-30")).toEqual({ minDelayMs: 1, maxDelayMs: 30 });
+    expect(parseDelay("5")).toEqual({ minDelayMs: 5, maxDelayMs: 5 });
+    expect(parseDelay("0.5-1.25")).toEqual({ minDelayMs: 0.5, maxDelayMs: 1.25 });
+    expect(parseDelay("30-1")).toBeNull();
+    expect(parseDelay("soon")).toBeNull();
+  });
+
+  it("keeps --delay in ms for the user and hands the fault model µs", () => {
+    expect(() => faultSpec(0, 0, "soon")).toThrow(/--delay must look like 1-30/);
+    const spec = faultSpec(0.1, 0.2, "1-30");
+    expect(spec).toEqual({ drop: 0.1, dup: 0.2, minDelayMs: 1, maxDelayMs: 30 });
+    expect(faultSettings(spec)).toEqual({ drop: 0.1, dup: 0.2, minDelayUs: 1000, maxDelayUs: 30_000 });
+    expect(faultSettings(faultSpec(0, 0, "0.5-1.25"))).toMatchObject({ minDelayUs: 500, maxDelayUs: 1250 });
+    expect(faultSettings(faultSpec(0.3, 0, undefined))).toEqual({ drop: 0.3, dup: 0, minDelayUs: 0, maxDelayUs: 0 });
+  });
+});
 
 describe("watchPartition (the --partition-file watcher)", () => {
   let dir: string;

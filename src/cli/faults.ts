@@ -2,23 +2,46 @@
 // partition file watcher the scenario runner uses to cut links for a while.
 import { readFileSync, statSync } from "node:fs";
 import { z } from "zod";
-import { FaultyTransport, NO_FAULTS, parseDelay, type FaultSpec } from "../faults/faulty_transport.js";
+import { msToUs, type FaultSettings } from "../faults/fault_model.js";
+import { FaultyTransport } from "../faults/faulty_transport.js";
+import { Prng } from "../faults/prng.js";
 import type { Clock, Transport } from "../ports.js";
-import { Prng } from "../sim/prng.js";
 import { UsageError } from "./config.js";
 
 const partition = z.array(z.array(z.int().min(0)));
 
+/** The fault flags as the user gives them: probabilities, and --delay in ms. */
+export interface FaultSpec {
+  drop: number;
+  dup: number;
+  minDelayMs: number;
+  maxDelayMs: number;
+}
+
 export function faultSpec(drop: number, dup: number, delay: string | undefined): FaultSpec {
-  if (delay === undefined) return { ...NO_FAULTS, drop, dup };
+  if (delay === undefined) return { drop, dup, minDelayMs: 0, maxDelayMs: 0 };
   const d = parseDelay(delay);
   if (!d) throw new UsageError(`--delay must look like 1-30 (ms, min-max), not ${delay}`);
   return { drop, dup, ...d };
 }
 
+/** Parse "--delay 1-30" (ms); a single number means a fixed delay. */
+export function parseDelay(text: string): { minDelayMs: number; maxDelayMs: number } | null {
+  const m = /^(\d+(?:\.\d+)?)(?:-(\d+(?:\.\d+)?))?$/.exec(text.trim());
+  if (!m) return null;
+  const min = Number(m[1]);
+  const max = m[2] === undefined ? min : Number(m[2]);
+  return max >= min ? { minDelayMs: min, maxDelayMs: max } : null;
+}
+
+/** The flags in the fault model's unit (µs): the one place a rank's ms become µs. */
+export function faultSettings(spec: FaultSpec): FaultSettings {
+  return { drop: spec.drop, dup: spec.dup, minDelayUs: msToUs(spec.minDelayMs), maxDelayUs: msToUs(spec.maxDelayMs) };
+}
+
 export function withFaults(inner: Transport, me: number, spec: FaultSpec, seed: number, clock: Clock): FaultyTransport {
   // Each rank draws from its own stream of the one seed.
-  return new FaultyTransport(inner, me, spec, new Prng(seed * 1_000_003 + me), clock);
+  return new FaultyTransport(inner, me, faultSettings(spec), new Prng(seed * 1_000_003 + me), clock);
 }
 
 /** How often a rank reads its --partition-file. */

@@ -6,7 +6,7 @@ import { SimClock } from "./clock.js";
 import { MemoryLogSink } from "./memory_log.js";
 import { CALM, SimNetwork, type NetFaults } from "./network.js";
 import { PausableClock } from "./pausable_clock.js";
-import { Prng } from "./prng.js";
+import { Prng } from "../faults/prng.js";
 import { SimStorage } from "./storage.js";
 
 export interface SimClusterOptions {

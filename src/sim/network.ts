@@ -1,45 +1,59 @@
 // A simulated network: every frame is delayed by a seeded random amount (so frames reorder), and
-// may be dropped or duplicated. Links can be cut and healed. Frames are not copied: no rank code
-// mutates a message after sending or on receipt (a copy per frame cost a fifth of the run time).
+// may be dropped or duplicated; links can be cut and healed. What happens to a frame is decided by
+// the same FaultModel a real rank's fault injection uses; this file adds only what a network of
+// simulated processes needs on top (crashed ranks, paused ranks' buffers, the trace). Frames are
+// not copied: no rank code mutates a message after sending or on receipt (a copy per frame cost a
+// fifth of the run time).
+import { FaultModel, type FaultSettings } from "../faults/fault_model.js";
 import type { WireMsg } from "../protocol/messages.js";
-import type { Transport } from "../ports.js";
+import type { Random, Transport } from "../ports.js";
 import type { SimClock } from "./clock.js";
-import type { Prng } from "./prng.js";
 
-export interface NetFaults {
-  drop: number;
-  dup: number;
-  minDelayUs: number;
-  maxDelayUs: number;
-}
+/** The simulator's fault levels: the shared model's settings (µs). */
+export type NetFaults = FaultSettings;
 
+/** No faults, but a frame still takes 50-200 µs (a real network is never instant). */
 export const CALM: NetFaults = { drop: 0, dup: 0, minDelayUs: 50, maxDelayUs: 200 };
 
 export class SimNetwork {
   private readonly handlers: ((msg: WireMsg) => void)[];
-  /** cut[a][b]: frames from a to b are lost. */
-  private readonly cut: boolean[][];
+  private readonly model: FaultModel;
   private readonly down: boolean[];
   /** Deliveries to a paused rank wait here (as in a TCP buffer) until it resumes. */
   private readonly held: Array<WireMsg[] | null>;
   delivered = 0;
-  /** Frames lost to a cut link or to the drop probability. */
-  dropped = 0;
-  /** Frames sent twice by the dup probability (each counts once, for its extra copy). */
-  duplicated = 0;
   /** FNV-1a over every delivery (time, sender, receiver, type): two runs with the same seed match. */
   trace = 0x811c9dc5;
 
   constructor(
     private readonly clock: SimClock,
-    private readonly rng: Prng,
+    rng: Random,
     readonly n: number,
-    public faults: NetFaults = CALM,
+    faults: NetFaults = CALM,
   ) {
+    this.model = new FaultModel(faults, rng);
     this.handlers = Array.from({ length: n }, () => () => {});
-    this.cut = Array.from({ length: n }, () => new Array<boolean>(n).fill(false));
     this.down = new Array<boolean>(n).fill(false);
     this.held = new Array<WireMsg[] | null>(n).fill(null);
+  }
+
+  /** The fault levels in force (replaceable: a run calms the network for its liveness phase). */
+  get faults(): NetFaults {
+    return this.model.settings;
+  }
+
+  set faults(faults: NetFaults) {
+    this.model.settings = faults;
+  }
+
+  /** Frames lost to a cut link or to the drop probability. */
+  get dropped(): number {
+    return this.model.stats.dropped + this.model.stats.cut;
+  }
+
+  /** Frames sent twice by the dup probability (each counts once, for its extra copy). */
+  get duplicated(): number {
+    return this.model.stats.duplicated;
   }
 
   /** Hold (or release, in order) every delivery to rank. */
@@ -51,7 +65,7 @@ export class SimNetwork {
 
   /** Heal every cut link. */
   healAll(): void {
-    for (const row of this.cut) row.fill(false);
+    this.model.healAll();
   }
 
   transport(rank: number): Transport {
@@ -66,8 +80,7 @@ export class SimNetwork {
 
   /** Cut (or heal) the link from a to b; symmetric unless oneWay. */
   setCut(a: number, b: number, isCut: boolean, oneWay = false): void {
-    (this.cut[a] as boolean[])[b] = isCut;
-    if (!oneWay) (this.cut[b] as boolean[])[a] = isCut;
+    this.model.setCut(a, b, isCut, oneWay);
   }
 
   /** A crashed or paused rank neither sends nor receives. */
@@ -77,21 +90,10 @@ export class SimNetwork {
 
   private send(from: number, to: number, msg: WireMsg): void {
     if (this.down[from] || this.down[to]) return;
-    if (from === to) {
-      this.clock.at(this.clock.nowUs(), () => this.deliver(to, msg));
-      return;
-    }
-    const { drop, dup, minDelayUs, maxDelayUs } = this.faults;
-    if ((this.cut[from] as boolean[])[to] || (drop > 0 && this.rng.chance(drop))) {
-      this.dropped++;
-      return;
-    }
-    const copies = dup > 0 && this.rng.chance(dup) ? 2 : 1;
-    if (copies === 2) this.duplicated++;
-    for (let i = 0; i < copies; i++) {
-      const delay = this.rng.int(minDelayUs, maxDelayUs);
-      this.clock.at(this.clock.nowUs() + delay, () => this.deliver(to, msg));
-    }
+    const verdict = this.model.decide(from, to);
+    if (verdict.fate !== "sent") return;
+    // Even a frame to itself goes through the clock: a rank never receives inside its own send.
+    for (const delayUs of verdict.delaysUs) this.clock.at(this.clock.nowUs() + delayUs, () => this.deliver(to, msg));
   }
 
   private deliver(to: number, msg: WireMsg): void {

@@ -1,7 +1,7 @@
 // What one seed means: fault levels and a fault schedule, all drawn from the seed (VOPR-like
 // ranges), so a failing seed replays exactly.
 import type { BugName } from "../protocol/effects.js";
-import { Prng } from "./prng.js";
+import { Prng } from "../faults/prng.js";
 
 export type FaultEvent =
   | { atMs: number; forMs: number; kind: "partition"; groups: number[][]; oneWay: boolean }

@@ -1,3 +1,5 @@
+// The seeded PRNG of fault injection and of the simulator. It lives here, not in sim/, because a
+// real rank's fault injection draws from it too, and production code imports nothing from the simulator.
 import type { Random } from "../ports.js";
 
 /** A small seeded PRNG (xoshiro128**, state seeded by a splitmix-style hash): same seed, same numbers. */
