@@ -1,10 +1,12 @@
 // The library API: ranks built in-process over TCP on loopback, proposals, commit iteration, stop.
 import { afterEach, describe, expect, it } from "vitest";
 import { freePorts } from "./cli/launch.js";
-import { DEFAULTS, MemoryStorage, MemoryLogSink, Rank, SimClock, SimNetwork, SystemClock, TcpTransport, type Commit } from "./index.js";
+import { DEFAULTS, MemoryStorage, Rank, SystemClock, TcpTransport, type Commit } from "./index.js";
 import type { StorageRecord } from "./protocol/effects.js";
+import { parseLogLines } from "./protocol/log_lines.js";
 import type { Storage } from "./ports.js";
 import { Prng } from "./faults/prng.js";
+import { MemoryLogSink, SimClock, SimNetwork } from "./testing.js";
 
 let ranks: Rank[] = [];
 afterEach(async () => {
@@ -54,11 +56,11 @@ class OrderCheckingStorage implements Storage {
     this.pending.push(r);
   }
   sync(): Promise<void> {
-    const flushed = this.sink.text();
+    const flushed = new Set(parseLogLines(this.sink.text()).flatMap((l) => (l.kind === "generate" ? [l.id] : [])));
     for (const r of this.pending) {
       if (r.r !== "bind") continue;
       this.binds++;
-      for (const id of r.ids) if (!flushed.includes(`generate Instance[${id}]`)) this.violations++;
+      for (const id of r.ids) if (!flushed.has(id)) this.violations++;
     }
     this.pending = [];
     return Promise.resolve();

@@ -8,7 +8,7 @@ import { drawPlan } from "../src/sim/plan.js";
 import { runSeed } from "../src/sim/run_seed.js";
 import { killAll, type Ran } from "./helpers.js";
 
-const SIM_ENTRY = join(import.meta.dirname, "..", "src", "sim", "main.ts");
+const SIM_ENTRY = join(import.meta.dirname, "..", "src", "harness", "sim.ts");
 const RUN_TIMEOUT_MS = 40_000;
 const children: ChildProcess[] = [];
 

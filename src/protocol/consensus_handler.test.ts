@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ConsensusHandler, type ConsensusConfig } from "./consensus_handler.js";
 import type { ConsensusIn, Effect } from "./effects.js";
+import { commitLine, generateLine } from "./log_lines.js";
 import type { WireMsg } from "./messages.js";
 
 const T = 100_000;
@@ -34,11 +35,7 @@ describe("ConsensusHandler (rank 1 of 3)", () => {
     h.onTime(6000, []); // every rank known: generation starts now
     const out: Effect[] = [];
     h.onTime(9000, out); // 3 ms at 1000/s
-    expect(lines(out)).toEqual([
-      "generate Instance[1-0] in seq 0 at 9000\n",
-      "generate Instance[1-1] in seq 1 at 9000\n",
-      "generate Instance[1-2] in seq 2 at 9000\n",
-    ]);
+    expect(lines(out)).toEqual([generateLine("1-0", 0, 9000), generateLine("1-1", 1, 9000), generateLine("1-2", 2, 9000)]);
     expect(h.backlog).toBe(3);
   });
 
@@ -71,7 +68,7 @@ describe("ConsensusHandler (rank 1 of 3)", () => {
     expect(out[persistAt]).toEqual({ kind: "persist", record: { r: "bind", seq: 0, ids: ["1-0", "1-1"] } });
     expect(grants(out)).toEqual([{ to: 1, msg: { t: "grant", from: 1, round: 4, seq: 0, ids: ["1-0", "1-1"], state: { epoch: 0, enq: 2, deq: 2, upTo: 1 } } }]);
     const c = feed(h, [commit(1, ["1-1"]), commit(0, ["1-0"])], 7);
-    expect(lines(c)).toEqual(["commit Instance[1-0] in seq 0 at 7\n", "commit Instance[1-1] in seq 1 at 7\n"]);
+    expect(lines(c)).toEqual([commitLine("1-0", 0, 7), commitLine("1-1", 1, 7)]);
     expect(h.backlog).toBe(0);
     expect(h.commitIndex).toBe(2);
   });
@@ -100,7 +97,7 @@ describe("ConsensusHandler (rank 1 of 3)", () => {
     const out = feed(h, [want(4, 3, 3)], 5);
     const g = grants(out)[0]?.msg;
     expect(g?.t === "grant" && g.ids).toEqual(["1-0", "1-1", "1-2"]);
-    expect(lines(out)).toEqual(["generate Instance[1-1] in seq 1 at 5\n", "generate Instance[1-2] in seq 2 at 5\n"]);
+    expect(lines(out)).toEqual([generateLine("1-1", 1, 5), generateLine("1-2", 2, 5)]);
     expect(h.stats.fillers).toBe(2);
   });
 

@@ -1,18 +1,18 @@
 import { describe, expect, it } from "vitest";
+import { commitLine, generateLine } from "./log_lines.js";
 import { recoverLog } from "./recovery.js";
 
 describe("recoverLog", () => {
   it("recovers commits in order, the generate counter and own uncommitted instances", () => {
     const text = [
-      "generate Instance[1-0] in seq 0 at 10",
-      "generate Instance[1-1] in seq 1 at 11",
-      "commit Instance[0-0] in seq 0 at 12",
-      "commit Instance[1-0] in seq 1 at 13",
-      "some other line",
-      "generate Instance[1-2] in seq 2 at 14",
-      "commit Instance[0-", // a line cut short by a crash
-      "",
-    ].join("\n");
+      generateLine("1-0", 0, 10),
+      generateLine("1-1", 1, 11),
+      commitLine("0-0", 0, 12),
+      commitLine("1-0", 1, 13),
+      "some other line\n",
+      generateLine("1-2", 2, 14),
+      "commit Instance[0-\n", // a line cut short by a crash
+    ].join("");
     expect(recoverLog(text, 1)).toEqual({ commits: ["0-0", "1-0"], generated: 3, uncommitted: ["1-1", "1-2"], problems: [] });
   });
 
@@ -21,7 +21,7 @@ describe("recoverLog", () => {
   });
 
   it("reports commits that do not continue the sequence instead of trusting them", () => {
-    const r = recoverLog("commit Instance[a] in seq 0 at 1\ncommit Instance[b] in seq 2 at 2\n", 0);
+    const r = recoverLog(commitLine("a", 0, 1) + commitLine("b", 2, 2), 0);
     expect(r.commits).toEqual(["a"]);
     expect(r.problems).toHaveLength(1);
   });

@@ -1,8 +1,7 @@
 // What a restarted rank learns from its own log file: the commits it already wrote (so it never
 // writes a seq twice), how many instances it generated (so ids stay unique), and its own
 // instances that are not committed yet (so none is lost).
-const GENERATE = /^generate Instance\[(.*?)\] in seq (\d+) at \d+$/;
-const COMMIT = /^commit Instance\[(.*?)\] in seq (\d+) at \d+$/;
+import { parseLogLine } from "./log_lines.js";
 
 export interface RecoveredLog {
   commits: string[];
@@ -20,22 +19,20 @@ export function recoverLog(text: string, me: number): RecoveredLog {
   const own: string[] = [];
   const problems: string[] = [];
   let generated = 0;
-  for (const line of text.split("\n")) {
-    const c = COMMIT.exec(line);
-    if (c) {
-      const seq = Number(c[2]);
+  for (const raw of text.split("\n")) {
+    const line = parseLogLine(raw);
+    if (line === null) continue;
+    const { id, seq } = line;
+    if (line.kind === "commit") {
       if (seq === commits.length) {
-        commits.push(c[1] as string);
-        committed.add(c[1] as string);
+        commits.push(id);
+        committed.add(id);
       } else if (seq > commits.length) problems.push(`commit seq ${seq} after ${commits.length - 1}: later commits are fetched again`);
       continue;
     }
-    const g = GENERATE.exec(line);
-    if (g && line.startsWith("generate")) {
-      const counter = Number(g[2]);
-      generated = Math.max(generated, counter + 1);
-      if ((g[1] as string).startsWith(`${me}-`)) own.push(g[1] as string);
-    }
+    // A generate line's seq is the generate counter.
+    generated = Math.max(generated, seq + 1);
+    if (id.startsWith(`${me}-`)) own.push(id);
   }
   return { commits, generated, uncommitted: own.filter((id) => !committed.has(id)), problems };
 }

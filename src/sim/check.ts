@@ -1,6 +1,6 @@
 // The checker's rules, applied in memory to a simulated run's logs (the simulator checks thousands
 // of runs; checker/ stays the independent second opinion on real runs).
-const LINE = /^(generate|commit) Instance\[(.*?)\] in seq (\d+) at \d+$/;
+import { parseLogLine } from "../protocol/log_lines.js";
 
 export interface ParsedLog {
   commits: string[];
@@ -11,15 +11,14 @@ export interface ParsedLog {
 export function parseLog(rank: number, text: string, violations: string[]): ParsedLog {
   const commits: string[] = [];
   const generated: string[] = [];
-  for (const line of text.split("\n")) {
-    const m = LINE.exec(line);
-    if (!m) continue;
-    const id = m[2] as string;
-    if (m[1] === "generate") {
+  for (const raw of text.split("\n")) {
+    const line = parseLogLine(raw);
+    if (line === null) continue;
+    const { id, seq } = line;
+    if (line.kind === "generate") {
       generated.push(id);
       continue;
     }
-    const seq = Number(m[3]);
     if (seq === commits.length) commits.push(id);
     else if (seq < commits.length && commits[seq] !== id) violations.push(`rule 1: rank ${rank} seq ${seq} has ${commits[seq]} and ${id}`);
     else if (seq < commits.length) violations.push(`strict: rank ${rank} commits seq ${seq} twice`);

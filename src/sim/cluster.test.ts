@@ -1,18 +1,18 @@
 import { describe, expect, it } from "vitest";
+import { parseLogLine } from "../protocol/log_lines.js";
 import { SimCluster } from "./cluster.js";
 
 /** Commit table and generated ids read back from a rank's log lines. */
 function parse(lines: string[]) {
   const commits: string[] = [];
   const generated: string[] = [];
-  for (const line of lines) {
-    const c = /^commit Instance\[(.*?)\] in seq (\d+) at \d+\n$/.exec(line);
-    if (c) {
-      expect(Number(c[2])).toBe(commits.length); // seq order, no gaps, no repeats
-      commits.push(c[1] as string);
+  for (const text of lines) {
+    const line = parseLogLine(text);
+    if (line?.kind === "commit") {
+      expect(line.seq).toBe(commits.length); // seq order, no gaps, no repeats
+      commits.push(line.id);
     }
-    const g = /^generate Instance\[(.*?)\] in seq \d+ at \d+\n$/.exec(line);
-    if (g) generated.push(g[1] as string);
+    if (line?.kind === "generate") generated.push(line.id);
   }
   return { commits, generated };
 }

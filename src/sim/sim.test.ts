@@ -1,6 +1,7 @@
 // The simulator itself: a seed replays exactly, and each known protocol bug is caught.
 import { describe, expect, it } from "vitest";
 import { BUG_NAMES } from "../protocol/effects.js";
+import { commitLine, generateLine } from "../protocol/log_lines.js";
 import { checkLogs } from "./check.js";
 import { drawPlan } from "./plan.js";
 import { runSeed } from "./run_seed.js";
@@ -37,8 +38,8 @@ describe("deterministic simulation", () => {
 });
 
 describe("the simulator's log checks", () => {
-  const gen = (id: string, n: number) => `generate Instance[${id}] in seq ${n} at 1\n`;
-  const com = (id: string, n: number) => `commit Instance[${id}] in seq ${n} at 2\n`;
+  const gen = (id: string, n: number) => generateLine(id, n, 1);
+  const com = (id: string, n: number) => commitLine(id, n, 2);
   it("accept agreeing logs", () => {
     const a = gen("a", 0) + com("a", 0) + com("b", 1);
     const b = gen("b", 0) + com("a", 0) + com("b", 1);

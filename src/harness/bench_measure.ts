@@ -15,8 +15,8 @@
 // - Latency: from the scheduled time to the commit on the generating rank (same clock).
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { statusPath } from "./launch.js";
-import { COMMIT_LINE, GENERATE_LINE } from "./log_lines.js";
+import { statusPath } from "../cli/launch.js";
+import { eachLogLine } from "../protocol/log_lines.js";
 
 /** A rank's generation schedule, as its status file reports it. */
 export interface Schedule {
@@ -95,7 +95,8 @@ export function classify(schedule: Schedule, lines: readonly { seq: number; stam
 function generatedInstances(ranks: readonly RankRun[]): Map<string, Instance> {
   const instances = new Map<string, Instance>();
   ranks.forEach(({ log, schedule }, rank) => {
-    const lines = [...log.matchAll(GENERATE_LINE)].map((m) => ({ id: m[1] as string, seq: Number(m[2]), stampUs: Number(m[3]) }));
+    const lines: { id: string; seq: number; stampUs: number }[] = [];
+    eachLogLine(log, "generate", (id, seq, stampUs) => lines.push({ id, seq, stampUs }));
     const kinds = schedule && schedule.ratePerS > 0 ? classify(schedule, lines) : lines.map((l) => ({ scheduledUs: l.stampUs, filler: false }));
     const fillers = kinds.filter((k) => k.filler).length;
     if (schedule?.fillers != null && fillers !== schedule.fillers) {
@@ -107,14 +108,13 @@ function generatedInstances(ranks: readonly RankRun[]): Map<string, Instance> {
     });
   });
   ranks.forEach(({ log }, rank) => {
-    for (const m of log.matchAll(COMMIT_LINE)) {
-      const inst = instances.get(m[1] as string);
-      if (!inst) continue;
-      const t = Number(m[3]);
+    eachLogLine(log, "commit", (id, _seq, t) => {
+      const inst = instances.get(id);
+      if (!inst) return;
       inst.commits++;
       if (t > inst.lastCommitUs) inst.lastCommitUs = t;
       if (inst.rank === rank) inst.ownCommitUs = t;
-    }
+    });
   });
   return instances;
 }

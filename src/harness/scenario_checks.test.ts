@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { commitLine, generateLine } from "../protocol/log_lines.js";
 import {
   confirmAll,
   confirmBusy,
@@ -43,7 +44,7 @@ describe("parsing", () => {
   });
 
   it("reads commit and generate lines of a log", () => {
-    const l = parseLog("generate Instance[1-0] in seq 0 at 100\ncommit Instance[1-0] in seq 0 at 150\ncommit Instance[2-0] in seq 1 at 160\n");
+    const l = parseLog(generateLine("1-0", 0, 100) + commitLine("1-0", 0, 150) + commitLine("2-0", 1, 160));
     expect(l.commits).toEqual([
       { seq: 0, id: "1-0", atUs: 150 },
       { seq: 1, id: "2-0", atUs: 160 },

@@ -9,14 +9,15 @@
 // lose frames): an upper bound of what the protocol could reach with this transport, WAL and log.
 // Like a benchmark point, each rank counts the commit lines it wrote in a window after a warm-up
 // (from its first frame) and prints their rate; the bench takes the slowest rank's.
-//   node dist/src/cli/bench_limit.js <rank> <cluster file> <warm-up s> <window s> <dir> <fsync: 1|0>
+//   node dist/src/harness/bench_limit.js <rank> <cluster file> <warm-up s> <window s> <dir> <fsync: 1|0>
 import { join } from "node:path";
 import { FileLogSink } from "../io/file_log.js";
 import { SystemClock } from "../io/system_clock.js";
 import { TcpTransport } from "../io/tcp_transport.js";
 import { WalStorage } from "../io/wal.js";
+import { commitLine, generateLine } from "../protocol/log_lines.js";
 import type { AckMsg, CommitMsg, ImposeMsg, WireMsg } from "../protocol/messages.js";
-import { loadCluster } from "./config.js";
+import { loadCluster } from "../cli/config.js";
 
 const BATCH = 256;
 const WINDOW = 8;
@@ -46,7 +47,7 @@ const log = new FileLogSink(join(dir, `rank-${me}.log`));
 function logGenerated(ids: readonly string[], atUs: number): void {
   for (const id of ids) {
     if (!id.startsWith(`${me}-`)) continue;
-    log.write(`generate Instance[${id}] in seq ${id.slice(id.indexOf("-") + 1)} at ${atUs}\n`);
+    log.write(generateLine(id, Number(id.slice(id.indexOf("-") + 1)), atUs));
   }
 }
 
@@ -55,7 +56,7 @@ let startUs = Infinity;
 let counted = 0;
 
 function logCommitted(seq: number, ids: readonly string[], atUs: number): void {
-  ids.forEach((id, i) => log.write(`commit Instance[${id}] in seq ${seq + i} at ${atUs}\n`));
+  ids.forEach((id, i) => log.write(commitLine(id, seq + i, atUs)));
   log.flush();
   if (atUs >= startUs + warmUs && atUs < startUs + warmUs + windowUs) counted += ids.length;
 }

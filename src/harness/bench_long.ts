@@ -4,7 +4,7 @@
 // the commit log and the acceptors' logs to work. The checker runs on the logs.
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runCluster } from "./launch.js";
+import { runCluster } from "../cli/launch.js";
 import { usageOf } from "./bench_measure.js";
 
 const RANKS = 5;

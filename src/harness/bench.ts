@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { median, measurePoint, usageOf } from "./bench_measure.js";
 import { longReport, longRun, writeLong } from "./bench_long.js";
 import { renderResults, sustained, type Limits, type Point, type Results } from "./bench_report.js";
-import { RANK_NODE_FLAGS, runCluster, writeCluster } from "./launch.js";
+import { RANK_NODE_FLAGS, runCluster, writeCluster } from "../cli/launch.js";
 
 const WARM_S = 3;
 const WINDOW_S = 5;

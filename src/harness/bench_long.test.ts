@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { longReport, longRun, type LongRunDeps } from "./bench_long.js";
-import type { RankOutcome } from "./launch.js";
+import type { RankOutcome } from "../cli/launch.js";
 
 const dir = mkdtempSync(join(tmpdir(), "yasp-bench-long-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

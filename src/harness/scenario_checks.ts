@@ -5,7 +5,7 @@
 // the unit tests call each one on synthetic data, including data where the fault did not happen.
 // Finding the leader and confirming its kill are in scenario_leader.ts.
 import { z } from "zod";
-import { COMMIT_LINE, GENERATE_LINE } from "./log_lines.js";
+import { eachLogLine } from "../protocol/log_lines.js";
 import { confirmTakeover, confirmWasLeading } from "./scenario_leader.js";
 
 /** One snapshot of a rank's status file (--status-file); see src/cli/status_file.ts. */
@@ -66,8 +66,8 @@ export interface LogTimes {
 export function parseLog(text: string): LogTimes {
   const commits: Commit[] = [];
   const generated = new Map<string, number>();
-  for (const m of text.matchAll(COMMIT_LINE)) commits.push({ seq: Number(m[2]), id: m[1] as string, atUs: Number(m[3]) });
-  for (const m of text.matchAll(GENERATE_LINE)) generated.set(m[1] as string, Number(m[3]));
+  eachLogLine(text, "commit", (id, seq, atUs) => commits.push({ seq, id, atUs }));
+  eachLogLine(text, "generate", (id, _seq, atUs) => generated.set(id, atUs));
   return { commits, generated };
 }
 

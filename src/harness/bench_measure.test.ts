@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { commitLine, generateLine } from "../protocol/log_lines.js";
 import { classify, measurePoint, measureRun, type RankRun } from "./bench_measure.js";
 
 const T0 = 1_700_000_000_000_000; // µs, like real logs
@@ -30,15 +31,15 @@ function build(specs: readonly Spec[], withSchedule = true, fillersReported?: nu
   for (const rank of [0, 1]) specs.filter((s) => s.rank === rank).forEach((s, seq) => idOf.set(s, `${rank}-${seq}`));
   return [0, 1].map((rank) => {
     const own = specs.filter((s) => s.rank === rank);
-    const generates = own.map((s, seq) => `generate Instance[${rank}-${seq}] in seq ${seq} at ${T0 + stampMs(s) * 1000}`);
+    const generates = own.map((s, seq) => generateLine(`${rank}-${seq}`, seq, T0 + stampMs(s) * 1000));
     const commits = specs.flatMap((s) => {
       const at = s.commitMs[rank];
       return at === null || at === undefined ? [] : [{ id: idOf.get(s) ?? `${s.rank}-?`, at }];
     }).sort((a, b) => a.at - b.at)
-      .map((c, seq) => `commit Instance[${c.id}] in seq ${seq} at ${T0 + c.at * 1000}`);
+      .map((c, seq) => commitLine(c.id, seq, T0 + c.at * 1000));
     const fillers = fillersReported ?? own.filter((s) => s.k === 0).length;
     return {
-      log: ["some other line", ...generates, ...commits].join("\n") + "\n",
+      log: ["some other line\n", ...generates, ...commits].join(""),
       schedule: withSchedule ? { startUs: T0, endUs: T0 + 30_000, ratePerS: RATE, firstSeq: 0, fillers } : null,
     };
   });

@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SystemClock } from "../io/system_clock.js";
-import { spawnRank, statusPath, waitExit, writeCluster, type RankOutcome } from "./launch.js";
+import { spawnRank, statusPath, waitExit, writeCluster, type RankOutcome } from "../cli/launch.js";
 import { confirmAll, emptyRecord, parseLog, parseStatus, type FaultRecord, type LogTimes, type StatusSnapshot } from "./scenario_checks.js";
 import { pickLeader } from "./scenario_leader.js";
 
