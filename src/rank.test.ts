@@ -7,6 +7,7 @@ import { parseLogLines } from "./protocol/log_lines.js";
 import type { Storage } from "./ports.js";
 import { Prng } from "./faults/prng.js";
 import { MemoryLogSink, SimClock, SimNetwork } from "./testing.js";
+import { BackgroundWorkload } from "./workload/driver.js";
 
 let ranks: Rank[] = [];
 afterEach(async () => {
@@ -79,11 +80,13 @@ describe("Rank effect order", () => {
     const net = new SimNetwork(clock, new Prng(1), 1);
     const sink = new MemoryLogSink();
     const storage = new OrderCheckingStorage(sink);
-    const cfg = { ...DEFAULTS, me: 0, n: 1, genSeconds: 0.5, rate: 2000, graceSeconds: 5 };
-    const rank = await Rank.create(cfg, { clock, transport: net.transport(0), storage, logSink: sink });
+    const cfg = { ...DEFAULTS, me: 0, n: 1 };
+    const workload = new BackgroundWorkload(cfg, { genSeconds: 0.5, rate: 2000, graceSeconds: 5 }, clock);
+    const rank = await Rank.create(cfg, { clock, transport: net.transport(0), storage, logSink: sink }, { source: workload.source });
     rank.start();
+    workload.start(rank);
     let done = false;
-    void rank.finished.then(() => (done = true));
+    void workload.finished.then(() => (done = true));
     const tick = () => new Promise((r) => setImmediate(r));
     do await tick();
     while (!done && clock.fireNext());

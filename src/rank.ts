@@ -1,16 +1,16 @@
 // One rank: the four processors and their channels, built over the ports it is given. The same
 // code runs over TCP (cli/) and inside the simulator (sim/). Also the library API: create a rank,
-// propose, iterate commits, stop.
+// propose, iterate commits, read its progress, stop. Workloads drive it from outside (workload/).
 import { Chan } from "./csp/chan.js";
 import { runProcessor, type LoopOptions } from "./csp/processor.js";
 import type { Checkpointable, Clock, LogSink, Storage, Transport } from "./ports.js";
 import { ConsensusHandler, type ConsensusStats } from "./protocol/consensus_handler.js";
-import { leaderOf, type BugName, type ConsensusIn, type Effect, type FollowerIn, type LeaderIn, type MsgIn, type StorageRecord } from "./protocol/effects.js";
-import type { GenerationInfo } from "./protocol/generation.js";
+import { leaderOf, type ConsensusIn, type Effect, type FollowerIn, type LeaderIn, type MsgIn, type StorageRecord } from "./protocol/effects.js";
 import { FollowerHandler, type FollowerStats } from "./protocol/follower_handler.js";
 import { LeaderHandler, type LeaderStats } from "./protocol/leader_handler.js";
 import type { WireMsg } from "./protocol/messages.js";
 import { MsgHandler, type MsgStats } from "./protocol/msg_handler.js";
+import type { ProposalSource } from "./protocol/proposing.js";
 import { recoverLog } from "./protocol/recovery.js";
 
 export interface RankConfig {
@@ -20,28 +20,17 @@ export interface RankConfig {
   timeoutMs: number;
   /** -l: most new instances a leader imposes in one round. */
   maxPerRound: number;
-  /** -t: seconds of background generation (0: none). */
-  genSeconds: number;
-  /** Background generation rate, instances per second. */
-  rate: number;
-  /** Seconds after generation ends to wait for every rank to commit everything. */
-  graceSeconds: number;
   batch: number;
   window: number;
   channelCapacity: number;
   fetchMax: number;
   /** Rewrite the write-ahead log as a snapshot once it grows past this many bytes. */
   checkpointBytes: number;
-  /** Simulator only: known protocol bugs to switch on (to prove the simulator finds them). */
-  bugs?: readonly BugName[];
 }
 
 export const DEFAULTS = {
   timeoutMs: 100,
   maxPerRound: 200,
-  genSeconds: 10,
-  rate: 100,
-  graceSeconds: 30,
   batch: 256,
   window: 8,
   channelCapacity: 4096,
@@ -63,7 +52,6 @@ export interface Commit {
 
 export interface RankSummary {
   rank: number;
-  converged: boolean;
   generated: number;
   committed: number;
   consensus: ConsensusStats;
@@ -85,8 +73,45 @@ export interface RankStatus {
   generated: number;
   /** Instances made up in this life to fill a seq the leader allotted when none was pending. */
   fillers: number;
-  /** The background generation schedule of this life (null until it starts). */
-  generation: GenerationInfo | null;
+}
+
+/** The last status heard from a peer. */
+export interface PeerProgress {
+  commitIndex: number;
+  backlog: number;
+  generated: number;
+  /** What the peer's driver (workload) set with setNote. */
+  note: number;
+}
+
+/** What this rank knows of its log and of the others (what a workload decides on). */
+export interface RankProgress {
+  commitIndex: number;
+  /** Own instances generated and not yet committed. */
+  backlog: number;
+  /** Values known chosen above a missing seq. */
+  hasGap: boolean;
+  generated: number;
+  /** Indexed by rank; undefined: never heard from (and this rank's own slot). */
+  peers: readonly (PeerProgress | undefined)[];
+}
+
+export interface RankOptions {
+  /** Emit every commit to commits() (library users iterate commits). */
+  emitCommits?: boolean;
+  /** Operator warnings (one line each). */
+  warn?: (line: string) => void;
+  /** A paced producer of own instances (the background workload). */
+  source?: ProposalSource;
+  /** Which classes run the processors: the simulator swaps in subclasses with known bugs, to prove
+   * it finds them. Leave it alone. */
+  processors?: Partial<ProcessorClasses>;
+}
+
+export interface ProcessorClasses {
+  Msg: typeof MsgHandler;
+  Leader: typeof LeaderHandler;
+  Follower: typeof FollowerHandler;
 }
 
 export class Rank {
@@ -100,10 +125,13 @@ export class Rank {
   private readonly consensus: ConsensusHandler;
   private loops: Promise<void>[] = [];
   private stopping = false;
-  private converged = false;
-  private resolveFinished!: (converged: boolean) => void;
-  /** Resolves when the run is over: every rank committed everything, or the grace period ended. */
-  readonly finished: Promise<boolean> = new Promise((resolve) => (this.resolveFinished = resolve));
+  /** The note last handed to the consensus processor (-1: none yet). */
+  private note = -1;
+  private closed = false;
+  private failure: Error | null = null;
+  private rejectFailed!: (e: Error) => void;
+  /** Rejects if a processor stopped on a broken invariant (the rank halts: nothing it says can be trusted). */
+  readonly failed: Promise<never> = new Promise<never>((_, reject) => (this.rejectFailed = reject));
   private readonly commitQueue: Commit[] = [];
   private commitWaiter: (() => void) | null = null;
 
@@ -111,8 +139,9 @@ export class Rank {
     readonly cfg: RankConfig,
     private readonly ports: RankPorts,
     follower: FollowerHandler,
-    emitCommits: boolean,
+    opts: RankOptions,
   ) {
+    this.failed.catch(() => {}); // whoever cares awaits it; nobody has to
     const { clock } = ports;
     const cap = cfg.channelCapacity;
     this.msgIn = new Chan("msg", cap, clock);
@@ -123,30 +152,27 @@ export class Rank {
     const timeoutUs = cfg.timeoutMs * 1000;
     this.follower = follower;
     // After a restart, start past every round this rank may have led or promised in its last life.
-    this.msg = new MsgHandler(cfg.me, cfg.n, follower.restoredPromise + 1, cfg.bugs);
-    const leaderCfg = { me: cfg.me, n: cfg.n, maxPerRound: cfg.maxPerRound, batch: cfg.batch, window: cfg.window, timeoutUs, bugs: cfg.bugs };
-    this.leader = new LeaderHandler(leaderCfg, follower.restoredPromise);
+    this.msg = new (opts.processors?.Msg ?? MsgHandler)(cfg.me, cfg.n, follower.restoredPromise + 1);
+    const leaderCfg = { me: cfg.me, n: cfg.n, maxPerRound: cfg.maxPerRound, batch: cfg.batch, window: cfg.window, timeoutUs };
+    this.leader = new (opts.processors?.Leader ?? LeaderHandler)(leaderCfg, follower.restoredPromise);
     this.consensus = new ConsensusHandler({
       me: cfg.me,
       n: cfg.n,
       timeoutUs,
-      rate: cfg.rate,
-      genSeconds: cfg.genSeconds,
       createdUs: nowUs,
-      graceUs: cfg.graceSeconds * 1e6,
       fetchMax: cfg.fetchMax,
-      emitCommits,
-      bugs: cfg.bugs,
+      emitCommits: opts.emitCommits ?? false,
+      source: opts.source,
     });
   }
 
   /** Build a rank over its ports, restoring what a previous run left: the acceptor and the
    * bindings from storage, commits and own instances from the log. */
-  static async create(cfg: RankConfig, ports: RankPorts, opts: { emitCommits?: boolean; warn?: (line: string) => void } = {}): Promise<Rank> {
+  static async create(cfg: RankConfig, ports: RankPorts, opts: RankOptions = {}): Promise<Rank> {
     const records = await ports.storage.load();
-    const follower = new FollowerHandler(cfg.me, cfg.n, cfg.timeoutMs * 1000, ports.clock.nowUs(), cfg.bugs);
+    const follower = new (opts.processors?.Follower ?? FollowerHandler)(cfg.me, cfg.n, cfg.timeoutMs * 1000, ports.clock.nowUs());
     follower.restore(records);
-    const rank = new Rank(cfg, ports, follower, opts.emitCommits ?? false);
+    const rank = new Rank(cfg, ports, follower, opts);
     if (opts.warn) rank.warn = opts.warn;
     rank.highestPromise = follower.restoredPromise;
     const recovered = recoverLog(ports.logSink.load(), cfg.me);
@@ -180,12 +206,47 @@ export class Rank {
       runProcessor({ name: "consensus", inbox: this.consensusIn, logic: this.consensus, perform }, clock, loop, ctl),
       runProcessor({ name: "leader", inbox: this.leaderIn, logic: this.leader, perform }, clock, loop, ctl),
       runProcessor({ name: "follower", inbox: this.followerIn, logic: this.follower, perform }, clock, loop, ctl),
-    ];
+    ].map((loop) => loop.catch((e: unknown) => this.fail(e)));
+  }
+
+  /** The error that stopped this rank, if one did. */
+  get failedWith(): Error | null {
+    return this.failure;
+  }
+
+  /** A processor threw (a broken invariant): stop every processor, reveal nothing more. */
+  private fail(e: unknown): void {
+    if (this.failure) return;
+    this.failure = e instanceof Error ? e : new Error(String(e));
+    this.stopping = true;
+    for (const ch of [this.msgIn, this.leaderIn, this.followerIn, this.consensusIn]) ch.close();
+    this.commitWaiter?.();
+    this.rejectFailed(this.failure);
   }
 
   /** Ask for count more own instances (they are generated, logged and proposed like background ones). */
   propose(count = 1): boolean {
     return this.consensusIn.offer({ kind: "propose", count });
+  }
+
+  /** Set the note this rank's status messages carry to the others (0..65535, opaque to the
+   * protocol; a change is told at once). False if the rank's inbox is full: try again later. */
+  setNote(note: number): boolean {
+    if (note === this.note) return true;
+    const ok = this.consensusIn.offer({ kind: "note", note });
+    if (ok) this.note = note;
+    return ok;
+  }
+
+  progress(): RankProgress {
+    const c = this.consensus;
+    const peers = c.peers.map((p) => p && { commitIndex: p.commitIndex, backlog: p.backlog, generated: p.generated, note: p.note });
+    return { commitIndex: c.commitIndex, backlog: c.backlog, hasGap: c.hasGap, generated: c.stats.generated, peers };
+  }
+
+  /** Ids committed from seq `from` on that are still held in memory (old seqs are compacted). */
+  committedIds(from: number): string[] {
+    return this.consensus.committedIds(from);
   }
 
   /** Commits in seq order (only if the rank was created with emitCommits). */
@@ -201,7 +262,8 @@ export class Rank {
   }
 
   async stop(): Promise<void> {
-    if (this.stopping) return;
+    if (this.closed) return;
+    this.closed = true;
     await this.halt();
     await this.ports.logSink.close();
     await this.ports.transport.close();
@@ -221,10 +283,9 @@ export class Rank {
     for (const ch of [this.msgIn, this.leaderIn, this.followerIn, this.consensusIn]) refusedWrites[ch.name] = ch.refused;
     return {
       rank: this.cfg.me,
-      converged: this.converged,
       generated: this.consensus.stats.generated,
       committed: this.consensus.commitIndex,
-      consensus: { ...this.consensus.stats },
+      consensus: this.consensus.stats,
       refusedWrites,
       rounds: this.msg.round,
       protocol: { msg: { ...this.msg.stats }, leader: { ...this.leader.stats }, follower: { ...this.follower.stats } },
@@ -241,7 +302,6 @@ export class Rank {
       commitIndex: this.consensus.commitIndex,
       generated: this.consensus.stats.generated,
       fillers: this.consensus.stats.fillers,
-      generation: this.consensus.generation(),
     };
   }
 
@@ -279,10 +339,6 @@ export class Rank {
     }
     if (logged) this.ports.logSink.flush();
     if (!persisted) return this.performRest(out);
-    if (this.cfg.bugs?.includes("ack-before-persist")) {
-      this.performRest(out); // BUG: replies leave before the records they reveal are durable
-      return this.ports.storage.sync();
-    }
     return this.ports.storage.sync().then(() => this.performRest(out));
   }
 
@@ -312,10 +368,6 @@ export class Rank {
           this.commitQueue.push({ seq: e.seq, id: e.id });
           this.commitWaiter?.();
           this.commitWaiter = null;
-          break;
-        case "finished":
-          this.converged = e.converged;
-          this.resolveFinished(e.converged);
           break;
         case "warn":
           this.warn(e.line);

@@ -1,6 +1,7 @@
 // The rank command's flags (yargs). Validation of values happens in config.ts (zod).
 import yargs from "yargs";
 import { DEFAULTS } from "../rank.js";
+import { BACKGROUND_DEFAULTS } from "../workload/driver.js";
 import { UsageError } from "./config.js";
 
 export function parseRankArgs(argv: string[]) {
@@ -10,16 +11,16 @@ export function parseRankArgs(argv: string[]) {
     .option("i", { alias: "rank", type: "number", demandOption: "-i <rank> is required", describe: "this rank's id, 0..N-1" })
     .option("o", { alias: "timeout", type: "number", default: DEFAULTS.timeoutMs, describe: "channel read timeout in ms; a silent leader is replaced after it" })
     .option("l", { alias: "max-per-round", type: "number", default: DEFAULTS.maxPerRound, describe: "most new instances a leader imposes in one round before leadership moves on" })
-    .option("t", { alias: "time", type: "number", default: DEFAULTS.genSeconds, describe: "seconds of background proposal generation" })
+    .option("t", { alias: "time", type: "number", default: BACKGROUND_DEFAULTS.genSeconds, describe: "seconds of background proposal generation" })
     .option("cluster", { type: "string", describe: 'cluster file: JSON list of "host:port", one per rank' })
     .option("n", { alias: "ranks", type: "number", describe: "number of ranks on loopback (instead of --cluster)" })
     .option("base-port", { type: "number", default: 7000, describe: "with -n: rank i listens on base-port + i" })
     .option("host", { type: "string", default: "127.0.0.1", describe: "with -n: the address every rank uses" })
-    .option("rate", { type: "number", default: DEFAULTS.rate, describe: "instances generated per second by this rank" })
+    .option("rate", { type: "number", default: BACKGROUND_DEFAULTS.rate, describe: "instances generated per second by this rank" })
     .option("log-dir", { type: "string", default: "logs", describe: "directory of the rank's log file" })
     .option("data-dir", { type: "string", describe: "directory of the rank's write-ahead log, rank-<i>.wal (default: the log directory); a restart with the same command recovers from it" })
     .option("fsync", { type: "boolean", default: true, describe: "fsync the write-ahead log (--no-fsync: faster, for benchmarks only: a machine crash may then lose acknowledged state)" })
-    .option("grace", { type: "number", default: DEFAULTS.graceSeconds, describe: "seconds after generation ends to wait until every rank committed everything" })
+    .option("grace", { type: "number", default: BACKGROUND_DEFAULTS.graceSeconds, describe: "seconds after generation ends to wait until every rank committed everything" })
     .option("batch", { type: "number", default: DEFAULTS.batch, describe: "most instances in one impose frame" })
     .option("window", { type: "number", default: DEFAULTS.window, describe: "most impose frames a leader has in flight" })
     .option("status-file", { type: "string", describe: "write this rank's status (round, leader, commits, generation schedule, fault counters) as JSON to this file every 100 ms" })

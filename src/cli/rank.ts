@@ -8,6 +8,8 @@ import { TcpTransport, type PeerAddress } from "../io/tcp_transport.js";
 import { WalCorruptError, WalStorage } from "../io/wal.js";
 import type { Transport } from "../ports.js";
 import { DEFAULTS, Rank, type RankConfig } from "../rank.js";
+import { InvariantError } from "../protocol/assert.js";
+import { BackgroundWorkload } from "../workload/driver.js";
 import { checkFlags, loadCluster, loopbackCluster, UsageError } from "./config.js";
 import type { FaultyTransport } from "../faults/faulty_transport.js";
 import { faultSpec, watchPartition, withFaults } from "./faults.js";
@@ -71,25 +73,25 @@ async function main(): Promise<number> {
     n: cluster.length,
     timeoutMs: flags.o,
     maxPerRound: flags.l,
-    genSeconds: flags.t,
-    rate: flags.rate,
-    graceSeconds: flags.grace,
     batch: flags.batch,
     window: flags.window,
   };
   const started = clock.nowUs();
-  const rank = await Rank.create(cfg, { clock, transport, storage, logSink }, { warn });
+  // The YASP run is a workload driving the rank from outside: -t seconds at --rate, then convergence.
+  const workload = new BackgroundWorkload(cfg, { genSeconds: flags.t, rate: flags.rate, graceSeconds: flags.grace }, clock);
+  const rank = await Rank.create(cfg, { clock, transport, storage, logSink }, { warn, source: workload.source });
   const onSignal = () => void rank.stop().then(() => process.exit(130));
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   rank.start();
+  workload.start(rank);
   let stopStatus = () => {};
   if (args["status-file"] !== undefined) {
     const ft = faulty;
-    const snapshot = () => ({ ...rank.status(), atUs: clock.nowUs(), pid: process.pid, ...(ft ? { faults: { ...ft.stats }, partition: ft.groups } : {}) });
+    const snapshot = () => ({ ...rank.status(), generation: workload.info(), atUs: clock.nowUs(), pid: process.pid, ...(ft ? { faults: { ...ft.stats }, partition: ft.groups } : {}) });
     stopStatus = startStatusFile(args["status-file"], snapshot, warn);
   }
-  const converged = await rank.finished;
+  const converged = await Promise.race([workload.finished, rank.failed]);
   stopWatch();
   await rank.stop();
   stopStatus();
@@ -112,6 +114,7 @@ main().then(
   (code) => process.exit(code),
   (e: unknown) => {
     if (e instanceof UsageError) process.stderr.write(`yasp: ${e.message}\n`);
+    else if (e instanceof InvariantError) process.stderr.write(`yasp: stopped: invariant broken: ${e.message}\n`);
     else if (e instanceof WalCorruptError) process.stderr.write(`yasp: cannot recover: ${e.message}\n`);
     else process.stderr.write(`yasp: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(e instanceof UsageError ? 2 : 1);

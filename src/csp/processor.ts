@@ -3,6 +3,7 @@
 // together: one storage sync for all of them — group commit), then the effects. The loop yields
 // to the event loop every few messages so timers, sockets and the other processors never starve.
 import type { Clock } from "../ports.js";
+import { invariant } from "../protocol/assert.js";
 import type { Effect, ProcessorLogic } from "../protocol/effects.js";
 import type { Chan } from "./chan.js";
 
@@ -39,7 +40,12 @@ export async function runProcessor<I extends object>(p: ProcessorSpec<I>, clock:
       p.logic.onInput(msg, nowUs, out);
       stepped++;
     }
-    if (stepped === 0 || nowUs >= p.logic.wakeAt()) p.logic.onTime(nowUs, out);
+    if (stepped === 0 || nowUs >= p.logic.wakeAt()) {
+      p.logic.onTime(nowUs, out);
+      // Everything due was done: a wake-up still at or before now would make this loop spin.
+      const wake = p.logic.wakeAt();
+      invariant(wake > nowUs, () => `${p.name}: after its timeout step at ${nowUs} µs it asks to wake at ${wake} µs`);
+    }
     p.logic.endStep?.(nowUs, out);
     if (out.length > 0) {
       const done = p.perform(out);

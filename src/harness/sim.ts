@@ -1,6 +1,6 @@
 // `npm run sim -- --seeds 1000 --ranks 5`: thousands of seeded simulated runs of the real rank code.
 // A failing seed prints its plan and the one command that replays it (same trace hash).
-import { BUG_NAMES, type BugName } from "../protocol/effects.js";
+import { BUG_NAMES, type BugName } from "../sim/bugs.js";
 import { drawPlan } from "../sim/plan.js";
 import { runSeed, type SeedResult } from "../sim/run_seed.js";
 

@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
+import { GenerationSchedule } from "../workload/schedule.js";
 import { ConsensusHandler, type ConsensusConfig } from "./consensus_handler.js";
 import type { ConsensusIn, Effect } from "./effects.js";
 import { commitLine, generateLine } from "./log_lines.js";
 import type { WireMsg } from "./messages.js";
 
 const T = 100_000;
-const S = 1_000_000;
 const cfg = (over: Partial<ConsensusConfig> = {}): ConsensusConfig => ({
-  me: 1, n: 3, timeoutUs: T, rate: 0, genSeconds: 10, createdUs: 0, graceUs: 5 * S, fetchMax: 100, emitCommits: false, ...over,
+  me: 1, n: 3, timeoutUs: T, createdUs: 0, fetchMax: 100, emitCommits: false, ...over,
 });
 const net = (msg: WireMsg) => ({ kind: "net", msg }) as ConsensusIn;
 const commit = (seq: number, ids: string[]) => net({ t: "commit", from: 0, seq, ids });
@@ -25,39 +25,22 @@ const offers = (out: Effect[]) => sends(out).filter((s) => s.msg.t === "offer");
 const want = (round: number, seq: number, max: number) => net({ t: "want", from: 1, round, seq, max });
 
 describe("ConsensusHandler (rank 1 of 3)", () => {
-  it("generates at the background rate, logging each instance with its own counter", () => {
-    const h = new ConsensusHandler(cfg({ rate: 1000 }));
+  it("takes what its paced source has due at each wake-up, logging each instance with its own counter", () => {
+    const gen = new GenerationSchedule(1000, 10, 3, T);
+    const h = new ConsensusHandler(cfg({ source: gen }));
     const idle: Effect[] = [];
     h.onTime(5000, idle);
-    expect(lines(idle)).toEqual([]); // no majority known yet: nothing is generated
-    const status = (from: number) => net({ t: "status", from, commitIndex: 0, backlog: 0, generated: 0, genDone: false, done: false });
-    feed(h, [status(2), status(0)]);
-    h.onTime(6000, []); // every rank known: generation starts now
+    expect(lines(idle)).toEqual([]); // the source has not started: nothing is generated
+    gen.maybeStart(6000, 3, 0); // every rank known: generation starts now
+    expect(h.wakeAt()).toBe(6000);
     const out: Effect[] = [];
     h.onTime(9000, out); // 3 ms at 1000/s
-    expect(lines(out)).toEqual([generateLine("1-0", 0, 9000), generateLine("1-1", 1, 9000), generateLine("1-2", 2, 9000)]);
+    expect(lines(out)).toEqual([
+      "generate Instance[1-0] in seq 0 at 9000\n",
+      "generate Instance[1-1] in seq 1 at 9000\n",
+      "generate Instance[1-2] in seq 2 at 9000\n",
+    ]);
     expect(h.backlog).toBe(3);
-  });
-
-  it("with only a majority up, starts generating after 10 timeouts", () => {
-    const h = new ConsensusHandler(cfg({ rate: 1000 }));
-    feed(h, [net({ t: "status", from: 2, commitIndex: 0, backlog: 0, generated: 0, genDone: false, done: false })]);
-    h.onTime(0, []);
-    const before: Effect[] = [];
-    h.onTime(10 * T - 1, before);
-    expect(lines(before)).toEqual([]);
-    h.onTime(10 * T, []);
-    const out: Effect[] = [];
-    h.onTime(10 * T + 2000, out);
-    expect(lines(out)).toHaveLength(2);
-  });
-
-  it("stops generating at the end of -t", () => {
-    const h = new ConsensusHandler(cfg({ me: 0, n: 1, rate: 1000, genSeconds: 0.002 }));
-    h.onTime(0, []);
-    const out: Effect[] = [];
-    h.onTime(9000, out);
-    expect(lines(out).length).toBe(2);
   });
 
   it("binds allotted instances to seqs durably before granting them; their commit clears the backlog", () => {
@@ -102,8 +85,10 @@ describe("ConsensusHandler (rank 1 of 3)", () => {
   });
 
   it("a want between generation ticks takes every instance due by then before making a filler", () => {
-    const h = new ConsensusHandler(cfg({ me: 0, n: 1, rate: 40_000 }));
-    h.onTime(0, []); // alone in the cluster: generation starts at 0
+    const gen = new GenerationSchedule(40_000, 10, 1, T);
+    const h = new ConsensusHandler(cfg({ me: 0, n: 1, source: gen }));
+    gen.maybeStart(0, 1, 0); // alone in the cluster: generation starts at 0
+    h.onTime(0, []);
     const tick: Effect[] = [];
     h.onTime(10_000, tick); // 400 due; the next wake-up is 1 ms later
     expect(lines(tick)).toHaveLength(400);
@@ -170,59 +155,31 @@ describe("ConsensusHandler (rank 1 of 3)", () => {
 
   it("fetches from a peer that stays ahead, and serves fetches from its own log", () => {
     const h = new ConsensusHandler(cfg());
-    feed(h, [net({ t: "status", from: 2, commitIndex: 5, backlog: 0, generated: 5, genDone: false, done: false })], 0);
+    feed(h, [net({ t: "status", from: 2, commitIndex: 5, backlog: 0, generated: 5, note: 0 })], 0);
     const later: Effect[] = [];
     h.onTime(T / 4, later);
     expect(sends(later)).toContainEqual({ to: 2, msg: { t: "fetch", from: 1, seq: 0, max: 100 } });
-    feed(h, [net({ t: "fetched", from: 2, seq: 0, ids: ["a", "b", "c", "d", "e"] })]);
+    feed(h, [net({ t: "fetched", from: 2, seq: 0, ids: ["a", "b", "c", "d", "e"] })], T / 4);
     expect(h.commitIndex).toBe(5);
-    const served = feed(h, [net({ t: "fetch", from: 0, seq: 3, max: 10 })]);
+    const served = feed(h, [net({ t: "fetch", from: 0, seq: 3, max: 10 })], T / 4);
     expect(sends(served)).toEqual([{ to: 0, msg: { t: "fetched", from: 1, seq: 3, ids: ["d", "e"] } }]);
   });
 
-  it("finishes (converged) soon once every rank reports it sees the same; at most 20 status rounds otherwise", () => {
-    const status = (from: number, done: boolean) => net({ t: "status", from, commitIndex: 0, backlog: 0, generated: 0, genDone: true, done });
-    const h = new ConsensusHandler(cfg({ genSeconds: 1 }));
-    feed(h, [status(0, false), status(2, false)]);
-    h.onTime(0, []); // generation (of nothing: rate 0) runs from 0 to 1 s
-    const first: Effect[] = [];
-    h.onTime(S, first);
-    expect(first.filter((e) => e.kind === "finished")).toEqual([]);
-    expect(sends(first).some((s) => s.msg.t === "status" && s.msg.done)).toBe(true); // told at once
-    const waiting: Effect[] = [];
-    h.onTime(S + T, waiting);
-    expect(waiting.filter((e) => e.kind === "finished")).toEqual([]); // peers have not said so yet
-    feed(h, [status(0, true), status(2, true)]);
-    const out: Effect[] = [];
-    h.onTime(S + T, out);
-    expect(out).toContainEqual({ kind: "finished", converged: true });
-
-    const lonely = new ConsensusHandler(cfg({ genSeconds: 1 }));
-    feed(lonely, [status(0, false), status(2, false)]);
-    lonely.onTime(0, []);
-    lonely.onTime(S, []);
-    const late: Effect[] = [];
-    lonely.onTime(S + 10 * T, late); // 20 status rounds of T/2
-    expect(late).toContainEqual({ kind: "finished", converged: true });
+  it("refuses to step back in time (a precondition of every step)", () => {
+    const h = new ConsensusHandler(cfg());
+    h.onTime(T, []);
+    expect(() => h.onTime(T - 1, [])).toThrow(/consensus: step at 99999 µs after one at 100000 µs/);
   });
 
-  it("finishes unconverged when the grace period ends with a peer missing", () => {
-    const h = new ConsensusHandler(cfg({ genSeconds: 1, graceUs: S }));
-    feed(h, [net({ t: "status", from: 0, commitIndex: 0, backlog: 0, generated: 0, genDone: false, done: false })]);
-    h.onTime(0, []);
-    h.onTime(10 * T, []); // a majority for 10 timeouts: generation runs from here to 2 s
-    const out: Effect[] = [];
-    h.onTime(3 * S, out);
-    expect(out).toContainEqual({ kind: "finished", converged: false });
-  });
-
-  it("gives the run up if no majority shows up within the grace period", () => {
-    const h = new ConsensusHandler(cfg({ rate: 100, graceUs: S }));
-    const early: Effect[] = [];
-    h.onTime(S - 1, early);
-    expect(early.filter((e) => e.kind === "finished" || e.kind === "log")).toEqual([]);
-    const out: Effect[] = [];
-    h.onTime(S, out);
-    expect(out).toContainEqual({ kind: "finished", converged: false });
+  it("tells every peer at once when its note changes, and carries the note in every status", () => {
+    const h = new ConsensusHandler(cfg());
+    h.onTime(0, []); // the first status round
+    const changed = sends(feed(h, [{ kind: "note", note: 3 }], 10));
+    expect(changed.map((s) => s.to)).toEqual([0, 2]);
+    expect(changed.every((s) => s.msg.t === "status" && s.msg.note === 3)).toBe(true);
+    expect(sends(feed(h, [{ kind: "note", note: 3 }], 20))).toEqual([]); // unchanged: nothing to say
+    const later: Effect[] = [];
+    h.onTime(T / 2, later);
+    expect(sends(later).filter((s) => s.msg.t === "status" && s.msg.note === 3)).toHaveLength(2);
   });
 });

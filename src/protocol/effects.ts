@@ -29,8 +29,10 @@ export type ConsensusIn =
   | { kind: "net"; msg: LogMsg | WantMsg }
   /** The round changed: offers go to its leader. */
   | RoundChange
-  /** A proposal from the library API or the background generator. */
-  | { kind: "propose"; count: number };
+  /** A proposal from the library API (count 0 only wakes the loop: a paced source may have started). */
+  | { kind: "propose"; count: number }
+  /** The note this rank's status messages carry from now on (told to every peer at once). */
+  | { kind: "note"; note: number };
 
 /** What a rank makes durable before it reveals it: the acceptor's promise, accepts and floor;
  * the consensus handler's bindings of own instances to seqs. */
@@ -52,8 +54,7 @@ export type Effect =
   | { kind: "log"; line: string }
   /** Something an operator must hear about (one line on stderr). */
   | { kind: "warn"; line: string }
-  | { kind: "committed"; seq: number; id: string }
-  | { kind: "finished"; converged: boolean };
+  | { kind: "committed"; seq: number; id: string };
 
 /** The shape every processor's pure logic has: an input or the passage of time in, effects out. */
 export interface ProcessorLogic<I> {
@@ -66,11 +67,6 @@ export interface ProcessorLogic<I> {
    * produced can leave as fewer, larger frames (batching that adds no wait). */
   endStep?(nowUs: number, out: Effect[]): void;
 }
-
-/** Known protocol bugs the simulator can switch on in its ranks, to prove it finds violations.
- * Nothing outside the simulator sets them. */
-export type BugName = "skip-read" | "ack-before-persist" | "accept-lower-round" | "forget-bindings";
-export const BUG_NAMES: readonly BugName[] = ["skip-read", "ack-before-persist", "accept-lower-round", "forget-bindings"];
 
 /** Leader of a round: round-robin over the ranks. */
 export function leaderOf(round: number, n: number): number {

@@ -4,8 +4,10 @@
 // It serves every round, including the rounds its own rank leads: the leader's self-vote takes the
 // same durable path as any other vote. When another rank leads and stays silent for the read
 // timeout, it asks the msg handler to bump the round.
+import { StepTime } from "./assert.js";
+import { Deadline } from "./deadline.js";
 import { AcceptedLog } from "./accepted_log.js";
-import { leaderOf, type BugName, type Effect, type FollowerIn, type ProcessorLogic, type StorageRecord } from "./effects.js";
+import { leaderOf, type Effect, type FollowerIn, type ProcessorLogic, type StorageRecord } from "./effects.js";
 import type { ImposeMsg, ReadMsg } from "./messages.js";
 
 /** How far above its floor an acceptor accepts (a bound against hostile frames, not a protocol limit). */
@@ -28,7 +30,9 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
   private promised = 0;
   private round = 0;
   private readonly log = new AcceptedLog();
-  private lastHeardUs: number;
+  /** The leader of the current round has been silent for a timeout: ask for a new round. */
+  private readonly silence = new Deadline("leader-silence");
+  private readonly time: StepTime;
   private backlog = 0;
   private acks: Array<{ to: number; round: number; seq: number; count: number }> = [];
   readonly stats: FollowerStats = { gathers: 0, acks: 0, nacks: 0, timeouts: 0 };
@@ -38,10 +42,9 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
     private readonly n: number,
     private readonly timeoutUs: number,
     nowUs: number,
-    /** Simulator only: known bugs to switch on. */
-    private readonly bugs: readonly BugName[] = [],
   ) {
-    this.lastHeardUs = nowUs;
+    this.silence.arm(nowUs + timeoutUs);
+    this.time = new StepTime(`rank ${me}: follower`);
   }
 
   /** Rebuild acceptor state from durable records (in append order). */
@@ -78,11 +81,12 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
   }
 
   onInput(input: FollowerIn, nowUs: number, out: Effect[]): void {
+    this.time.enter(nowUs);
     switch (input.kind) {
       case "round":
         if (input.round > this.round) {
           this.round = input.round;
-          this.lastHeardUs = nowUs;
+          this.silence.arm(nowUs + this.timeoutUs);
         }
         return;
       case "local":
@@ -95,15 +99,16 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
   }
 
   onTime(nowUs: number, out: Effect[]): void {
+    this.time.enter(nowUs);
     if (leaderOf(this.round, this.n) === this.me) return; // our own leader handler drives time
-    if (nowUs - this.lastHeardUs < this.timeoutUs) return;
+    if (!this.silence.fired(nowUs)) return;
     this.stats.timeouts++;
-    this.lastHeardUs = nowUs; // one bump request per silence period
+    this.silence.arm(nowUs + this.timeoutUs); // one bump request per silence period
     out.push({ kind: "toMsg", msg: { kind: "bump", round: this.round, reason: "timeout", by: "follower" } });
   }
 
   wakeAt(): number {
-    return leaderOf(this.round, this.n) === this.me ? Infinity : this.lastHeardUs + this.timeoutUs;
+    return leaderOf(this.round, this.n) === this.me ? Infinity : this.silence.at;
   }
 
   private onRead(msg: ReadMsg, nowUs: number, out: Effect[]): void {
@@ -140,9 +145,15 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
     this.acks = [];
   }
 
+  /** The acceptor's rule: nothing from a round below the promised one. A seam for the simulator,
+   * whose known-bug subclass breaks it to prove the simulator notices; nothing else overrides it. */
+  protected refusesLowerRounds(): boolean {
+    return true;
+  }
+
   /** Check and record the promise for round; false (with a nack sent) if it is stale. */
   private promise(round: number, leader: number, out: Effect[]): boolean {
-    if (round < this.promised && !this.bugs.includes("accept-lower-round")) {
+    if (round < this.promised && this.refusesLowerRounds()) {
       this.stats.nacks++;
       out.push({ kind: "send", to: leader, msg: { t: "nack", from: this.me, round: this.promised } });
       return false;
@@ -156,7 +167,7 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
 
   private heard(round: number, from: number, nowUs: number): void {
     if (round > this.round) this.round = round;
-    if (from === leaderOf(this.round, this.n)) this.lastHeardUs = nowUs;
+    if (from === leaderOf(this.round, this.n)) this.silence.arm(nowUs + this.timeoutUs);
   }
 
   private onLocal(commitIndex: number, backlog: number, out: Effect[]): void {

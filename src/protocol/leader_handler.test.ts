@@ -109,8 +109,8 @@ describe("LeaderHandler (rank 0 of 3)", () => {
     const taken: Effect[] = [];
     h.onTime(T, taken);
     expect(wants(taken)).toEqual([{ to: 0, seq: 0, max: 2 }]);
-    expect(sent(feed(h, [grant(2, 3, 0, ["late", "r2"])]))).toEqual([]);
-    expect(sent(feed(h, [grant(0, 3, 0, ["0-1", "0-2"])]))).toEqual([{ t: "impose", from: 0, round: 3, seq: 0, ids: ["0-1", "0-2"] }]);
+    expect(sent(feed(h, [grant(2, 3, 0, ["late", "r2"])], T))).toEqual([]);
+    expect(sent(feed(h, [grant(0, 3, 0, ["0-1", "0-2"])], T))).toEqual([{ t: "impose", from: 0, round: 3, seq: 0, ids: ["0-1", "0-2"] }]);
   });
 
   it("commits a batch once on a majority of acks, with its values", () => {

@@ -11,89 +11,58 @@
 // end:    when the quota is used up and everything imposed is committed: broadcast end; the round
 //         moves to the next rank.
 // Lost messages are retransmitted; no progress for giveUp time bumps the round.
-import { leaderOf, quorumOf, type BugName, type Effect, type LeaderIn, type ProcessorLogic } from "./effects.js";
-import { mergeRuns, OfferBook, syncPlan } from "./leader_plan.js";
-import { LIMITS, type AckMsg, type GatherMsg, type GrantMsg, type WireMsg } from "./messages.js";
+import { invariant, StepTime } from "./assert.js";
+import { Deadline } from "./deadline.js";
+import { leaderOf, quorumOf, type Effect, type LeaderIn, type ProcessorLogic } from "./effects.js";
+import { ImposePipeline, type PipelineConfig, type PipelineStats } from "./impose_pipeline.js";
+import { syncPlan } from "./leader_plan.js";
+import type { AckMsg, GatherMsg, WireMsg } from "./messages.js";
 
-export interface LeaderConfig {
-  me: number;
-  n: number;
-  /** -l: most new instances imposed in one round. */
-  maxPerRound: number;
-  /** Most instances in one impose frame. */
-  batch: number;
-  /** Most uncommitted impose batches at once. */
-  window: number;
-  /** -o in µs: the read timeout everything else is derived from. */
-  timeoutUs: number;
-  /** Simulator only: known bugs to switch on. */
-  bugs?: readonly BugName[];
-}
-
-interface Batch {
-  seq: number;
-  ids: string[];
-  acked: boolean[];
-  acks: number;
-  sentUs: number;
-}
-
-/** A run of seqs allotted to a rank, waiting for its grant. */
-interface Want {
-  seq: number;
-  max: number;
-  to: number;
-  /** A hole found by the sync (not an answer to an offer). */
-  hole: boolean;
-  firstUs: number;
-  sentUs: number;
-}
+export type LeaderConfig = PipelineConfig;
 
 type Phase = "idle" | "reading" | "imposing" | "ending";
 
-export interface LeaderStats {
+export interface LeaderStats extends PipelineStats {
   roundsLed: number;
-  committed: number;
-  reimposed: number;
-  holesFilled: number;
   giveUps: number;
-  retransmits: number;
 }
 
 export class LeaderHandler implements ProcessorLogic<LeaderIn> {
   private round = 0;
   private phase: Phase = "idle";
-  private phaseSinceUs = 0;
-  private lastSentUs = 0;
-  private lastProgressUs = 0;
-  private nextTickUs = Infinity;
+  /** The leader's periodic look at its round (every quarter timeout while it leads one). */
+  private readonly tick = new Deadline("leader-tick");
+  /** Nothing was sent for half a timeout while reading: ask the silent ranks again. */
+  private readonly readAgain = new Deadline("read-again");
+  /** Nothing was sent for a third of a timeout while imposing: send a heartbeat. */
+  private readonly heartbeat = new Deadline("heartbeat");
+  /** No progress for three timeouts while work is under way: give the round up. */
+  private readonly noProgress = new Deadline("no-progress");
+  /** Our end (or the round change it causes) may be lost: say it again after half a timeout. */
+  private readonly endAgain = new Deadline("end-again");
   private readBase = 0;
   private readonly gathers = new Map<number, GatherMsg>();
-  private nextSeq = 0;
   /** Rounds up to this one may have been led by this rank before a restart: never lead them again. */
   private readonly ledUpTo: number;
-  /** Impose batches not yet committed, by first seq. */
-  private readonly batches = new Map<number, Batch>();
-  /** Batches made in this step and not yet sent; batches chosen in this step, not yet announced. */
-  private unsent: Batch[] = [];
-  private toCommit: Batch[] = [];
-  private readonly wants = new Map<number, Want>();
-  private readonly offers = new OfferBook();
-  /** Seqs allotted or imposed and not yet committed (bounded by batch * window). */
-  private openIds = 0;
-  private newImposed = 0;
+  private readonly pipeline: ImposePipeline;
   private readonly backlogs = new Map<number, number>();
   private localCommit = 0;
   private localBacklog = 0;
   private readonly quorum: number;
   readonly stats: LeaderStats = { roundsLed: 0, committed: 0, reimposed: 0, holesFilled: 0, giveUps: 0, retransmits: 0 };
+  private readonly time: StepTime;
 
   constructor(
     private readonly cfg: LeaderConfig,
     restoredPromise = -1,
   ) {
     this.quorum = quorumOf(cfg.n);
+    this.time = new StepTime(`rank ${cfg.me}: leader`);
     this.ledUpTo = restoredPromise;
+    this.pipeline = new ImposePipeline(cfg, this.quorum, this.stats, {
+      broadcast: (msg, nowUs, out) => this.broadcast(msg, nowUs, out),
+      progressed: (nowUs) => this.progressed(nowUs),
+    });
   }
 
   get active(): boolean {
@@ -106,6 +75,7 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
   }
 
   onInput(input: LeaderIn, nowUs: number, out: Effect[]): void {
+    this.time.enter(nowUs);
     switch (input.kind) {
       case "round":
         if (input.round > this.round || (input.round === this.round && this.phase === "idle" && this.leads(input.round))) {
@@ -124,53 +94,60 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
             return this.onAck(input.msg, nowUs, out);
           case "offer":
             if (input.msg.round !== this.round || this.phase === "idle") return;
-            this.offers.learn(input.msg.from, input.msg.state);
-            this.offers.ready.add(input.msg.from);
-            return this.serveOffers(nowUs, out);
+            return this.pipeline.onOffer(input.msg, nowUs, out);
           case "grant":
-            return this.onGrant(input.msg, nowUs, out);
+            if (input.msg.round !== this.round) return;
+            return this.pipeline.onGrant(input.msg, nowUs, out);
         }
     }
   }
 
   onTime(nowUs: number, out: Effect[]): void {
+    this.time.enter(nowUs);
     if (this.phase === "idle") return;
-    this.nextTickUs = nowUs + this.cfg.timeoutUs / 4;
+    this.tick.arm(nowUs + this.cfg.timeoutUs / 4);
     if (this.phase === "reading") this.tickReading(nowUs, out);
     else if (this.phase === "imposing") this.tickImposing(nowUs, out);
     else this.tickEnding(nowUs, out);
   }
 
   wakeAt(): number {
-    return this.phase === "idle" ? Infinity : this.nextTickUs;
+    return this.phase === "idle" ? Infinity : this.tick.at;
+  }
+
+  endStep(nowUs: number, out: Effect[]): void {
+    this.pipeline.flushImposes(nowUs, out);
+    this.pipeline.flushCommits(out);
   }
 
   private leads(round: number): boolean {
     return leaderOf(round, this.cfg.n) === this.cfg.me && round > this.ledUpTo;
   }
 
+  /** A new leader reads from a majority before it imposes anything (the sync). A seam for the
+   * simulator, whose known-bug subclass skips the read to prove the simulator notices. */
+  protected readsFirst(): boolean {
+    return true;
+  }
+
   private enterRound(round: number, nowUs: number, out: Effect[]): void {
-    this.flushCommits(out);
-    this.unsent = [];
+    invariant(round >= this.round, () => `rank ${this.cfg.me}: leader moved from round ${this.round} back to ${round}`);
+    this.pipeline.flushCommits(out);
+    this.pipeline.reset(round);
     this.round = round;
     this.phase = "idle";
     this.gathers.clear();
-    this.batches.clear();
-    this.wants.clear();
-    this.offers.clear();
-    this.openIds = 0;
-    this.newImposed = 0;
     this.backlogs.clear();
     if (!this.leads(round)) return;
     this.stats.roundsLed++;
     this.phase = "reading";
-    this.phaseSinceUs = this.lastProgressUs = nowUs;
-    this.nextTickUs = nowUs + this.cfg.timeoutUs / 4;
+    this.progressed(nowUs);
+    this.tick.arm(nowUs + this.cfg.timeoutUs / 4);
     this.readBase = this.localCommit;
     // Durable before the read leaves: after a restart this rank must never lead this round again
     // (a second read could find a different majority and impose different values in one round).
     out.push({ kind: "persist", record: { r: "promise", round } });
-    if (this.cfg.bugs?.includes("skip-read")) return this.startImposing(nowUs, out); // BUG: no read
+    if (!this.readsFirst()) return this.startImposing(nowUs, out);
     this.broadcast({ t: "read", from: this.cfg.me, round, base: this.readBase }, nowUs, out);
   }
 
@@ -185,132 +162,29 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
   private startImposing(nowUs: number, out: Effect[]): void {
     const { chosenBelow, maxSeen, best } = syncPlan(this.gathers.values(), this.readBase);
     this.phase = "imposing";
-    this.phaseSinceUs = this.lastProgressUs = nowUs;
-    this.nextSeq = maxSeen + 1;
-    this.resync(chosenBelow, maxSeen, best, nowUs, out);
-    this.serveOffers(nowUs, out);
+    this.pipeline.allotting = true;
+    this.progressed(nowUs);
+    this.pipeline.nextSeq = maxSeen + 1;
+    this.pipeline.resync(chosenBelow, maxSeen, best, nowUs, out);
+    this.pipeline.serveOffers(nowUs, out);
     this.maybeEnd(nowUs, out);
   }
 
-  private resync(from: number, to: number, best: Map<number, { round: number; id: string }>, nowUs: number, out: Effect[]): void {
-    let seq = from;
-    while (seq <= to) {
-      const start = seq;
-      if (best.has(seq)) {
-        const ids: string[] = [];
-        for (let v = best.get(seq); v && seq <= to && ids.length < this.cfg.batch; v = best.get(++seq)) ids.push(v.id);
-        this.stats.reimposed += ids.length;
-        this.openIds += ids.length;
-        this.imposeBatch(start, ids, nowUs);
-      } else {
-        while (seq <= to && !best.has(seq)) seq++;
-        this.wantHoles(start, seq - start, nowUs, out);
-      }
-    }
-  }
-
-  private wantHoles(seq: number, count: number, nowUs: number, out: Effect[]): void {
-    for (let s = seq; s < seq + count; s += this.cfg.batch) {
-      const max = Math.min(this.cfg.batch, seq + count - s);
-      this.stats.holesFilled += max;
-      this.sendWant({ seq: s, max, to: this.cfg.me, hole: true, firstUs: nowUs, sentUs: nowUs }, out);
-    }
-  }
-
-  /** Allot free seqs to the ranks with offers, in arrival order, within the quota and the window. */
-  private serveOffers(nowUs: number, out: Effect[]): void {
-    if (this.phase !== "imposing") return;
-    const cap = this.cfg.batch * this.cfg.window;
-    for (const rank of this.offers.ready) {
-      const room = Math.min(cap - this.openIds, this.cfg.maxPerRound - this.newImposed, LIMITS.maxIdsPerFrame);
-      if (room <= 0) return;
-      this.offers.ready.delete(rank);
-      if (this.offers.allotted.has(rank)) continue; // its grant brings its next offer
-      const k = Math.min(room, this.offers.allotment(rank, this.nextSeq));
-      if (k <= 0) continue;
-      this.sendWant({ seq: this.nextSeq, max: k, to: rank, hole: false, firstUs: nowUs, sentUs: nowUs }, out);
-      this.offers.allotted.add(rank);
-      this.nextSeq += k;
-      this.newImposed += k;
-    }
-  }
-
-  private sendWant(w: Want, out: Effect[]): void {
-    if (!this.wants.has(w.seq)) this.openIds += w.max;
-    this.wants.set(w.seq, w);
-    out.push({ kind: "send", to: w.to, msg: { t: "want", from: this.cfg.me, round: this.round, seq: w.seq, max: w.max } });
-  }
-
-  private onGrant(msg: GrantMsg, nowUs: number, out: Effect[]): void {
-    if (msg.round !== this.round || this.phase !== "imposing") return;
-    this.offers.learn(msg.from, msg.state);
-    const want = this.wants.get(msg.seq);
-    // A grant from a rank the run was taken from, or a short one (that rank knows these seqs are
-    // chosen: this round is stale) is not imposed.
-    if (!want || want.to !== msg.from || msg.ids.length !== want.max) return;
-    this.wants.delete(msg.seq);
-    if (!want.hole) this.offers.allotted.delete(msg.from);
-    for (let i = 0; i < msg.ids.length; i += this.cfg.batch) this.imposeBatch(msg.seq + i, msg.ids.slice(i, i + this.cfg.batch), nowUs);
-    this.offers.ready.add(msg.from);
-    this.serveOffers(nowUs, out);
-  }
-
-  /** A batch is tracked (acks, retransmission) on its own, but leaves at the end of the step,
-   * merged with the adjacent batches of the same step into one frame. */
-  private imposeBatch(seq: number, ids: string[], nowUs: number): void {
-    const batch: Batch = { seq, ids, acked: new Array<boolean>(this.cfg.n).fill(false), acks: 0, sentUs: nowUs };
-    this.batches.set(seq, batch);
-    this.unsent.push(batch);
-  }
-
-  /** An ack covers [seq, seq+count): every batch wholly inside it (a follower acks a merged
-   * frame, or several, at once). */
   private onAck(msg: AckMsg, nowUs: number, out: Effect[]): void {
     this.backlogs.set(msg.from, msg.backlog);
     if (msg.round !== this.round || (this.phase !== "imposing" && this.phase !== "ending")) return;
-    const end = msg.seq + msg.count;
-    if (msg.count > 0) {
-      for (const b of this.batches.values()) {
-        if (b.seq < msg.seq || b.seq + b.ids.length > end || b.acked[msg.from]) continue;
-        b.acked[msg.from] = true;
-        if (++b.acks === this.quorum) this.chosen(b, nowUs);
-      }
-    }
-    this.serveOffers(nowUs, out);
+    this.pipeline.onAck(msg, nowUs);
+    this.pipeline.serveOffers(nowUs, out);
     this.maybeEnd(nowUs, out);
-  }
-
-  private chosen(b: Batch, nowUs: number): void {
-    this.batches.delete(b.seq); // later acks for it find nothing and are ignored
-    this.openIds -= b.ids.length;
-    this.stats.committed += b.ids.length;
-    this.lastProgressUs = nowUs;
-    this.toCommit.push(b);
-  }
-
-  endStep(nowUs: number, out: Effect[]): void {
-    this.flushImposes(nowUs, out);
-    this.flushCommits(out);
-  }
-
-  private flushImposes(nowUs: number, out: Effect[]): void {
-    for (const [seq, ids] of mergeRuns(this.unsent)) this.broadcast({ t: "impose", from: this.cfg.me, round: this.round, seq, ids }, nowUs, out);
-    this.unsent = [];
-  }
-
-  /** Chosen values are facts whatever the round: they always leave, before an end or a new round. */
-  private flushCommits(out: Effect[]): void {
-    for (const [seq, ids] of mergeRuns(this.toCommit)) out.push({ kind: "broadcast", msg: { t: "commit", from: this.cfg.me, seq, ids } });
-    this.toCommit = [];
   }
 
   /** End the round once the quota is used and everything imposed is committed. */
   private maybeEnd(nowUs: number, out: Effect[]): void {
-    if (this.phase !== "imposing" || this.batches.size > 0 || this.wants.size > 0) return;
-    if (this.newImposed < this.cfg.maxPerRound) return;
-    this.flushCommits(out);
+    if (this.phase !== "imposing" || this.pipeline.busy || !this.pipeline.quotaUsed) return;
+    this.pipeline.flushCommits(out);
     this.phase = "ending";
-    this.phaseSinceUs = nowUs;
+    this.pipeline.allotting = false;
+    this.endAgain.arm(nowUs + this.cfg.timeoutUs / 2);
     this.broadcast(this.endMsg(), nowUs, out);
   }
 
@@ -330,64 +204,54 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
   }
 
   private tickReading(nowUs: number, out: Effect[]): void {
-    if (nowUs - this.lastSentUs >= this.cfg.timeoutUs / 2) {
+    if (this.readAgain.fired(nowUs)) {
       const read: WireMsg = { t: "read", from: this.cfg.me, round: this.round, base: this.readBase };
-      for (let r = 0; r < this.cfg.n; r++) if (!this.gathers.has(r)) this.resend(r, read, out);
-      this.lastSentUs = nowUs;
+      for (let r = 0; r < this.cfg.n; r++) {
+        if (this.gathers.has(r)) continue;
+        this.stats.retransmits++;
+        out.push({ kind: "send", to: r, msg: read });
+      }
+      this.sent(nowUs);
     }
     this.maybeGiveUp(nowUs, out);
   }
 
   private tickImposing(nowUs: number, out: Effect[]): void {
-    const retransmitUs = this.cfg.timeoutUs / 2;
-    for (const b of this.batches.values()) {
-      if (nowUs - b.sentUs < retransmitUs) continue;
-      const impose: WireMsg = { t: "impose", from: this.cfg.me, round: this.round, seq: b.seq, ids: b.ids };
-      for (let r = 0; r < this.cfg.n; r++) if (!b.acked[r]) this.resend(r, impose, out);
-      b.sentUs = nowUs;
-    }
-    for (const w of this.wants.values()) {
-      if (nowUs - w.sentUs < retransmitUs) continue;
-      if (w.to !== this.cfg.me && nowUs - w.firstUs >= this.cfg.timeoutUs) {
-        // The owner is silent (down, or its grant lost twice): fill its run with our own instances.
-        // If its grant comes after all, it is ignored, and its instances go back to its queue
-        // once these seqs commit with ours.
-        this.offers.allotted.delete(w.to);
-        w.to = this.cfg.me;
-      }
-      w.sentUs = nowUs;
-      this.stats.retransmits++;
-      this.sendWant(w, out);
-    }
-    if (nowUs - this.lastSentUs >= this.cfg.timeoutUs / 3) {
+    this.pipeline.retransmit(nowUs, out);
+    if (this.heartbeat.fired(nowUs)) {
       // Heartbeat: an empty impose keeps followers from timing out and collects their backlogs.
-      this.broadcast({ t: "impose", from: this.cfg.me, round: this.round, seq: this.nextSeq, ids: [] }, nowUs, out);
+      this.broadcast({ t: "impose", from: this.cfg.me, round: this.round, seq: this.pipeline.nextSeq, ids: [] }, nowUs, out);
     }
     // Only work under way can stall; an idle leader holding its round is not stuck.
-    if (this.batches.size > 0 || this.wants.size > 0) this.maybeGiveUp(nowUs, out);
+    if (this.pipeline.busy) this.maybeGiveUp(nowUs, out);
   }
 
   private tickEnding(nowUs: number, out: Effect[]): void {
-    if (nowUs - this.phaseSinceUs < this.cfg.timeoutUs / 2) return;
+    if (!this.endAgain.fired(nowUs)) return;
     // Our own end (or the resulting round change) was lost: say it again.
-    this.phaseSinceUs = nowUs;
+    this.endAgain.arm(nowUs + this.cfg.timeoutUs / 2);
     this.broadcast(this.endMsg(), nowUs, out);
   }
 
   private maybeGiveUp(nowUs: number, out: Effect[]): void {
-    if (nowUs - this.lastProgressUs < 3 * this.cfg.timeoutUs) return;
+    if (!this.noProgress.fired(nowUs)) return;
     this.stats.giveUps++;
-    this.lastProgressUs = nowUs;
+    this.progressed(nowUs);
     out.push({ kind: "toMsg", msg: { kind: "bump", round: this.round, reason: "giveup", by: "leader" } });
   }
 
   private broadcast(msg: WireMsg, nowUs: number, out: Effect[]): void {
-    this.lastSentUs = nowUs;
+    this.sent(nowUs);
     out.push({ kind: "broadcast", msg });
   }
 
-  private resend(to: number, msg: WireMsg, out: Effect[]): void {
-    this.stats.retransmits++;
-    out.push({ kind: "send", to, msg });
+  /** Something went to every rank (or every silent one): the quiet-time deadlines start again. */
+  private sent(nowUs: number): void {
+    this.readAgain.arm(nowUs + this.cfg.timeoutUs / 2);
+    this.heartbeat.arm(nowUs + this.cfg.timeoutUs / 3);
+  }
+
+  private progressed(nowUs: number): void {
+    this.noProgress.arm(nowUs + 3 * this.cfg.timeoutUs);
   }
 }

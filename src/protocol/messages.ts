@@ -76,9 +76,9 @@ export const statusMsg = z.strictObject({
   /** Own instances generated but not yet committed (pending or bound to a seq). */
   backlog: nat,
   generated: nat,
-  genDone: z.boolean(),
-  /** The sender sees every rank done and at its commit index: it is about to exit. */
-  done: z.boolean(),
+  /** Opaque to the protocol: set by whatever drives the rank from outside (the workload tells the
+   * others it stopped generating, and that it sees the run converged). */
+  note: z.int().min(0).max(0xffff),
 });
 export const fetchMsg = z.strictObject({ t: z.literal("fetch"), from: rank, seq: nat, max: z.int().min(1).max(LIMITS.maxIdsPerFrame) });
 export const fetchedMsg = z.strictObject({ t: z.literal("fetched"), from: rank, seq: nat, ids });

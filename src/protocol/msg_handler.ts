@@ -1,7 +1,8 @@
 // msg handler: owns the rank's estround and so who leads. Every frame from the network passes here:
 // a larger round bumps the rank, a stale read/impose is answered with a nack (so a stale leader
 // learns at once), and each message is routed to the processor that owns it.
-import { leaderOf, type BugName, type Effect, type MsgIn, type ProcessorLogic } from "./effects.js";
+import { invariant } from "./assert.js";
+import { leaderOf, type Effect, type MsgIn, type ProcessorLogic } from "./effects.js";
 import type { RoundMsg, WireMsg } from "./messages.js";
 
 export interface MsgStats {
@@ -18,8 +19,6 @@ export class MsgHandler implements ProcessorLogic<MsgIn> {
     private readonly me: number,
     private readonly n: number,
     initialRound: number,
-    /** Simulator only: known bugs to switch on. */
-    private readonly bugs: readonly BugName[] = [],
   ) {
     this.round = initialRound;
   }
@@ -44,6 +43,12 @@ export class MsgHandler implements ProcessorLogic<MsgIn> {
     return Infinity;
   }
 
+  /** The rule that a rank never takes part in a round below its own. A seam for the simulator,
+   * whose known-bug subclass breaks it to prove the simulator notices; nothing else overrides it. */
+  protected refusesLowerRounds(): boolean {
+    return true;
+  }
+
   private onRoundMsg(msg: RoundMsg, out: Effect[]): void {
     if (msg.t === "end") {
       // The leader of msg.round finished its round: leadership moves on, possibly skipping ranks
@@ -56,7 +61,7 @@ export class MsgHandler implements ProcessorLogic<MsgIn> {
     switch (msg.t) {
       case "read":
       case "impose":
-        if (msg.round < this.round && !this.bugs.includes("accept-lower-round")) return this.nack(msg, out);
+        if (msg.round < this.round && this.refusesLowerRounds()) return this.nack(msg, out);
         out.push({ kind: "toFollower", msg: { kind: "net", msg } });
         return;
       case "want":
@@ -92,6 +97,7 @@ export class MsgHandler implements ProcessorLogic<MsgIn> {
   }
 
   private setRound(round: number, reason: string, out: Effect[]): void {
+    invariant(round > this.round, () => `rank ${this.me}: round would go from ${this.round} to ${round}`);
     this.round = round;
     this.stats.bumps++;
     this.announce(out);

@@ -1,7 +1,10 @@
 // N real ranks (the same Rank code as over TCP) on one virtual clock, a simulated network and
 // simulated disks. Only microtasks and simulated timers run, so one real setImmediate flushes
 // everything runnable; then time jumps to the next timer. Same seed, same run.
+import { InvariantError } from "../protocol/assert.js";
 import { DEFAULTS, Rank, type RankConfig } from "../rank.js";
+import { BuggyStorage, buggyProcessors, type BugName } from "./bugs.js";
+import { BACKGROUND_DEFAULTS, BackgroundWorkload, type BackgroundOptions } from "../workload/driver.js";
 import { SimClock } from "./clock.js";
 import { MemoryLogSink } from "./memory_log.js";
 import { CALM, SimNetwork, type NetFaults } from "./network.js";
@@ -14,6 +17,10 @@ export interface SimClusterOptions {
   seed: number;
   faults?: NetFaults;
   rank?: Partial<Omit<RankConfig, "me" | "n">>;
+  /** The background workload every rank runs (rate, -t, grace). */
+  workload?: Partial<BackgroundOptions>;
+  /** Known protocol bugs to switch on in every rank (to prove the simulator finds them). */
+  bugs?: readonly BugName[];
   /** Range of a simulated fsync, µs (default: instant). */
   syncUs?: [number, number];
 }
@@ -29,6 +36,9 @@ export class SimCluster {
   readonly disks: SimStorage[] = [];
   readonly clocks: PausableClock[] = [];
   readonly ranks: Rank[] = [];
+  readonly workloads: BackgroundWorkload[] = [];
+  /** Cluster-wide invariants, checked after every simulated step. */
+  private readonly invariants: ClusterInvariants;
   readonly crashed = new Set<number>();
   /** Virtual time the cluster started at. */
   readonly startUs: number;
@@ -37,6 +47,7 @@ export class SimCluster {
     this.rng = new Prng(opts.seed);
     this.net = new SimNetwork(this.clock, this.rng, opts.n, opts.faults ?? CALM);
     this.startUs = this.clock.nowUs();
+    this.invariants = new ClusterInvariants(opts.n);
   }
 
   /** Virtual ms since the cluster started. */
@@ -54,16 +65,42 @@ export class SimCluster {
       // The disk runs on the rank's own clock: an fsync under way when it is paused completes only
       // when it resumes (as a SIGSTOPped process blocked in fdatasync).
       c.disks.push(new SimStorage(clock, () => (hi > 0 ? c.rng.int(lo, hi) : 0)));
-      c.ranks.push(await c.build(me, {}));
+      await c.build(me, {});
     }
-    c.ranks.forEach((r) => r.start());
+    c.ranks.forEach((r, me) => c.startRank(me, r));
     return c;
   }
 
-  private build(me: number, over: Partial<RankConfig>): Promise<Rank> {
-    const cfg: RankConfig = { ...DEFAULTS, ...this.opts.rank, ...over, me, n: this.opts.n };
-    const ports = { clock: this.clocks[me] as PausableClock, transport: this.net.transport(me), storage: this.disks[me] as SimStorage, logSink: this.logs[me] as MemoryLogSink };
-    return Rank.create(cfg, ports, { warn: (line) => this.warnings.push(line) });
+  private async build(me: number, over: Partial<BackgroundOptions>): Promise<Rank> {
+    const cfg: RankConfig = { ...DEFAULTS, ...this.opts.rank, me, n: this.opts.n };
+    const clock = this.clocks[me] as PausableClock;
+    const workload = new BackgroundWorkload(cfg, { ...BACKGROUND_DEFAULTS, ...this.opts.workload, ...over }, clock);
+    const bugs = this.opts.bugs ?? [];
+    const disk = this.disks[me] as SimStorage;
+    const storage = bugs.length > 0 ? new BuggyStorage(disk, bugs) : disk;
+    const ports = { clock, transport: this.net.transport(me), storage, logSink: this.logs[me] as MemoryLogSink };
+    const rank = await Rank.create(cfg, ports, { warn: (line) => this.warnings.push(line), source: workload.source, processors: buggyProcessors(bugs) });
+    this.ranks[me] = rank;
+    this.workloads[me] = workload;
+    return rank;
+  }
+
+  private startRank(me: number, rank: Rank): void {
+    this.invariants.newLife(me);
+    rank.start();
+    this.workloads[me]?.start(rank);
+  }
+
+  /** Throws an InvariantError naming what broke: a rank that stopped on one of its own
+   * invariants, or a cluster-wide one (two ranks committing different values at one seq, a commit
+   * index going back within a life). Called after every simulated step. */
+  checkInvariants(): void {
+    this.ranks.forEach((rank, me) => {
+      if (this.crashed.has(me)) return;
+      const failure = rank.failedWith;
+      if (failure) throw new InvariantError(`rank ${me} stopped: ${failure.message}`);
+      this.invariants.check(me, rank);
+    });
   }
 
   /** Lines the ranks said on "stderr" (a safety violation noticed by a rank shows up here). */
@@ -86,6 +123,7 @@ export class SimCluster {
 
   /** kill -9: the rank stops at once; what it had not synced or flushed is lost. */
   async crash(me: number): Promise<void> {
+    this.workloads[me]?.stop();
     this.net.setDown(me, true);
     this.disks[me]?.crash();
     this.logs[me]?.crash();
@@ -96,13 +134,12 @@ export class SimCluster {
     this.logs[me]?.crash();
   }
 
-  /** Start the rank again from what its disk and log kept (config overrides, e.g. genSeconds). */
-  async restart(me: number, over: Partial<RankConfig> = {}): Promise<void> {
+  /** Start the rank again from what its disk and log kept (workload overrides, e.g. genSeconds). */
+  async restart(me: number, over: Partial<BackgroundOptions> = {}): Promise<void> {
     const rank = await this.build(me, over);
-    this.ranks[me] = rank;
     this.crashed.delete(me);
     this.net.setDown(me, false);
-    rank.start();
+    this.startRank(me, rank);
   }
 
   /** Run virtual time for a while (whatever else happens). */
@@ -110,19 +147,21 @@ export class SimCluster {
     const endUs = this.clock.nowUs() + ms * 1000;
     for (;;) {
       await tick();
+      this.checkInvariants();
       if (this.clock.nextAt() > endUs || !this.clock.fireNext()) break;
     }
     this.clock.advanceTo(endUs);
   }
 
-  /** Run until every current rank finished, or for at most maxVirtualSeconds. True if all finished. */
+  /** Run until every current rank's workload finished, or for at most maxVirtualSeconds. True if all converged. */
   async runUntilFinished(maxVirtualSeconds: number): Promise<boolean> {
     let converged = 0;
     let gaveUp = 0;
-    [...this.ranks].forEach((r) => void r.finished.then((ok) => (ok ? converged++ : gaveUp++)));
+    [...this.workloads].forEach((w) => void w.finished.then((ok) => (ok ? converged++ : gaveUp++)));
     const endUs = this.clock.nowUs() + maxVirtualSeconds * 1e6;
     for (;;) {
       await tick();
+      this.checkInvariants();
       if (gaveUp > 0) return false;
       if (converged === this.ranks.length) return true;
       if (this.clock.nextAt() > endUs || !this.clock.fireNext()) return false;
@@ -131,6 +170,7 @@ export class SimCluster {
 
   /** Stop every rank, still driving virtual time: a loop may be parked on a simulated timer. */
   async stop(): Promise<void> {
+    this.workloads.forEach((w) => w.stop());
     this.clocks.forEach((c, me) => c.isPaused && this.resume(me));
     await this.drive(Promise.all(this.ranks.map((r) => r.stop())));
   }
@@ -147,5 +187,36 @@ export class SimCluster {
       }
     }
     return result;
+  }
+}
+
+/** What every rank must agree on, checked incrementally: one value per seq across all ranks, and
+ * within one life of a rank a commit index that only grows. */
+class ClusterInvariants {
+  /** The value first seen committed at each seq, by any rank. */
+  private readonly chosen: string[] = [];
+  private readonly seen: number[];
+
+  constructor(n: number) {
+    this.seen = new Array<number>(n).fill(0);
+  }
+
+  /** A (re)started rank: its commit index may restart lower (a crash loses unflushed lines). */
+  newLife(me: number): void {
+    this.seen[me] = 0;
+  }
+
+  check(me: number, rank: Rank): void {
+    const from = this.seen[me] ?? 0;
+    const commitIndex = rank.status().commitIndex;
+    if (commitIndex < from) throw new InvariantError(`rank ${me}: commit index went back from ${from} to ${commitIndex}`);
+    if (commitIndex === from) return;
+    rank.committedIds(from).forEach((id, i) => {
+      const seq = from + i;
+      const first = this.chosen[seq];
+      if (first === undefined) this.chosen[seq] = id;
+      else if (first !== id) throw new InvariantError(`seq ${seq}: rank ${me} committed ${id}, another rank committed ${first}`);
+    });
+    this.seen[me] = commitIndex;
   }
 }

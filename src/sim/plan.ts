@@ -1,6 +1,6 @@
 // What one seed means: fault levels and a fault schedule, all drawn from the seed (VOPR-like
 // ranges), so a failing seed replays exactly.
-import type { BugName } from "../protocol/effects.js";
+import type { BugName } from "./bugs.js";
 import { Prng } from "../faults/prng.js";
 
 export type FaultEvent =

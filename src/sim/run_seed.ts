@@ -1,5 +1,6 @@
 // One simulated run: draw the seed's plan, run the safety phase with its faults, heal everything,
 // give the cluster the liveness budget to converge, then check the logs.
+import { InvariantError } from "../protocol/assert.js";
 import { CALM, mix } from "./network.js";
 import { checkLogs, parseLog } from "./check.js";
 import { SimCluster } from "./cluster.js";
@@ -56,13 +57,25 @@ export async function runSeed(plan: SeedPlan): Promise<SeedResult> {
       batch: plan.batch,
       window: plan.window,
       channelCapacity: plan.channelCapacity,
-      rate: plan.rate,
       checkpointBytes: plan.checkpointBytes,
-      genSeconds: plan.safetyMs / 1000,
-      graceSeconds: 3600,
-      bugs: plan.bugs,
     },
+    bugs: plan.bugs,
+    workload: { rate: plan.rate, genSeconds: plan.safetyMs / 1000, graceSeconds: 3600 },
   });
+  let broken: string | null = null;
+  try {
+    return await phases(c, plan);
+  } catch (e) {
+    if (!(e instanceof InvariantError)) throw e;
+    broken = `invariant at ${c.elapsedMs().toFixed(3)} ms: ${e.message}`;
+  }
+  // An invariant stopped the run: the logs are whatever the ranks had written by then.
+  await c.stop().catch(() => {});
+  return { ...summarize(c, plan, false), violations: [broken] };
+}
+
+/** The safety phase with the plan's faults, then healing and the liveness phase. */
+async function phases(c: SimCluster, plan: SeedPlan): Promise<SeedResult> {
   const timeline = plan.events.flatMap((e) => actions(c, plan, e)).sort((a, b) => a.atMs - b.atMs);
   for (const step of timeline) {
     await c.runFor(Math.max(0, step.atMs - c.elapsedMs()));
@@ -79,15 +92,19 @@ export async function runSeed(plan: SeedPlan): Promise<SeedResult> {
   const converged = await c.runUntilFinished(plan.livenessMs / 1000);
   const virtualMs = c.elapsedMs();
   await c.stop();
+  const result = summarize(c, plan, converged, virtualMs);
+  if (!converged) result.violations.push(`liveness: not every rank converged within ${plan.livenessMs / 1000} s after healing`);
+  for (const w of c.warnings) if (w.includes("SAFETY")) result.violations.push(w);
+  return result;
+}
+
+function summarize(c: SimCluster, plan: SeedPlan, converged: boolean, virtualMs = c.elapsedMs()): SeedResult {
   const texts = c.logs.map((l) => l.text());
-  const violations = checkLogs(texts, converged);
-  if (!converged) violations.push(`liveness: not every rank converged within ${plan.livenessMs / 1000} s after healing`);
-  for (const w of c.warnings) if (w.includes("SAFETY")) violations.push(w);
   let h = c.net.trace;
   for (const t of texts) for (let i = 0; i < t.length; i += 1) h = mix(h, t.charCodeAt(i));
   return {
     plan,
-    violations,
+    violations: checkLogs(texts, converged),
     converged,
     traceHash: h.toString(16).padStart(8, "0"),
     commits: texts.map((t) => parseLog(0, t, []).commits.length),

@@ -1,6 +1,6 @@
 // The simulator itself: a seed replays exactly, and each known protocol bug is caught.
 import { describe, expect, it } from "vitest";
-import { BUG_NAMES } from "../protocol/effects.js";
+import { BUG_NAMES } from "./bugs.js";
 import { commitLine, generateLine } from "../protocol/log_lines.js";
 import { checkLogs } from "./check.js";
 import { drawPlan } from "./plan.js";

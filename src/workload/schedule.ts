@@ -1,6 +1,8 @@
-// The background generator's schedule (-t seconds at --rate per second): when generation starts,
+// The background workload's schedule (-t seconds at --rate per second): when generation starts,
 // how many instances are due by now, when the next are due, and when it is over. Pure arithmetic
-// on the time it is given.
+// on the time it is given. The rank asks it for due instances as a ProposalSource.
+import type { ProposalSource } from "../protocol/proposing.js";
+
 const GEN_TICK_US = 1000;
 
 /** The schedule of one life of a rank, for status reports: the k-th instance from firstSeq on
@@ -13,7 +15,7 @@ export interface GenerationInfo {
   firstSeq: number;
 }
 
-export class GenerationSchedule {
+export class GenerationSchedule implements ProposalSource {
   startUs = Infinity;
   endUs = Infinity;
   nextUs = Infinity;
@@ -51,11 +53,11 @@ export class GenerationSchedule {
   }
 
   /** How many instances are due now (counted as generated), and when the next ones are. Wake-ups
-   * come at most every GEN_TICK_US, so instances fall due between them; `catchUp` takes those
+   * come at most every GEN_TICK_US, so instances fall due between them; `urgent` takes those
    * too (a want must never be filled with made-up instances while real ones are due: fillers
    * would then take the numbers of scheduled instances, and a benchmark could not tell them apart). */
-  takeDue(nowUs: number, catchUp = false): number {
-    if (this.rate <= 0 || !this.started || (nowUs < this.nextUs && !catchUp)) return 0;
+  takeDue(nowUs: number, urgent = false): number {
+    if (this.rate <= 0 || !this.started || (nowUs < this.nextUs && !urgent)) return 0;
     const until = Math.min(nowUs, this.endUs);
     const target = Math.floor(((until - this.startUs) * this.rate) / 1e6);
     const due = Math.max(0, target - this.generated);

@@ -1,0 +1,202 @@
+// Proposing: this rank's own instances on their way to the log. They are proposed (from the
+// library API or a paced source such as the background workload), logged as `generate` lines and
+// offered to the leader of the current round. The leader allots seqs (want); the owner binds its
+// instances to them, durably, and grants them back for imposing.
+// Why bindings: an own instance is live at one seq at a time. It returns to the pending queue only
+// when its seq was committed with another value, so it can never be committed twice.
+import { invariant } from "./assert.js";
+import { Deadline } from "./deadline.js";
+import { Deque } from "./deque.js";
+import { leaderOf, type Effect, type StorageRecord } from "./effects.js";
+import { generateLine } from "./log_lines.js";
+import type { OfferState, WantMsg } from "./messages.js";
+
+/** A paced producer of own instances (the background workload is one). It is asked at every
+ * wake-up, and again right before a want would be filled with made-up instances: a paced producer
+ * must hand over what is due by then, or fillers would take the numbers of its instances. */
+export interface ProposalSource {
+  /** How many instances are due by nowUs (they count as proposed); `urgent`: a want is waiting. */
+  takeDue(nowUs: number, urgent: boolean): number;
+  /** When the next ones fall due (Infinity: none scheduled). */
+  readonly nextUs: number;
+}
+
+export interface ProposerConfig {
+  me: number;
+  n: number;
+  timeoutUs: number;
+  /** When this rank was created: the epoch of its offer counters. */
+  createdUs: number;
+  source?: ProposalSource;
+}
+
+export interface ProposerStats {
+  generated: number;
+  fillers: number;
+  requeued: number;
+}
+
+/** Pending instances and no allotment for this many timeouts: the leader is not serving us. */
+const STARVED_TIMEOUTS = 10;
+
+export class Proposer {
+  private readonly pending = new Deque<string>();
+  private readonly bound = new Map<number, string>();
+  /** The current round, as the msg handler announced it (-1: not yet). */
+  private round = -1;
+  /** Counters of the pending queue (see OfferState). */
+  private enq = 0;
+  private deq = 0;
+  /** The last offer (or grant, which carries the same state) sent to a leader. */
+  private offered = { round: -1, enq: -1, awaiting: false };
+  /** Offers are repeated every half timeout: they may be lost, or ignored by a leader with nothing to allot. */
+  private readonly offerAgain = new Deadline("offer-again");
+  /** Pending instances and no allotment for STARVED_TIMEOUTS: the leader is not serving us. */
+  private readonly starved = new Deadline("starved");
+  readonly stats: ProposerStats = { generated: 0, fillers: 0, requeued: 0 };
+
+  constructor(private readonly cfg: ProposerConfig) {
+    this.offerAgain.arm(0);
+  }
+
+  /** Own instances generated but not yet committed (pending or bound to a seq). */
+  get backlog(): number {
+    return this.pending.length + this.bound.size;
+  }
+
+  /** Restart: own instances not committed go back to pending, live bindings are kept. */
+  restore(generated: number, uncommitted: readonly string[], records: readonly StorageRecord[], commitIndex: number, committed: ReadonlySet<string>): void {
+    this.stats.generated = generated;
+    const boundAt = new Map<string, number>(); // latest binding of each instance wins
+    for (const rec of records) if (rec.r === "bind") rec.ids.forEach((id, i) => boundAt.set(id, rec.seq + i));
+    for (const [id, seq] of boundAt) if (!committed.has(id) && seq >= commitIndex) this.bound.set(seq, id);
+    for (const id of uncommitted) {
+      const seq = boundAt.get(id);
+      if (seq === undefined || this.bound.get(seq) !== id) this.enqueue(id);
+    }
+  }
+
+  /** Durable records describing the live bindings (for a write-ahead log checkpoint). */
+  bindRecords(): StorageRecord[] {
+    return [...this.bound].map(([seq, id]) => ({ r: "bind", seq, ids: [id] }));
+  }
+
+  onRound(round: number, nowUs: number): void {
+    if (round <= this.round) return;
+    this.round = round;
+    this.starved.arm(nowUs + STARVED_TIMEOUTS * this.cfg.timeoutUs);
+  }
+
+  propose(count: number, nowUs: number, out: Effect[]): void {
+    for (let i = 0; i < count; i++) this.enqueue(this.newInstance(nowUs, out));
+  }
+
+  /** Generate what the paced source has due up to now. */
+  takeDue(nowUs: number, out: Effect[], urgent = false): void {
+    const source = this.cfg.source;
+    if (!source) return;
+    for (let due = source.takeDue(nowUs, urgent); due > 0; due--) this.enqueue(this.newInstance(nowUs, out));
+  }
+
+  /** When this part needs a wake-up: the source's next instances, or the next offer retry. */
+  wakeAt(): number {
+    const offerUs = this.round >= 0 && this.hasWork() ? this.offerAgain.at : Infinity;
+    return Math.min(this.cfg.source?.nextUs ?? Infinity, offerUs);
+  }
+
+  /** Bind own instances to the allotted seqs [seq, seq+max) and grant them to the leader. Every seq
+   * is filled: an instance already bound there, else a pending one, else a fresh filler.
+   * `isOpen(s)`: s is neither committed nor known chosen here (else the leader's round is stale). */
+  onWant(want: WantMsg, isOpen: (seq: number) => boolean, nowUs: number, out: Effect[]): void {
+    this.starved.arm(nowUs + STARVED_TIMEOUTS * this.cfg.timeoutUs);
+    this.takeDue(nowUs, out, true); // every instance due now comes before any filler
+    const ids: string[] = [];
+    let firstNew = -1;
+    for (let s = want.seq; ids.length < want.max && isOpen(s); s++) {
+      const bound = this.bound.get(s);
+      if (bound !== undefined) {
+        ids.push(bound);
+        continue;
+      }
+      let next = this.pending.shift();
+      if (next !== undefined) this.deq++;
+      else {
+        next = this.newInstance(nowUs, out);
+        this.stats.fillers++;
+      }
+      this.bind(s, next);
+      if (firstNew < 0) firstNew = s;
+      ids.push(next);
+    }
+    // Bindings are durable before the grant reveals them (a restart must not propose them elsewhere).
+    if (firstNew >= 0) out.push({ kind: "persist", record: { r: "bind", seq: firstNew, ids: ids.slice(firstNew - want.seq) } });
+    out.push({ kind: "send", to: want.from, msg: { t: "grant", from: this.cfg.me, round: want.round, seq: want.seq, ids, state: this.offerState() } });
+    if (want.round === this.round) this.noteOffered(nowUs);
+  }
+
+  /** Seq was committed with id: a binding there is settled; if another value won it, our instance
+   * can no longer be chosen there, so it is proposed again. */
+  onCommitted(seq: number, id: string): void {
+    const bound = this.bound.get(seq);
+    if (bound === undefined) return;
+    this.bound.delete(seq);
+    if (bound === id) return;
+    this.stats.requeued++;
+    this.pending.unshift(bound);
+    this.enq++;
+  }
+
+  /** Tell the current leader what waits here: at once in a new round or when instances appear while
+   * no want is expected, and again every half timeout. A leader that allots nothing for long is replaced. */
+  maybeOffer(nowUs: number, out: Effect[]): void {
+    if (this.round < 0 || !this.hasWork()) return;
+    if (this.pending.length > 0 && this.starved.fired(nowUs)) {
+      this.starved.arm(nowUs + STARVED_TIMEOUTS * this.cfg.timeoutUs);
+      out.push({ kind: "toMsg", msg: { kind: "bump", round: this.round, reason: "giveup", by: "consensus" } });
+    }
+    const o = this.offered;
+    const fresh = o.round !== this.round || (this.enq > o.enq && !o.awaiting);
+    if (!fresh && !this.offerAgain.fired(nowUs)) return;
+    const leader = leaderOf(this.round, this.cfg.n);
+    out.push({ kind: "send", to: leader, msg: { t: "offer", from: this.cfg.me, round: this.round, state: this.offerState() } });
+    this.noteOffered(nowUs);
+  }
+
+  private bind(seq: number, id: string): void {
+    invariant(!this.bound.has(seq), () => `rank ${this.cfg.me}: seq ${seq} bound to ${this.bound.get(seq)} would be rebound to ${id}`);
+    this.bound.set(seq, id);
+  }
+
+  private enqueue(id: string): void {
+    this.pending.push(id);
+    this.enq++;
+  }
+
+  private newInstance(nowUs: number, out: Effect[]): string {
+    const seq = this.stats.generated++;
+    const id = `${this.cfg.me}-${seq}`;
+    out.push({ kind: "log", line: generateLine(id, seq, nowUs) });
+    return id;
+  }
+
+  private hasWork(): boolean {
+    return this.pending.length > 0 || this.bound.size > 0;
+  }
+
+  private offerState(): OfferState {
+    // Bound instances matter to the leader only when nothing is pending (see LeaderHandler.allotment).
+    const upTo = this.pending.length > 0 ? -1 : this.maxBoundSeq();
+    return { epoch: Math.floor(this.cfg.createdUs), enq: this.enq, deq: this.deq, upTo };
+  }
+
+  private noteOffered(nowUs: number): void {
+    this.offered = { round: this.round, enq: this.enq, awaiting: this.pending.length > 0 };
+    this.offerAgain.arm(nowUs + this.cfg.timeoutUs / 2);
+  }
+
+  private maxBoundSeq(): number {
+    let max = -1;
+    for (const s of this.bound.keys()) if (s > max) max = s;
+    return max;
+  }
+}

@@ -1,0 +1,102 @@
+// The YASP background run as a workload, outside the protocol: generate at --rate for -t seconds
+// once the cluster is up, then wait until every rank committed everything (or the grace period
+// ends) and say the run is over. It sees the rank only as the library API shows it: its progress,
+// the other ranks' status notes, and a note of its own. Pure: time comes in, decisions go out.
+import { GenerationSchedule, type GenerationInfo } from "./schedule.js";
+
+export interface BackgroundConfig {
+  me: number;
+  n: number;
+  timeoutUs: number;
+  /** Instances per second, for genSeconds, from the moment the cluster is up. */
+  rate: number;
+  genSeconds: number;
+  /** Without a majority for graceUs after creation, or unconverged graceUs after generation ends, give up. */
+  graceUs: number;
+  createdUs: number;
+}
+
+/** A peer as its last status message described it. */
+export interface PeerProgress {
+  commitIndex: number;
+  backlog: number;
+  note: number;
+}
+
+/** What the workload reads of its rank (Rank.progress()). */
+export interface RankProgress {
+  commitIndex: number;
+  backlog: number;
+  /** Values known chosen above a missing seq. */
+  hasGap: boolean;
+  generated: number;
+  peers: readonly (PeerProgress | undefined)[];
+}
+
+/** Bits of the status note: this rank stopped generating; it sees every rank done and equal. */
+export const NOTE_GEN_DONE = 1;
+export const NOTE_CONVERGED = 2;
+
+export interface BackgroundDecision {
+  /** The note this rank's status should carry now. */
+  note: number;
+  /** Generation started in this step (the rank's loop should be woken to take the first instances). */
+  startedNow: boolean;
+  /** The run is over: converged, or given up. */
+  finished: { converged: boolean } | null;
+}
+
+export class BackgroundRun {
+  readonly schedule: GenerationSchedule;
+  /** How often the workload looks at the cluster (the protocol's status interval). */
+  readonly everyUs: number;
+  private convergedSinceUs: number | null = null;
+  private finished = false;
+
+  constructor(private readonly cfg: BackgroundConfig) {
+    this.schedule = new GenerationSchedule(cfg.rate, cfg.genSeconds, cfg.n, cfg.timeoutUs);
+    this.everyUs = Math.max(1000, cfg.timeoutUs / 2);
+  }
+
+  info(): GenerationInfo | null {
+    return this.schedule.info();
+  }
+
+  step(nowUs: number, rank: RankProgress): BackgroundDecision {
+    const wasStarted = this.schedule.started;
+    const ranksUp = 1 + rank.peers.filter((p, r) => p !== undefined && r !== this.cfg.me).length;
+    this.schedule.maybeStart(nowUs, ranksUp, rank.generated);
+    const finished = this.checkFinished(nowUs, rank);
+    const note = (nowUs >= this.schedule.endUs ? NOTE_GEN_DONE : 0) | (this.convergedSinceUs !== null ? NOTE_CONVERGED : 0);
+    return { note, startedNow: !wasStarted && this.schedule.started, finished };
+  }
+
+  /** The run is over when every rank has stopped generating and committed everything (or grace ran out). */
+  private checkFinished(nowUs: number, rank: RankProgress): { converged: boolean } | null {
+    if (this.finished) return null;
+    const { endUs, started } = this.schedule;
+    if (!started && nowUs >= this.cfg.createdUs + this.cfg.graceUs) return this.finish(false);
+    if (nowUs < endUs) return null;
+    if (!this.isConverged(rank)) {
+      this.convergedSinceUs = null;
+      return nowUs >= endUs + this.cfg.graceUs ? this.finish(false) : null;
+    }
+    this.convergedSinceUs ??= nowUs;
+    // Linger until every peer said it sees the same (then everyone has heard enough), or for 20
+    // status rounds at most: status messages may be lost, and a peer that left cannot repeat itself.
+    const allDone = rank.peers.every((p, r) => r === this.cfg.me || (p !== undefined && (p.note & NOTE_CONVERGED) !== 0));
+    const lingered = nowUs - this.convergedSinceUs;
+    if ((allDone && lingered >= this.everyUs) || lingered >= 20 * this.everyUs) return this.finish(true);
+    return null;
+  }
+
+  private isConverged(rank: RankProgress): boolean {
+    if (rank.backlog > 0 || rank.hasGap) return false;
+    return rank.peers.every((p, r) => r === this.cfg.me || (p !== undefined && (p.note & NOTE_GEN_DONE) !== 0 && p.backlog === 0 && p.commitIndex === rank.commitIndex));
+  }
+
+  private finish(converged: boolean): { converged: boolean } {
+    this.finished = true;
+    return { converged };
+  }
+}
