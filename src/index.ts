@@ -1,6 +1,11 @@
-// yasp as a library: build a rank over ports of your choice, propose, iterate commits, stop.
+// yasp as a library: build a rank over ports of your choice, propose, iterate commits, stop;
+// drive it with a workload (the YASP background run is one).
 // The simulator is not part of it: it is the separate "yasp/testing" entry (src/testing.ts).
-export { Rank, DEFAULTS, type RankConfig, type RankPorts, type Commit, type RankSummary } from "./rank.js";
+export { Rank } from "./rank.js";
+export { DEFAULTS, type RankConfig, type RankPorts, type RankOptions, type Commit, type RankSummary, type RankStatus, type RankProgress, type PeerProgress } from "./rank_types.js";
+export type { ProposalSource } from "./protocol/proposing.js";
+export { InvariantError } from "./protocol/assert.js";
+export { BackgroundWorkload, BACKGROUND_DEFAULTS, type BackgroundOptions } from "./workload/driver.js";
 export type { Clock, Random, Transport, Storage, LogSink } from "./ports.js";
 export { SystemClock } from "./io/system_clock.js";
 export { TcpTransport, type PeerAddress } from "./io/tcp_transport.js";

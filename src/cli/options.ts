@@ -1,6 +1,6 @@
 // The rank command's flags (yargs). Validation of values happens in config.ts (zod).
 import yargs from "yargs";
-import { DEFAULTS } from "../rank.js";
+import { DEFAULTS } from "../rank_types.js";
 import { BACKGROUND_DEFAULTS } from "../workload/driver.js";
 import { UsageError } from "./config.js";
 

@@ -7,7 +7,8 @@ import { SystemClock } from "../io/system_clock.js";
 import { TcpTransport, type PeerAddress } from "../io/tcp_transport.js";
 import { WalCorruptError, WalStorage } from "../io/wal.js";
 import type { Transport } from "../ports.js";
-import { DEFAULTS, Rank, type RankConfig } from "../rank.js";
+import { Rank } from "../rank.js";
+import { DEFAULTS, type RankConfig } from "../rank_types.js";
 import { InvariantError } from "../protocol/assert.js";
 import { BackgroundWorkload } from "../workload/driver.js";
 import { checkFlags, loadCluster, loopbackCluster, UsageError } from "./config.js";
@@ -48,6 +49,21 @@ async function listen(transport: TcpTransport, me: PeerAddress, rank: number): P
   }
 }
 
+/** The one line a rank prints when its run is over. */
+function summaryLine(r: { rank: Rank; converged: boolean; secs: number; tcp: TcpTransport; storage: WalStorage; faulty: FaultyTransport | null }): string {
+  const s = r.rank.summary();
+  const state = r.converged ? "converged" : "grace period ended before every rank committed everything";
+  const restart = r.rank.recoveredCommits > 0 ? ` (restarted at seq ${r.rank.recoveredCommits})` : "";
+  const cpu = process.cpuUsage();
+  const usage = `cpu ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s, peak rss ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`;
+  const { tcp, storage, faulty } = r;
+  const io = `frames in ${tcp.stats.framesIn} out ${tcp.stats.framesOut}, wal syncs ${storage.syncs} (avg ${(storage.syncUs / Math.max(1, storage.syncs) / 1000).toFixed(2)} ms)`;
+  // With fault injection on (including --partition-file), the fault counters end the line; without
+  // it the line is unchanged.
+  const injected = faulty ? `; faults dropped ${faulty.stats.dropped}, duplicated ${faulty.stats.duplicated}, delayed ${faulty.stats.delayed}, cut ${faulty.stats.cut}` : "";
+  return `rank ${s.rank}: ${state}; generated ${s.generated}, committed ${s.committed} in ${r.secs.toFixed(1)} s; round ${s.rounds}${restart}; ${usage}; ${io}${injected}\n`;
+}
+
 async function main(): Promise<number> {
   const args = parseRankArgs(hideBin(process.argv));
   const flags = checkFlags(args);
@@ -59,14 +75,9 @@ async function main(): Promise<number> {
   const clock = new SystemClock();
   const tcp = new TcpTransport(flags.i, cluster);
   await listen(tcp, cluster[flags.i] as PeerAddress, flags.i);
-  let transport: Transport = tcp;
-  let stopWatch = () => {};
-  let faulty: FaultyTransport | null = null;
-  if (faults.drop > 0 || faults.dup > 0 || faults.maxDelayMs > 0 || args["partition-file"] !== undefined) {
-    faulty = withFaults(tcp, flags.i, faults, flags.seed, clock);
-    if (args["partition-file"] !== undefined) stopWatch = watchPartition(args["partition-file"], faulty, warn);
-    transport = faulty;
-  }
+  const faulty = faults.drop > 0 || faults.dup > 0 || faults.maxDelayMs > 0 || args["partition-file"] !== undefined ? withFaults(tcp, flags.i, faults, flags.seed, clock) : null;
+  const stopWatch = faulty && args["partition-file"] !== undefined ? watchPartition(args["partition-file"], faulty, warn) : () => {};
+  const transport: Transport = faulty ?? tcp;
   const cfg: RankConfig = {
     ...DEFAULTS,
     me: flags.i,
@@ -95,18 +106,11 @@ async function main(): Promise<number> {
   stopWatch();
   await rank.stop();
   stopStatus();
-  const s = rank.summary();
-  const secs = ((clock.nowUs() - started) / 1e6).toFixed(1);
-  const state = converged ? "converged" : "grace period ended before every rank committed everything";
-  const restart = rank.recoveredCommits > 0 ? ` (restarted at seq ${rank.recoveredCommits})` : "";
-  const cpu = process.cpuUsage();
-  const usage = `cpu ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s, peak rss ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`;
-  const io = `frames in ${tcp.stats.framesIn} out ${tcp.stats.framesOut}, wal syncs ${storage.syncs} (avg ${(storage.syncUs / Math.max(1, storage.syncs) / 1000).toFixed(2)} ms)`;
-  if (process.env.YASP_STATS) process.stderr.write(JSON.stringify({ rank: s.rank, refused: s.refusedWrites, consensus: s.consensus, ...s.protocol }) + "\n");
-  // With fault injection on (including --partition-file), the fault counters end the line; without
-  // it the line is unchanged.
-  const injected = faulty ? `; faults dropped ${faulty.stats.dropped}, duplicated ${faulty.stats.duplicated}, delayed ${faulty.stats.delayed}, cut ${faulty.stats.cut}` : "";
-  process.stdout.write(`rank ${s.rank}: ${state}; generated ${s.generated}, committed ${s.committed} in ${secs} s; round ${s.rounds}${restart}; ${usage}; ${io}${injected}\n`);
+  if (process.env.YASP_STATS) {
+    const s = rank.summary();
+    process.stderr.write(JSON.stringify({ rank: s.rank, refused: s.refusedWrites, consensus: s.consensus, ...s.protocol }) + "\n");
+  }
+  process.stdout.write(summaryLine({ rank, converged, secs: (clock.nowUs() - started) / 1e6, tcp, storage, faulty }));
   return 0;
 }
 

@@ -7,7 +7,7 @@ import type { StorageRecord } from "../protocol/effects.js";
 import { FollowerHandler } from "../protocol/follower_handler.js";
 import { LeaderHandler } from "../protocol/leader_handler.js";
 import { MsgHandler } from "../protocol/msg_handler.js";
-import type { ProcessorClasses } from "../rank.js";
+import type { ProcessorClasses } from "../rank_types.js";
 
 export type BugName = "skip-read" | "ack-before-persist" | "accept-lower-round" | "forget-bindings";
 export const BUG_NAMES: readonly BugName[] = ["skip-read", "ack-before-persist", "accept-lower-round", "forget-bindings"];

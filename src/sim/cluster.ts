@@ -2,7 +2,8 @@
 // simulated disks. Only microtasks and simulated timers run, so one real setImmediate flushes
 // everything runnable; then time jumps to the next timer. Same seed, same run.
 import { InvariantError } from "../protocol/assert.js";
-import { DEFAULTS, Rank, type RankConfig } from "../rank.js";
+import { Rank } from "../rank.js";
+import { DEFAULTS, type RankConfig } from "../rank_types.js";
 import { BuggyStorage, buggyProcessors, type BugName } from "./bugs.js";
 import { BACKGROUND_DEFAULTS, BackgroundWorkload, type BackgroundOptions } from "../workload/driver.js";
 import { SimClock } from "./clock.js";
