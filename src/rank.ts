@@ -140,7 +140,12 @@ export class Rank {
   progress(): RankProgress {
     const c = this.consensus;
     const peers = c.peers.map((p) => p && { commitIndex: p.commitIndex, backlog: p.backlog, generated: p.generated, note: p.note });
-    return { commitIndex: c.commitIndex, backlog: c.backlog, hasGap: c.hasGap, generated: c.stats.generated, peers };
+    return { commitIndex: c.commitIndex, backlog: c.backlog, hasGap: c.hasGap, generated: c.generated, peers };
+  }
+
+  /** One past the last seq this rank has committed. */
+  get commitIndex(): number {
+    return this.consensus.commitIndex;
   }
 
   /** Ids committed from seq `from` on that are still held in memory (old seqs are compacted). */
@@ -199,7 +204,7 @@ export class Rank {
       leader: leaderOf(round, this.cfg.n),
       leading: this.leader.leading,
       commitIndex: this.consensus.commitIndex,
-      generated: this.consensus.stats.generated,
+      generated: this.consensus.generated,
       fillers: this.consensus.stats.fillers,
     };
   }

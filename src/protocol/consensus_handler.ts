@@ -68,6 +68,11 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
     return this.repair.peers;
   }
 
+  /** Own instances generated in all lives of this rank (the generate counter). */
+  get generated(): number {
+    return this.proposer.stats.generated;
+  }
+
   get stats(): ConsensusStats {
     const { generated, fillers, requeued } = this.proposer.stats;
     const { committed, conflicts } = this.learner.stats;

@@ -209,7 +209,7 @@ class ClusterInvariants {
 
   check(me: number, rank: Rank): void {
     const from = this.seen[me] ?? 0;
-    const commitIndex = rank.status().commitIndex;
+    const commitIndex = rank.commitIndex;
     if (commitIndex < from) throw new InvariantError(`rank ${me}: commit index went back from ${from} to ${commitIndex}`);
     if (commitIndex === from) return;
     rank.committedIds(from).forEach((id, i) => {
