@@ -1,0 +1,293 @@
+// The compact text form of transcript scripts (src/protocol/testdata/): how a script line names a
+// processor input, and how an effect is printed. One syntax both ways, so an effect line of one
+// processor can be pasted as the input of another:
+//   wire message   read{from:1 round:4 base:0}   grant{... ids:[1-0,1-1] state:{epoch:0 enq:2 deq:2 upTo:1}}
+//   inputs         deliver <wire>   round 4   local commit=5 backlog=0   bump round=4 reason=timeout by=follower
+//                  propose 3   note 1
+//   effects        send 2 <wire>   broadcast <wire>   toLeader round 5   persist bind seq=0 ids=[1-0]
+//                  log generate Instance[1-0] in seq 0 at 9000   warn ...   committed seq=0 id=1-0
+// A word is anything without whitespace, braces, brackets or commas; other strings are JSON-quoted.
+// Pure: no I/O.
+import type { BumpReason, ConsensusIn, Effect, FollowerIn, LeaderIn, MsgIn } from "./effects.js";
+import { wireMsg, type WireMsg } from "./messages.js";
+
+/** Any input of any of the four processors. */
+export type AnyInput = MsgIn | LeaderIn | FollowerIn | ConsensusIn;
+
+/** A value as written, before it is given a type: a word, a list or an object. */
+type Raw = string | Raw[] | { [key: string]: Raw };
+
+const PLAIN_WORD = /^[^\s{}[\],"]+$/;
+
+/** Reads compact values from one line, left to right. */
+class Reader {
+  pos = 0;
+  constructor(private readonly text: string) {}
+
+  atEnd(): boolean {
+    this.skipSpace();
+    return this.pos >= this.text.length;
+  }
+
+  fail(what: string): never {
+    throw new Error(`${what} at column ${this.pos + 1} of "${this.text}"`);
+  }
+
+  value(): Raw {
+    this.skipSpace();
+    const c = this.text[this.pos];
+    if (c === "{") return this.object();
+    if (c === "[") return this.list();
+    if (c === '"') return this.quoted();
+    return this.word(/[\s{}[\],]/);
+  }
+
+  object(): Raw {
+    this.expect("{");
+    const obj: { [key: string]: Raw } = {};
+    for (this.skipSpace(); this.text[this.pos] !== "}"; this.skipSpace()) {
+      if (this.pos >= this.text.length) this.fail('expected "}"');
+      const key = this.word(/[\s{}[\],:]/);
+      if (key in obj) this.fail(`field ${key} given twice`);
+      this.expect(":");
+      obj[key] = this.value();
+    }
+    this.pos++;
+    return obj;
+  }
+
+  private list(): Raw {
+    this.expect("[");
+    const items: Raw[] = [];
+    this.skipSpace();
+    if (this.text[this.pos] === "]") {
+      this.pos++;
+      return items;
+    }
+    for (;;) {
+      items.push(this.value());
+      this.skipSpace();
+      if (this.text[this.pos] !== ",") break;
+      this.pos++;
+    }
+    this.expect("]");
+    return items;
+  }
+
+  private quoted(): string {
+    const m = /"(?:[^"\\]|\\.)*"/y;
+    m.lastIndex = this.pos;
+    const found = m.exec(this.text);
+    if (!found) this.fail("unterminated string");
+    this.pos += found[0].length;
+    return JSON.parse(found[0]) as string;
+  }
+
+  private word(stop: RegExp): string {
+    const start = this.pos;
+    while (this.pos < this.text.length && !stop.test(this.text[this.pos] as string)) this.pos++;
+    if (this.pos === start) this.fail("expected a value");
+    return this.text.slice(start, this.pos);
+  }
+
+  private expect(ch: string): void {
+    this.skipSpace();
+    if (this.text[this.pos] !== ch) this.fail(`expected "${ch}"`);
+    this.pos++;
+  }
+
+  private skipSpace(): void {
+    while (this.pos < this.text.length && /\s/.test(this.text[this.pos] as string)) this.pos++;
+  }
+}
+
+/** An integer as a script writes it (1_000 may be written for 1000). */
+export function parseNumber(text: string, what: string): number {
+  if (!/^-?\d+(_\d+)*$/.test(text)) throw new Error(`${what}: expected an integer, got "${text}"`);
+  return Number(text.replaceAll("_", ""));
+}
+
+/** Fields of a wire message get their types: ids are strings, runs are [seq, round, ids], the rest numbers. */
+function typed(key: string, raw: Raw): unknown {
+  if (key === "ids") return strings(raw, key);
+  if (key === "runs") {
+    if (!Array.isArray(raw)) throw new Error("runs: expected a list of [seq,round,[ids]]");
+    return raw.map((run) => {
+      if (!Array.isArray(run) || run.length !== 3)
+        throw new Error("runs: each run is [seq,round,[ids]]");
+      return [
+        typed("seq", run[0] as Raw),
+        typed("round", run[1] as Raw),
+        strings(run[2] as Raw, "runs ids"),
+      ];
+    });
+  }
+  if (typeof raw === "string") return parseNumber(raw, key);
+  if (Array.isArray(raw)) return raw.map((item) => typed(key, item));
+  return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, typed(k, v)]));
+}
+
+function strings(raw: Raw, what: string): string[] {
+  if (!Array.isArray(raw) || raw.some((x) => typeof x !== "string"))
+    throw new Error(`${what}: expected a list of ids like [a,b]`);
+  return raw as string[];
+}
+
+/** A wire message in compact form (`read{from:1 round:4 base:0}`) or as JSON; validated like a frame. */
+export function parseWire(text: string): WireMsg {
+  const trimmed = text.trim();
+  let candidate: unknown;
+  if (trimmed.startsWith("{")) candidate = JSON.parse(trimmed);
+  else {
+    const type = /^([a-z]+)\{/.exec(trimmed)?.[1];
+    if (type === undefined)
+      throw new Error(`expected a message like read{from:1 round:4 base:0}, got "${trimmed}"`);
+    const reader = new Reader(trimmed);
+    reader.pos = type.length;
+    const fields = reader.object() as { [key: string]: Raw };
+    if (!reader.atEnd()) reader.fail("unexpected text after the message");
+    candidate = { t: type, ...(typed("", fields) as object) };
+  }
+  const parsed = wireMsg.safeParse(candidate);
+  if (!parsed.success) {
+    const why = parsed.error.issues
+      .map((i) => `${i.path.join(".") || "message"}: ${i.message}`)
+      .join("; ");
+    throw new Error(`not a valid message (${why}): "${trimmed}"`);
+  }
+  return parsed.data;
+}
+
+/** `key=value` words (values in compact form); every key must be one of `keys`, each at most once. */
+export function parseFields(text: string, keys: readonly string[]): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (const word of text
+    .trim()
+    .split(/\s+/)
+    .filter((w) => w !== "")) {
+    const eq = word.indexOf("=");
+    const key = word.slice(0, eq);
+    if (eq <= 0) throw new Error(`expected key=value, got "${word}"`);
+    if (!keys.includes(key)) throw new Error(`unknown key "${key}" (known: ${keys.join(", ")})`);
+    if (fields.has(key)) throw new Error(`key "${key}" given twice`);
+    fields.set(key, word.slice(eq + 1));
+  }
+  return fields;
+}
+
+function requiredNumbers<K extends string>(text: string, keys: readonly K[]): Record<K, number> {
+  const fields = parseFields(text, keys);
+  const result = {} as Record<K, number>;
+  for (const key of keys) {
+    const value = fields.get(key);
+    if (value === undefined) throw new Error(`missing ${key}=`);
+    result[key] = parseNumber(value, key);
+  }
+  return result;
+}
+
+function oneOf<T extends string>(
+  value: string | undefined,
+  allowed: readonly T[],
+  what: string,
+): T {
+  if (!allowed.includes(value as T))
+    throw new Error(`${what}: expected one of ${allowed.join("|")}, got "${value ?? ""}"`);
+  return value as T;
+}
+
+/** The processor input a script line names, or undefined if the verb is not an input. */
+export function parseInput(verb: string, rest: string): AnyInput | undefined {
+  switch (verb) {
+    case "deliver":
+      return { kind: "net", msg: parseWire(rest) };
+    case "round":
+      return { kind: "round", round: parseNumber(rest.trim(), "round") };
+    case "local": {
+      const { commit, backlog } = requiredNumbers(rest, ["commit", "backlog"]);
+      return { kind: "local", commitIndex: commit, backlog };
+    }
+    case "bump": {
+      const fields = parseFields(rest, ["round", "reason", "by"]);
+      const round = parseNumber(fields.get("round") ?? "", "round");
+      const reason = oneOf<BumpReason>(fields.get("reason"), ["timeout", "giveup"], "reason");
+      const by = oneOf(fields.get("by"), ["leader", "follower", "consensus"] as const, "by");
+      return { kind: "bump", round, reason, by };
+    }
+    case "propose":
+      return { kind: "propose", count: parseNumber(rest.trim(), "propose") };
+    case "note":
+      return { kind: "note", note: parseNumber(rest.trim(), "note") };
+    default:
+      return undefined;
+  }
+}
+
+export function formatValue(v: unknown): string {
+  if (typeof v === "string") return PLAIN_WORD.test(v) ? v : JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(formatValue).join(",")}]`;
+  if (v !== null && typeof v === "object")
+    return `{${Object.entries(v)
+      .map(([k, x]) => `${k}:${formatValue(x)}`)
+      .join(" ")}}`;
+  return String(v);
+}
+
+export function formatWire(msg: WireMsg): string {
+  const { t, ...fields } = msg;
+  return `${t}${formatValue(fields)}`;
+}
+
+/** `key=value ...` in compact form. */
+export function formatFields(fields: object): string {
+  return Object.entries(fields)
+    .map(([k, v]) => `${k}=${formatValue(v)}`)
+    .join(" ");
+}
+
+/** An input in the form parseInput reads. */
+export function formatInput(input: AnyInput): string {
+  switch (input.kind) {
+    case "net":
+      return `deliver ${formatWire(input.msg)}`;
+    case "round":
+      return `round ${input.round}`;
+    case "local":
+      return `local commit=${input.commitIndex} backlog=${input.backlog}`;
+    case "bump":
+      return `bump round=${input.round} reason=${input.reason} by=${input.by}`;
+    case "propose":
+      return `propose ${input.count}`;
+    case "note":
+      return `note ${input.note}`;
+    default:
+      return JSON.stringify(input); // a kind added after this file was written: still shown
+  }
+}
+
+/** One effect as one line. */
+export function formatEffect(e: Effect): string {
+  switch (e.kind) {
+    case "send":
+      return `send ${e.to} ${formatWire(e.msg)}`;
+    case "broadcast":
+      return `broadcast ${formatWire(e.msg)}`;
+    case "toMsg":
+    case "toLeader":
+    case "toFollower":
+    case "toConsensus":
+      return `${e.kind} ${formatInput(e.msg)}`;
+    case "persist": {
+      const { r, ...fields } = e.record;
+      return `persist ${r} ${formatFields(fields)}`;
+    }
+    case "log":
+      return `log ${e.line.replace(/\n$/, "")}`;
+    case "warn":
+      return `warn ${e.line}`;
+    case "committed":
+      return `committed seq=${e.seq} id=${formatValue(e.id)}`;
+    default:
+      return JSON.stringify(e); // an effect kind added after this file was written: still shown
+  }
+}
