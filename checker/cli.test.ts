@@ -17,16 +17,23 @@ interface CliRun {
 
 function runChecker(args: readonly string[]): Promise<CliRun> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "checker/cli.ts", ...args], { cwd: REPO }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ["--import", "tsx", "checker/cli.ts", ...args],
+      { cwd: REPO },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
 const at = (ms: number): number => T0 + ms * 1000;
-const gen = (id: string, seq: number, ms: number): string => `generate Instance[${id}] in seq ${seq} at ${at(ms)}`;
-const commit = (id: string, seq: number, ms: number): string => `commit Instance[${id}] in seq ${seq} at ${at(ms)}`;
+const gen = (id: string, seq: number, ms: number): string =>
+  `generate Instance[${id}] in seq ${seq} at ${at(ms)}`;
+const commit = (id: string, seq: number, ms: number): string =>
+  `commit Instance[${id}] in seq ${seq} at ${at(ms)}`;
 
 /** Ranks 0-2; rank 0 generates a, b, rank 1 c, rank 2 d; every rank commits `seqs` (id -> seq). */
 function runLogs(commitsOf: (rank: number) => string[]): string[][] {
@@ -40,8 +47,14 @@ const HEALTHY = runLogs(() => COMMITS);
 const FORKED = runLogs((rank) =>
   rank === 2
     ? [commit("a", 0, 2), commit("b", 1, 4), commit("d", 2, 6), commit("c", 3, 10)]
-    : [commit("a", 0, 2), commit("b", 1, 4), commit("c", 2, 6), commit("d", 3, 10)]);
-const GAPPED = runLogs(() => [commit("a", 0, 2), commit("b", 1, 4), commit("c", 3, 6), commit("d", 4, 10)]);
+    : [commit("a", 0, 2), commit("b", 1, 4), commit("c", 2, 6), commit("d", 3, 10)],
+);
+const GAPPED = runLogs(() => [
+  commit("a", 0, 2),
+  commit("b", 1, 4),
+  commit("c", 3, 6),
+  commit("d", 4, 10),
+]);
 
 const HEALTHY_REPORT = `Check on low pressure
 ----------begin to check------------
@@ -72,7 +85,9 @@ describe("yasp-check CLI", () => {
     const setDir = join(dir, name);
     await mkdir(setDir);
     const files = ranks.map((_, rank) => join(setDir, `rank-${rank}.log`));
-    await Promise.all(files.map((file, rank) => writeFile(file, `${(ranks[rank] ?? []).join("\n")}\n`)));
+    await Promise.all(
+      files.map((file, rank) => writeFile(file, `${(ranks[rank] ?? []).join("\n")}\n`)),
+    );
     return files.reverse();
   }
 
@@ -93,7 +108,8 @@ describe("yasp-check CLI", () => {
     const result = await runChecker(await writeSet("fork", FORKED));
     expect(result.code).toBe(1);
     expect(result.stdout).toContain(
-      "---------- check safety --------------\nfail\n  rule 3: node 0 and node 2 differ at seq 2: Instance[c] vs Instance[d]\n");
+      "---------- check safety --------------\nfail\n  rule 3: node 0 and node 2 differ at seq 2: Instance[c] vs Instance[d]\n",
+    );
   });
 
   it("exits 1 on a gap, and 0 with --no-strict", async () => {
@@ -126,19 +142,30 @@ describe("yasp-check CLI", () => {
 
   it("exits 1 when one rank committed nothing, even with --no-strict, and says which", async () => {
     // Rank 1's log has its generate line and no commit line: a rank that never caught up.
-    const files = await writeSet("empty-rank", runLogs((rank) => (rank === 1 ? [] : COMMITS)));
+    const files = await writeSet(
+      "empty-rank",
+      runLogs((rank) => (rank === 1 ? [] : COMMITS)),
+    );
     const summaryFile = join(dir, "empty-rank.json");
     for (const args of [files, ["--no-strict", "--json", summaryFile, ...files]]) {
       const result = await runChecker(args);
       expect(result.code).toBe(1);
       expect(result.stderr).toBe("");
       expect(result.stdout).toContain("node 1 commits 0 times\n");
-      expect(result.stdout).toContain("---------- check validity ------------\nfail\n" +
-        "  node 1 have empty commit (hint: run longer, e.g. a larger -t, or check that the rank started)\n" +
-        "---------- check safety --------------\npass\n");
+      expect(result.stdout).toContain(
+        "---------- check validity ------------\nfail\n" +
+          "  node 1 have empty commit (hint: run longer, e.g. a larger -t, or check that the rank started)\n" +
+          "---------- check safety --------------\npass\n",
+      );
     }
     const summary = JSON.parse(await readFile(summaryFile, "utf8"));
-    expect(summary).toMatchObject({ pass: false, exitCode: 1, validity: false, safety: true, strict: false });
+    expect(summary).toMatchObject({
+      pass: false,
+      exitCode: 1,
+      validity: false,
+      safety: true,
+      strict: false,
+    });
     expect(summary.rules.nonEmpty).toMatchObject({ pass: false, violationCount: 1 });
   });
 
@@ -153,16 +180,36 @@ describe("yasp-check CLI", () => {
   });
 
   it.each([
-    ["files without a single generate or commit line",
-      async () => writeSet("not-logs", [["starting rank"], ["INFO commit Instance[x] in seq 0 at 5"], ["bye"]]), /^yasp-check: no generate or commit line in any of the 3 files \(are these yasp rank logs\?\)$/],
-    ["a missing file", async () => [join(dir, "nowhere", "rank-0.log")], /^yasp-check: cannot read .*rank-0\.log: no such file$/],
-    ["an empty file", async () => {
-      const file = join(dir, "rank-9.log");
-      await writeFile(file, "");
-      return [file];
-    }, /^yasp-check: no generate or commit line in .*rank-9\.log \(are these yasp rank logs\?\)$/],
+    [
+      "files without a single generate or commit line",
+      async () =>
+        writeSet("not-logs", [
+          ["starting rank"],
+          ["INFO commit Instance[x] in seq 0 at 5"],
+          ["bye"],
+        ]),
+      /^yasp-check: no generate or commit line in any of the 3 files \(are these yasp rank logs\?\)$/,
+    ],
+    [
+      "a missing file",
+      async () => [join(dir, "nowhere", "rank-0.log")],
+      /^yasp-check: cannot read .*rank-0\.log: no such file$/,
+    ],
+    [
+      "an empty file",
+      async () => {
+        const file = join(dir, "rank-9.log");
+        await writeFile(file, "");
+        return [file];
+      },
+      /^yasp-check: no generate or commit line in .*rank-9\.log \(are these yasp rank logs\?\)$/,
+    ],
     ["no files", async () => [], /^yasp-check: no log files given/],
-    ["an unknown flag", async () => ["--frobnicate", "x.log"], /^yasp-check: Unknown argument: frobnicate$/],
+    [
+      "an unknown flag",
+      async () => ["--frobnicate", "x.log"],
+      /^yasp-check: Unknown argument: frobnicate$/,
+    ],
   ])("exits 2 with one stderr line on %s", async (_case, makeArgs, message) => {
     const result = await runChecker(await makeArgs());
     expect(result.code).toBe(2);

@@ -7,22 +7,42 @@ import { formatReport } from "./report.js";
 const T0 = 1_700_000_000_000_000; // microseconds since the epoch, like real logs
 
 function logSet(ranks: readonly (readonly string[])[]): LogSet {
-  return parseLogSet(ranks.map((lines, rank) => ({
-    rank, file: `rank-${rank}.log`, content: Buffer.from(`${lines.join("\n")}\n`),
-  })));
+  return parseLogSet(
+    ranks.map((lines, rank) => ({
+      rank,
+      file: `rank-${rank}.log`,
+      content: Buffer.from(`${lines.join("\n")}\n`),
+    })),
+  );
 }
 
-const gen = (id: string, seq: number, ms: number): string => `generate Instance[${id}] in seq ${seq} at ${T0 + ms * 1000}`;
-const commit = (id: string, seq: number, ms: number): string => `commit Instance[${id}] in seq ${seq} at ${T0 + ms * 1000}`;
+const gen = (id: string, seq: number, ms: number): string =>
+  `generate Instance[${id}] in seq ${seq} at ${T0 + ms * 1000}`;
+const commit = (id: string, seq: number, ms: number): string =>
+  `commit Instance[${id}] in seq ${seq} at ${T0 + ms * 1000}`;
 
 // Everything is generated at T0. Latencies on the generating rank: a 1, b 2, c 3, d 4 ms.
 // Rank 1 commits a at 0.5 ms, which must not count: a was generated on rank 0.
 // Rank 1 never commits e, so e falls back to its earliest commit anywhere: 10 ms.
 const TINY_RUN = [
-  [gen("a", 0, 0), gen("b", 1, 0), gen("c", 2, 0),
-    commit("a", 0, 1), commit("b", 1, 2), commit("c", 2, 3), commit("d", 3, 4.5), commit("e", 4, 10)],
-  [gen("d", 0, 0), gen("e", 1, 0),
-    commit("a", 0, 0.5), commit("b", 1, 2.5), commit("c", 2, 3.5), commit("d", 3, 4)],
+  [
+    gen("a", 0, 0),
+    gen("b", 1, 0),
+    gen("c", 2, 0),
+    commit("a", 0, 1),
+    commit("b", 1, 2),
+    commit("c", 2, 3),
+    commit("d", 3, 4.5),
+    commit("e", 4, 10),
+  ],
+  [
+    gen("d", 0, 0),
+    gen("e", 1, 0),
+    commit("a", 0, 0.5),
+    commit("b", 1, 2.5),
+    commit("c", 2, 3.5),
+    commit("d", 3, 4),
+  ],
 ];
 
 describe("figures", () => {
@@ -38,12 +58,16 @@ describe("figures", () => {
 
   it("times each commit on the generating rank, else at its earliest commit", () => {
     const { logs, names } = logSet(TINY_RUN);
-    const byInstance = Array.from(commitLatencies(logs, names)).map((ms, id) => `${names.nameOf(id)}=${ms}`);
+    const byInstance = Array.from(commitLatencies(logs, names)).map(
+      (ms, id) => `${names.nameOf(id)}=${ms}`,
+    );
     expect(byInstance).toEqual(["a=1", "b=2", "c=3", "d=4", "e=10"]);
   });
 
   it("prints the figures with the agreed precision", () => {
-    const lines = formatReport(checkLogSet(logSet(TINY_RUN)), undefined).trimEnd().split("\n");
+    const lines = formatReport(checkLogSet(logSet(TINY_RUN)), undefined)
+      .trimEnd()
+      .split("\n");
     expect(lines.slice(-3)).toEqual([
       "---------- figures -------------------",
       "commits/s: 500.0 (5 instances in 0.01 s)",
@@ -61,7 +85,9 @@ describe("figures", () => {
   });
 
   it("leaves instances that were never generated out of the latency", () => {
-    const { figures } = checkLogSet(logSet([[gen("a", 0, 0), commit("a", 0, 2), commit("ghost", 1, 50)]]));
+    const { figures } = checkLogSet(
+      logSet([[gen("a", 0, 0), commit("a", 0, 2), commit("ghost", 1, 50)]]),
+    );
     expect(figures.latency).toEqual({ count: 1, p50Ms: 2, p99Ms: 2, maxMs: 2 });
     expect(figures.committedInstances).toBe(2);
   });

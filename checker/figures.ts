@@ -29,13 +29,23 @@ export interface Figures {
 const MICROSECONDS_PER_SECOND = 1e6;
 const MICROSECONDS_PER_MILLISECOND = 1e3;
 
-export function computeFigures(logs: readonly RankLog[], tables: readonly CommitTable[], names: InstanceNames): Figures {
+export function computeFigures(
+  logs: readonly RankLog[],
+  tables: readonly CommitTable[],
+  names: InstanceNames,
+): Figures {
   const committedSeqs = Math.max(0, ...tables.map((table) => table.seqs.length));
   const spanSeconds = runSpanSeconds(logs);
   const hasRate = committedSeqs > 0 && spanSeconds !== undefined && spanSeconds > 0;
   return {
-    generatedInstances: countDistinct(logs.map((log) => log.generateId), names.size),
-    committedInstances: countDistinct(logs.map((log) => log.commitId), names.size),
+    generatedInstances: countDistinct(
+      logs.map((log) => log.generateId),
+      names.size,
+    ),
+    committedInstances: countDistinct(
+      logs.map((log) => log.commitId),
+      names.size,
+    ),
     committedSeqs,
     spanSeconds,
     commitsPerSecond: hasRate ? committedSeqs / spanSeconds : undefined,
@@ -81,14 +91,15 @@ export function commitLatencies(logs: readonly RankLog[], names: InstanceNames):
     log.commitId.forEach((id, line) => {
       const time = log.commitTime[line] ?? Infinity;
       if (time < (earliestCommit[id] ?? Infinity)) earliestCommit[id] = time;
-      if (generators.rank[id] === log.rank && time < (ownCommit[id] ?? Infinity)) ownCommit[id] = time;
+      if (generators.rank[id] === log.rank && time < (ownCommit[id] ?? Infinity))
+        ownCommit[id] = time;
     });
   }
   const latencies: number[] = [];
   generators.rank.forEach((generator, id) => {
     if (generator === -1) return;
     const own = ownCommit[id] ?? Infinity;
-    const commit = own !== Infinity ? own : earliestCommit[id] ?? Infinity;
+    const commit = own !== Infinity ? own : (earliestCommit[id] ?? Infinity);
     if (commit === Infinity) return;
     latencies.push((commit - (generators.time[id] ?? 0)) / MICROSECONDS_PER_MILLISECOND);
   });

@@ -27,7 +27,9 @@ export function rankIdFromFileName(file: string, position: number): number {
 
 /** Parses in-memory inputs; the same path as readLogSet, used by the tests. */
 export function parseLogSet(inputs: readonly LogInput[]): LogSet {
-  return buildLogSet(inputs.map((input) => ({ rank: input.rank, file: input.file, load: () => input.content })));
+  return buildLogSet(
+    inputs.map((input) => ({ rank: input.rank, file: input.file, load: () => input.content })),
+  );
 }
 
 /** Reads and parses the files given on the command line. */
@@ -55,7 +57,8 @@ function buildLogSet(sources: readonly LogSource[]): LogSet {
   const fileByRank = new Map<number, string>();
   for (const source of sources) {
     const other = fileByRank.get(source.rank);
-    if (other !== undefined) throw new LogInputError(`${other} and ${source.file} are both rank ${source.rank}`);
+    if (other !== undefined)
+      throw new LogInputError(`${other} and ${source.file} are both rank ${source.rank}`);
     fileByRank.set(source.rank, source.file);
   }
   const names = new InstanceNames();
@@ -68,7 +71,8 @@ function buildLogSet(sources: readonly LogSource[]): LogSet {
   // A set without a single line of interest is not a run that committed nothing (a validity
   // failure) but files of another kind, or logs of a format the parser does not know.
   if (logs.every((log) => log.commitSeq.length === 0 && log.generateId.length === 0)) {
-    const where = logs.length === 1 ? (logs[0]?.file ?? "the file") : `any of the ${logs.length} files`;
+    const where =
+      logs.length === 1 ? (logs[0]?.file ?? "the file") : `any of the ${logs.length} files`;
     throw new LogInputError(`no generate or commit line in ${where} (are these yasp rank logs?)`);
   }
   return { logs, names };

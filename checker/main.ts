@@ -35,7 +35,10 @@ export function runCli(args: readonly string[], output: Output): number {
     const result = checkLogSet(readLogSet(options.files));
     output.stdout(formatReport(result, options.title));
     if (options.json !== undefined) {
-      writeJson(options.json, JSON.stringify(toJsonSummary(result, options.title, options.strict), null, 2));
+      writeJson(
+        options.json,
+        JSON.stringify(toJsonSummary(result, options.title, options.strict), null, 2),
+      );
     }
     return exitCodeOf(result, options.strict);
   } catch (error) {
@@ -65,14 +68,17 @@ function parseOptions(args: readonly string[], output: Output): Options {
     .fail((message: string | undefined, error: Error | undefined) => {
       throw new UsageError(message ?? error?.message ?? "invalid arguments");
     })
-    .parseSync(args as string[], {}, (_error, _argv, text) => { helpText = text; });
+    .parseSync(args as string[], {}, (_error, _argv, text) => {
+      helpText = text;
+    });
   if (parsed.help === true) {
     output.stdout(helpText.endsWith("\n") ? helpText : `${helpText}\n`);
     return { title: undefined, strict: true, json: undefined, files: [], helpShown: true };
   }
   if (parsed.json === "") throw new UsageError("--json needs a file name");
   const files = parsed._.map(String);
-  if (files.length === 0) throw new UsageError("no log files given (usage: yasp-check [options] <log files...>)");
+  if (files.length === 0)
+    throw new UsageError("no log files given (usage: yasp-check [options] <log files...>)");
   return { title: parsed.title, strict: parsed.strict, json: parsed.json, files, helpShown: false };
 }
 

@@ -66,7 +66,8 @@ export class InstanceNames {
 
   private lookup(bytes: Uint8Array, start: number, end: number): number {
     let hash = FNV_OFFSET;
-    for (let position = start; position < end; position++) hash = Math.imul(hash ^ (bytes[position] ?? 0), FNV_PRIME);
+    for (let position = start; position < end; position++)
+      hash = Math.imul(hash ^ (bytes[position] ?? 0), FNV_PRIME);
     const mask = (this.slots.length >> 1) - 1;
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
       const id = this.slots[2 * slot + 1] ?? EMPTY;
@@ -87,7 +88,8 @@ export class InstanceNames {
   private add(bytes: Uint8Array, start: number, end: number, hash: number, slot: number): number {
     const id = this.count;
     const length = end - start;
-    if (this.arenaUsed + length > this.arena.length) this.arena = grown(this.arena, this.arenaUsed + length);
+    if (this.arenaUsed + length > this.arena.length)
+      this.arena = grown(this.arena, this.arenaUsed + length);
     this.arena.set(bytes.subarray(start, end), this.arenaUsed);
     this.arenaUsed += length;
     if (id + 2 > this.starts.length) this.starts = grown(this.starts, id + 2);

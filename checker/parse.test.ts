@@ -17,9 +17,13 @@ interface Record {
 function byRegex(lines: readonly string[]): Record[] {
   const records: Record[] = [];
   for (const line of lines) {
-    for (const [kind, regex] of [["generate", GENERATE_REGEX], ["commit", COMMIT_REGEX]] as const) {
+    for (const [kind, regex] of [
+      ["generate", GENERATE_REGEX],
+      ["commit", COMMIT_REGEX],
+    ] as const) {
       const found = regex.exec(line);
-      if (found) records.push({ kind, id: found[1] ?? "", seq: Number(found[2]), time: Number(found[3]) });
+      if (found)
+        records.push({ kind, id: found[1] ?? "", seq: Number(found[2]), time: Number(found[3]) });
     }
   }
   return records;
@@ -30,10 +34,16 @@ function byParser(text: string): Record[] {
   const log = parseRankLog(Buffer.from(text, "utf8"), 0, "rank-0.log", names);
   // Generate lines do not keep their seq (no rule uses it), so compare it as 0 below.
   const generates = log.generateId.map((id, line): Record => ({
-    kind: "generate", id: names.nameOf(id), seq: 0, time: log.generateTime[line] ?? -1,
+    kind: "generate",
+    id: names.nameOf(id),
+    seq: 0,
+    time: log.generateTime[line] ?? -1,
   }));
   const commits = log.commitId.map((id, line): Record => ({
-    kind: "commit", id: names.nameOf(id), seq: log.commitSeq[line] ?? -1, time: log.commitTime[line] ?? -1,
+    kind: "commit",
+    id: names.nameOf(id),
+    seq: log.commitSeq[line] ?? -1,
+    time: log.commitTime[line] ?? -1,
   }));
   return [...generates, ...commits];
 }
@@ -73,7 +83,9 @@ const TRICKY_LINES = [
 
 describe("parseRankLog", () => {
   it("finds exactly the lines and fields the spec's regexes find", () => {
-    const expected = byRegex(TRICKY_LINES).map((r) => (r.kind === "generate" ? { ...r, seq: 0 } : r));
+    const expected = byRegex(TRICKY_LINES).map((r) =>
+      r.kind === "generate" ? { ...r, seq: 0 } : r,
+    );
     const sortKey = (r: Record) => `${r.kind}|${r.id}|${r.seq}|${r.time}`;
     const actual = byParser(TRICKY_LINES.join("\n")).map(sortKey).sort();
     expect(actual).toEqual(expected.map(sortKey).sort());
@@ -99,7 +111,8 @@ describe("parseRankLog", () => {
   });
 
   it("accepts CRLF line endings and a missing final newline", () => {
-    const text = "generate Instance[a] in seq 0 at 1\r\ncommit Instance[a] in seq 0 at 2\r\ncommit Instance[b] in seq 1 at 3";
+    const text =
+      "generate Instance[a] in seq 0 at 1\r\ncommit Instance[a] in seq 0 at 2\r\ncommit Instance[b] in seq 1 at 3";
     const names = new InstanceNames();
     const log = parseRankLog(Buffer.from(text), 0, "x", names);
     expect(log.commitSeq).toEqual([0, 1]);
@@ -118,7 +131,11 @@ describe("parseRankLog", () => {
 
   it.each([
     ["seq", "commit Instance[a] in seq 9007199254740993 at 1\n", /line 1: seq is too large/],
-    ["timestamp", "junk\ncommit Instance[a] in seq 1 at 99999999999999999999\n", /line 2: timestamp is too large/],
+    [
+      "timestamp",
+      "junk\ncommit Instance[a] in seq 1 at 99999999999999999999\n",
+      /line 2: timestamp is too large/,
+    ],
   ])("refuses a %s beyond 2^53 instead of rounding it", (_what, text, message) => {
     expect(() => parseRankLog(Buffer.from(text), 0, "f.log", new InstanceNames())).toThrow(message);
   });
@@ -140,14 +157,23 @@ describe("log sets", () => {
     const inputs = [{ rank: 0, file: "rank-0.log", content: Buffer.alloc(0) }];
     expect(() => parseLogSet(inputs)).toThrow(LogInputError);
     expect(() => parseLogSet(inputs)).toThrow("no generate or commit line in rank-0.log");
-    const other = { rank: 1, file: "rank-1.log", content: Buffer.from("generate Instance[a] in seq 0 at 1\ncommit Instance[a] in seq 0 at 2\n") };
+    const other = {
+      rank: 1,
+      file: "rank-1.log",
+      content: Buffer.from(
+        "generate Instance[a] in seq 0 at 1\ncommit Instance[a] in seq 0 at 2\n",
+      ),
+    };
     const set = parseLogSet([...inputs, other]);
     expect(set.logs.map((log) => log.commitSeq.length)).toEqual([0, 1]);
   });
 
   it("rejects two files for the same rank", () => {
     const content = Buffer.from("x\n");
-    const inputs = [{ rank: 2, file: "a/rank-2.log", content }, { rank: 2, file: "b/rank-2.log", content }];
+    const inputs = [
+      { rank: 2, file: "a/rank-2.log", content },
+      { rank: 2, file: "b/rank-2.log", content },
+    ];
     expect(() => parseLogSet(inputs)).toThrow("a/rank-2.log and b/rank-2.log are both rank 2");
   });
 });

@@ -53,9 +53,20 @@ interface LineMatch {
  * Parses one rank's log. Lines that are neither a generate nor a commit line are
  * ignored. A trailing "\r" is dropped so that CRLF logs are not silently ignored.
  */
-export function parseRankLog(content: Buffer, rank: number, file: string, names: InstanceNames): RankLog {
+export function parseRankLog(
+  content: Buffer,
+  rank: number,
+  file: string,
+  names: InstanceNames,
+): RankLog {
   const log: RankLog = {
-    rank, file, commitSeq: [], commitId: [], commitTime: [], generateId: [], generateTime: [],
+    rank,
+    file,
+    commitSeq: [],
+    commitId: [],
+    commitTime: [],
+    generateId: [],
+    generateTime: [],
   };
   const match: LineMatch = { idStart: 0, idEnd: 0, seq: 0, time: 0 };
   let lineStart = 0;
@@ -68,7 +79,8 @@ export function parseRankLog(content: Buffer, rank: number, file: string, names:
     if (lineEnd > lineStart && content[lineEnd - 1] === CARRIAGE_RETURN) lineEnd--;
     const first = content[lineStart];
     // One byte decides which prefix, if any, can match: most lines stop here.
-    const prefix = first === LOWERCASE_C ? COMMIT_PREFIX : first === LOWERCASE_G ? GENERATE_PREFIX : undefined;
+    const prefix =
+      first === LOWERCASE_C ? COMMIT_PREFIX : first === LOWERCASE_G ? GENERATE_PREFIX : undefined;
     if (prefix !== undefined && matchLine(content, lineStart, lineEnd, prefix, match)) {
       checkNumbers(match, file, lineNumber);
       const isCommit = prefix === COMMIT_PREFIX;
@@ -88,7 +100,13 @@ export function parseRankLog(content: Buffer, rank: number, file: string, names:
 }
 
 /** Fills `match` and returns true when content[start, end) is a line of interest. */
-function matchLine(content: Buffer, start: number, end: number, prefix: Buffer, match: LineMatch): boolean {
+function matchLine(
+  content: Buffer,
+  start: number,
+  end: number,
+  prefix: Buffer,
+  match: LineMatch,
+): boolean {
   const idStart = start + prefix.length;
   if (end < idStart || !bytesAt(content, start, prefix)) return false;
   const timeStart = digitRunStart(content, idStart, end);
@@ -131,7 +149,8 @@ function digitRunStart(content: Buffer, floor: number, end: number): number {
 
 function readDecimal(content: Buffer, start: number, end: number): number {
   let value = 0;
-  for (let position = start; position < end; position++) value = value * 10 + ((content[position] ?? 0) - DIGIT_0);
+  for (let position = start; position < end; position++)
+    value = value * 10 + ((content[position] ?? 0) - DIGIT_0);
   return value;
 }
 

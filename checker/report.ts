@@ -60,14 +60,16 @@ function figureLines(figures: Figures): string[] {
   } else if (figures.commitsPerSecond === undefined || figures.spanSeconds === undefined) {
     rate = `commits/s: n/a (${figures.committedSeqs} instances, no positive time span from first generate to last commit)`;
   } else {
-    rate = `commits/s: ${figures.commitsPerSecond.toFixed(1)} ` +
+    rate =
+      `commits/s: ${figures.commitsPerSecond.toFixed(1)} ` +
       `(${figures.committedSeqs} instances in ${figures.spanSeconds.toFixed(2)} s)`;
   }
   const latency = figures.latency;
-  const latencyLine = latency === undefined
-    ? "latency generate->commit: nothing committed"
-    : `latency generate->commit: p50 ${latency.p50Ms.toFixed(2)} ms, ` +
-      `p99 ${latency.p99Ms.toFixed(2)} ms, max ${latency.maxMs.toFixed(2)} ms`;
+  const latencyLine =
+    latency === undefined
+      ? "latency generate->commit: nothing committed"
+      : `latency generate->commit: p50 ${latency.p50Ms.toFixed(2)} ms, ` +
+        `p99 ${latency.p99Ms.toFixed(2)} ms, max ${latency.maxMs.toFixed(2)} ms`;
   return [rate, latencyLine];
 }
 
@@ -95,7 +97,11 @@ export interface JsonSummary {
   latencyMs: { p50: number; p99: number; max: number; count: number } | null;
 }
 
-export function toJsonSummary(result: CheckResult, title: string | undefined, strict: boolean): JsonSummary {
+export function toJsonSummary(
+  result: CheckResult,
+  title: string | undefined,
+  strict: boolean,
+): JsonSummary {
   const exitCode = exitCodeOf(result, strict);
   const rules = Object.fromEntries(
     [...SPEC_RULES, ...STRICT_RULES].map((rule) => [rule, summariseRule(result.rules[rule])]),
@@ -115,12 +121,17 @@ export function toJsonSummary(result: CheckResult, title: string | undefined, st
     committedSeqs: figures.committedSeqs,
     spanSeconds: figures.spanSeconds ?? null,
     commitsPerSecond: figures.commitsPerSecond ?? null,
-    latencyMs: latency === undefined
-      ? null
-      : { p50: latency.p50Ms, p99: latency.p99Ms, max: latency.maxMs, count: latency.count },
+    latencyMs:
+      latency === undefined
+        ? null
+        : { p50: latency.p50Ms, p99: latency.p99Ms, max: latency.maxMs, count: latency.count },
   };
 }
 
 function summariseRule(violations: Violations): RuleSummary {
-  return { pass: violations.pass, violationCount: violations.count, violations: [...violations.messages] };
+  return {
+    pass: violations.pass,
+    violationCount: violations.count,
+    violations: [...violations.messages],
+  };
 }

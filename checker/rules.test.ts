@@ -4,14 +4,20 @@ import { parseLogSet, type LogSet } from "./load.js";
 import { LogInputError } from "./parse.js";
 import { formatReport, toJsonSummary } from "./report.js";
 
-const gen = (id: string, seq: number, time = 1000 + seq): string => `generate Instance[${id}] in seq ${seq} at ${time}`;
-const commit = (id: string, seq: number, time = 2000 + seq): string => `commit Instance[${id}] in seq ${seq} at ${time}`;
+const gen = (id: string, seq: number, time = 1000 + seq): string =>
+  `generate Instance[${id}] in seq ${seq} at ${time}`;
+const commit = (id: string, seq: number, time = 2000 + seq): string =>
+  `commit Instance[${id}] in seq ${seq} at ${time}`;
 
 /** One list of lines per rank; rank i is the i-th list. */
 function logSet(ranks: readonly (readonly string[])[]): LogSet {
-  return parseLogSet(ranks.map((lines, rank) => ({
-    rank, file: `rank-${rank}.log`, content: Buffer.from(`${lines.join("\n")}\n`),
-  })));
+  return parseLogSet(
+    ranks.map((lines, rank) => ({
+      rank,
+      file: `rank-${rank}.log`,
+      content: Buffer.from(`${lines.join("\n")}\n`),
+    })),
+  );
 }
 
 /** Rank r generates the ids in `generated[r]`; every rank commits `order` as seqs 0, 1, 2, ... */
@@ -38,13 +44,19 @@ const CASES: RuleCase[] = [
   { name: "a healthy run passes everything", ranks: run(GENERATED, [ALL, ALL, ALL]), fails: {} },
   {
     name: "rule 1: one seq, two instances on one rank",
-    ranks: run(GENERATED, [ALL, ALL, ALL]).map((lines, rank) => (rank === 1 ? [...lines, commit("c", 1)] : lines)),
+    ranks: run(GENERATED, [ALL, ALL, ALL]).map((lines, rank) =>
+      rank === 1 ? [...lines, commit("c", 1)] : lines,
+    ),
     fails: { rule1: 1 },
     messages: ["rule 1: node 1 commits seq 1 as Instance[b] and Instance[c]"],
   },
   {
     name: "rule 2: a committed instance nobody generated",
-    ranks: run(GENERATED, [[...ALL, "ghost"], [...ALL, "ghost"], [...ALL, "ghost"]]),
+    ranks: run(GENERATED, [
+      [...ALL, "ghost"],
+      [...ALL, "ghost"],
+      [...ALL, "ghost"],
+    ]),
     fails: { rule2: 1 },
     messages: ["rule 2: Instance[ghost] committed by node 0 at seq 4 was never generated"],
   },
@@ -66,26 +78,42 @@ const CASES: RuleCase[] = [
   {
     name: "rule 3: a seq missing on one rank below the shorter max disagrees",
     ranks: run(GENERATED, [ALL, ALL, ALL]).map((lines, rank) =>
-      rank === 2 ? lines.filter((line) => line !== commit("c", 2)) : lines),
+      rank === 2 ? lines.filter((line) => line !== commit("c", 2)) : lines,
+    ),
     fails: { rule3: 2, noGaps: 1, nothingLost: 1 },
-    messages: ["rule 3: node 0 and node 2 differ at seq 2: Instance[c] vs nothing", "node 2 has no commit at seq 2"],
+    messages: [
+      "rule 3: node 0 and node 2 differ at seq 2: Instance[c] vs nothing",
+      "node 2 has no commit at seq 2",
+    ],
   },
   {
     name: "strict: the same gap on every rank fails no-gaps only",
-    ranks: run(GENERATED, [ALL, ALL, ALL]).map((lines) => lines.map((line) => line.replace(/in seq (\d) at 200\d$/,
-      (_match, seq: string) => `in seq ${Number(seq) < 2 ? seq : Number(seq) + 3} at 2009`))),
+    ranks: run(GENERATED, [ALL, ALL, ALL]).map((lines) =>
+      lines.map((line) =>
+        line.replace(
+          /in seq (\d) at 200\d$/,
+          (_match, seq: string) => `in seq ${Number(seq) < 2 ? seq : Number(seq) + 3} at 2009`,
+        ),
+      ),
+    ),
     fails: { noGaps: 3 },
     messages: ["node 0 has no commit at seqs 2..4"],
   },
   {
     name: "strict: a repeated commit line is a double commit",
-    ranks: run(GENERATED, [ALL, ALL, ALL]).map((lines, rank) => (rank === 1 ? [...lines, commit("b", 1)] : lines)),
+    ranks: run(GENERATED, [ALL, ALL, ALL]).map((lines, rank) =>
+      rank === 1 ? [...lines, commit("b", 1)] : lines,
+    ),
     fails: { noDoubleCommit: 1 },
     messages: ["node 1 commits Instance[b] twice at seq 1"],
   },
   {
     name: "strict: one instance at two seqs is a double commit",
-    ranks: run(GENERATED, [[...ALL, "a"], [...ALL, "a"], [...ALL, "a"]]),
+    ranks: run(GENERATED, [
+      [...ALL, "a"],
+      [...ALL, "a"],
+      [...ALL, "a"],
+    ]),
     fails: { noDoubleCommit: 3 },
     messages: ["node 2 commits Instance[a] at seq 0 and seq 4"],
   },
@@ -107,7 +135,9 @@ const CASES: RuleCase[] = [
     name: "validity: every rank empty but one generate line fails once per rank",
     ranks: [[gen("a", 0)], ["starting rank"], ["starting rank"]],
     fails: { nonEmpty: 3, nothingLost: 3 },
-    messages: ["node 0 have empty commit (hint: run longer, e.g. a larger -t, or check that the rank started)"],
+    messages: [
+      "node 0 have empty commit (hint: run longer, e.g. a larger -t, or check that the rank started)",
+    ],
   },
   {
     name: "garbage lines are ignored (they would fail rules 1-3 if parsed)",
@@ -125,8 +155,19 @@ const CASES: RuleCase[] = [
 describe("rules", () => {
   it.each(CASES)("$name", ({ ranks, fails, messages }) => {
     const result = checkLogSet(logSet(ranks));
-    const counts = Object.fromEntries(Object.entries(result.rules).map(([rule, v]) => [rule, v.count]));
-    const expected = { nonEmpty: 0, rule1: 0, rule2: 0, rule3: 0, noGaps: 0, noDoubleCommit: 0, nothingLost: 0, ...fails };
+    const counts = Object.fromEntries(
+      Object.entries(result.rules).map(([rule, v]) => [rule, v.count]),
+    );
+    const expected = {
+      nonEmpty: 0,
+      rule1: 0,
+      rule2: 0,
+      rule3: 0,
+      noGaps: 0,
+      noDoubleCommit: 0,
+      nothingLost: 0,
+      ...fails,
+    };
     expect(counts).toEqual(expected);
     const allMessages = Object.values(result.rules).flatMap((violations) => violations.messages);
     for (const message of messages ?? []) expect(allMessages).toContain(message);
@@ -140,7 +181,9 @@ describe("rules", () => {
   it("checks commit lines written out of seq order", () => {
     const shuffled = run(GENERATED, [ALL, ALL, ALL]).map((lines) => [...lines].reverse());
     expect(exitCodeOf(checkLogSet(logSet(shuffled)), true)).toBe(0);
-    const forked = run(GENERATED, [ALL, ALL, ["a", "c", "b", "d"]]).map((lines) => [...lines].reverse());
+    const forked = run(GENERATED, [ALL, ALL, ["a", "c", "b", "d"]]).map((lines) =>
+      [...lines].reverse(),
+    );
     expect(checkLogSet(logSet(forked)).rules.rule3.count).toBe(4);
   });
 });
@@ -157,24 +200,32 @@ describe("verdict and report", () => {
     expect(exitCodeOf(result, true)).toBe(1);
     expect(exitCodeOf(result, false)).toBe(1);
     const text = formatReport(result, undefined);
-    expect(text).toContain("node 1 commits 0 times\n" +
-      "node 2 commits 4 times\n" +
-      "---------- check validity ------------\n" +
-      "fail\n" +
-      "  node 1 have empty commit (hint: run longer, e.g. a larger -t, or check that the rank started)\n" +
-      "---------- check safety --------------\n" +
-      "pass\n");
+    expect(text).toContain(
+      "node 1 commits 0 times\n" +
+        "node 2 commits 4 times\n" +
+        "---------- check validity ------------\n" +
+        "fail\n" +
+        "  node 1 have empty commit (hint: run longer, e.g. a larger -t, or check that the rank started)\n" +
+        "---------- check safety --------------\n" +
+        "pass\n",
+    );
     const summary = toJsonSummary(result, undefined, false);
     expect(summary).toMatchObject({ validity: false, safety: true, pass: false, exitCode: 1 });
     expect(summary.rules.nonEmpty).toEqual({
       pass: false,
       violationCount: 1,
-      violations: ["node 1 have empty commit (hint: run longer, e.g. a larger -t, or check that the rank started)"],
+      violations: [
+        "node 1 have empty commit (hint: run longer, e.g. a larger -t, or check that the rank started)",
+      ],
     });
   });
 
   it("a healthy set reports nonEmpty as passed in the JSON summary", () => {
-    const summary = toJsonSummary(checkLogSet(logSet(run(GENERATED, [ALL, ALL, ALL]))), undefined, true);
+    const summary = toJsonSummary(
+      checkLogSet(logSet(run(GENERATED, [ALL, ALL, ALL]))),
+      undefined,
+      true,
+    );
     expect(summary.rules.nonEmpty).toEqual({ pass: true, violationCount: 0, violations: [] });
     expect(summary).toMatchObject({ validity: true, pass: true, exitCode: 0 });
   });
@@ -194,11 +245,18 @@ describe("verdict and report", () => {
 
 describe("input that holds no run", () => {
   it("a set without a single generate or commit line is an input error, not a verdict", () => {
-    const garbage = [["starting rank", "INFO commit Instance[x] in seq 0 at 5"], ["bye"], ["commit  Instance[y] in seq 0 at 5"]];
+    const garbage = [
+      ["starting rank", "INFO commit Instance[x] in seq 0 at 5"],
+      ["bye"],
+      ["commit  Instance[y] in seq 0 at 5"],
+    ];
     expect(() => logSet(garbage)).toThrow(LogInputError);
     expect(() => logSet(garbage)).toThrow(
-      "no generate or commit line in any of the 3 files (are these yasp rank logs?)");
-    expect(() => logSet([["nothing"]])).toThrow("no generate or commit line in rank-0.log (are these yasp rank logs?)");
+      "no generate or commit line in any of the 3 files (are these yasp rank logs?)",
+    );
+    expect(() => logSet([["nothing"]])).toThrow(
+      "no generate or commit line in rank-0.log (are these yasp rank logs?)",
+    );
   });
 
   it("one line of interest anywhere makes it a log set (whose empty ranks then fail validity)", () => {

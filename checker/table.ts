@@ -76,7 +76,10 @@ export interface Generators {
  * first one (lowest rank, then file order) counts.
  */
 export function findGenerators(logs: readonly RankLog[], instanceCount: number): Generators {
-  const generators: Generators = { rank: new Int32Array(instanceCount).fill(-1), time: new Float64Array(instanceCount) };
+  const generators: Generators = {
+    rank: new Int32Array(instanceCount).fill(-1),
+    time: new Float64Array(instanceCount),
+  };
   for (const log of logs) {
     log.generateId.forEach((id, line) => {
       if (generators.rank[id] !== -1) return;

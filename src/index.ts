@@ -2,10 +2,24 @@
 // drive it with a workload (the YASP background run is one).
 // The simulator is not part of it: it is the separate "yasp/testing" entry (src/testing.ts).
 export { Rank } from "./rank.js";
-export { DEFAULTS, type RankConfig, type RankPorts, type RankOptions, type Commit, type RankSummary, type RankStatus, type RankProgress, type PeerProgress } from "./rank_types.js";
+export {
+  DEFAULTS,
+  type RankConfig,
+  type RankPorts,
+  type RankOptions,
+  type Commit,
+  type RankSummary,
+  type RankStatus,
+  type RankProgress,
+  type PeerProgress,
+} from "./rank_types.js";
 export type { ProposalSource } from "./protocol/proposing.js";
 export { InvariantError } from "./protocol/assert.js";
-export { BackgroundWorkload, BACKGROUND_DEFAULTS, type BackgroundOptions } from "./workload/driver.js";
+export {
+  BackgroundWorkload,
+  BACKGROUND_DEFAULTS,
+  type BackgroundOptions,
+} from "./workload/driver.js";
 export type { Clock, Random, Transport, Storage, LogSink } from "./ports.js";
 export { SystemClock } from "./io/system_clock.js";
 export { TcpTransport, type PeerAddress } from "./io/tcp_transport.js";

@@ -31,8 +31,32 @@ describe("Rank as a library", () => {
     for (let me = 0; me < 3; me++) {
       const transport = new TcpTransport(me, addrs);
       await transport.listen();
-      const cfg = { ...DEFAULTS, me, n: 3, timeoutMs: 50, maxPerRound: 10, genSeconds: 0, rate: 0, graceSeconds: 5, batch: 4, window: 4, channelCapacity: 256, fetchMax: 64 };
-      ranks.push(await Rank.create(cfg, { clock: new SystemClock(), transport, storage: new MemoryStorage(), logSink: new MemoryLogSink() }, { emitCommits: true }));
+      const cfg = {
+        ...DEFAULTS,
+        me,
+        n: 3,
+        timeoutMs: 50,
+        maxPerRound: 10,
+        genSeconds: 0,
+        rate: 0,
+        graceSeconds: 5,
+        batch: 4,
+        window: 4,
+        channelCapacity: 256,
+        fetchMax: 64,
+      };
+      ranks.push(
+        await Rank.create(
+          cfg,
+          {
+            clock: new SystemClock(),
+            transport,
+            storage: new MemoryStorage(),
+            logSink: new MemoryLogSink(),
+          },
+          { emitCommits: true },
+        ),
+      );
     }
     ranks.forEach((r) => r.start());
     const streams = ranks.map((r) => take(r.commits(), 15));
@@ -42,7 +66,8 @@ describe("Rank as a library", () => {
     expect(seen[1]).toEqual(seen[0]);
     expect(seen[2]).toEqual(seen[0]);
     const ids = new Set(seen[0]?.map((c) => c.id));
-    for (const me of [0, 1, 2]) for (let k = 0; k < 5; k++) expect(ids.has(`${me}-${k}`)).toBe(true);
+    for (const me of [0, 1, 2])
+      for (let k = 0; k < 5; k++) expect(ids.has(`${me}-${k}`)).toBe(true);
   });
 });
 
@@ -57,7 +82,9 @@ class OrderCheckingStorage implements Storage {
     this.pending.push(r);
   }
   sync(): Promise<void> {
-    const flushed = new Set(parseLogLines(this.sink.text()).flatMap((l) => (l.kind === "generate" ? [l.id] : [])));
+    const flushed = new Set(
+      parseLogLines(this.sink.text()).flatMap((l) => (l.kind === "generate" ? [l.id] : [])),
+    );
     for (const r of this.pending) {
       if (r.r !== "bind") continue;
       this.binds++;
@@ -81,8 +108,16 @@ describe("Rank effect order", () => {
     const sink = new MemoryLogSink();
     const storage = new OrderCheckingStorage(sink);
     const cfg = { ...DEFAULTS, me: 0, n: 1 };
-    const workload = new BackgroundWorkload(cfg, { genSeconds: 0.5, rate: 2000, graceSeconds: 5 }, clock);
-    const rank = await Rank.create(cfg, { clock, transport: net.transport(0), storage, logSink: sink }, { source: workload.source });
+    const workload = new BackgroundWorkload(
+      cfg,
+      { genSeconds: 0.5, rate: 2000, graceSeconds: 5 },
+      clock,
+    );
+    const rank = await Rank.create(
+      cfg,
+      { clock, transport: net.transport(0), storage, logSink: sink },
+      { source: workload.source },
+    );
     rank.start();
     workload.start(rank);
     let done = false;

@@ -5,13 +5,29 @@ import { Chan } from "./csp/chan.js";
 import { runProcessor, type LoopOptions } from "./csp/processor.js";
 import type { Checkpointable, Storage } from "./ports.js";
 import { ConsensusHandler } from "./protocol/consensus_handler.js";
-import { leaderOf, type ConsensusIn, type Effect, type FollowerIn, type LeaderIn, type MsgIn, type StorageRecord } from "./protocol/effects.js";
+import {
+  leaderOf,
+  type ConsensusIn,
+  type Effect,
+  type FollowerIn,
+  type LeaderIn,
+  type MsgIn,
+  type StorageRecord,
+} from "./protocol/effects.js";
 import { FollowerHandler } from "./protocol/follower_handler.js";
 import { LeaderHandler } from "./protocol/leader_handler.js";
 import type { WireMsg } from "./protocol/messages.js";
 import { MsgHandler } from "./protocol/msg_handler.js";
 import { recoverLog } from "./protocol/recovery.js";
-import type { Commit, RankConfig, RankOptions, RankPorts, RankProgress, RankStatus, RankSummary } from "./rank_types.js";
+import type {
+  Commit,
+  RankConfig,
+  RankOptions,
+  RankPorts,
+  RankProgress,
+  RankStatus,
+  RankSummary,
+} from "./rank_types.js";
 
 export class Rank {
   private readonly msgIn: Chan<MsgIn>;
@@ -51,9 +67,23 @@ export class Rank {
     const timeoutUs = cfg.timeoutMs * 1000;
     this.follower = follower;
     // After a restart, start past every round this rank may have led or promised in its last life.
-    this.msg = new (opts.processors?.Msg ?? MsgHandler)(cfg.me, cfg.n, follower.restoredPromise + 1);
-    const leaderCfg = { me: cfg.me, n: cfg.n, maxPerRound: cfg.maxPerRound, batch: cfg.batch, window: cfg.window, timeoutUs };
-    this.leader = new (opts.processors?.Leader ?? LeaderHandler)(leaderCfg, follower.restoredPromise);
+    this.msg = new (opts.processors?.Msg ?? MsgHandler)(
+      cfg.me,
+      cfg.n,
+      follower.restoredPromise + 1,
+    );
+    const leaderCfg = {
+      me: cfg.me,
+      n: cfg.n,
+      maxPerRound: cfg.maxPerRound,
+      batch: cfg.batch,
+      window: cfg.window,
+      timeoutUs,
+    };
+    this.leader = new (opts.processors?.Leader ?? LeaderHandler)(
+      leaderCfg,
+      follower.restoredPromise,
+    );
     this.consensus = new ConsensusHandler({
       me: cfg.me,
       n: cfg.n,
@@ -69,7 +99,12 @@ export class Rank {
    * bindings from storage, commits and own instances from the log. */
   static async create(cfg: RankConfig, ports: RankPorts, opts: RankOptions = {}): Promise<Rank> {
     const records = await ports.storage.load();
-    const follower = new (opts.processors?.Follower ?? FollowerHandler)(cfg.me, cfg.n, cfg.timeoutMs * 1000, ports.clock.nowUs());
+    const follower = new (opts.processors?.Follower ?? FollowerHandler)(
+      cfg.me,
+      cfg.n,
+      cfg.timeoutMs * 1000,
+      ports.clock.nowUs(),
+    );
     follower.restore(records);
     const rank = new Rank(cfg, ports, follower, opts);
     if (opts.warn) rank.warn = opts.warn;
@@ -102,9 +137,24 @@ export class Rank {
     this.loops = [
       this.checkpointLoop(),
       runProcessor({ name: "msg", inbox: this.msgIn, logic: this.msg, perform }, clock, loop, ctl),
-      runProcessor({ name: "consensus", inbox: this.consensusIn, logic: this.consensus, perform }, clock, loop, ctl),
-      runProcessor({ name: "leader", inbox: this.leaderIn, logic: this.leader, perform }, clock, loop, ctl),
-      runProcessor({ name: "follower", inbox: this.followerIn, logic: this.follower, perform }, clock, loop, ctl),
+      runProcessor(
+        { name: "consensus", inbox: this.consensusIn, logic: this.consensus, perform },
+        clock,
+        loop,
+        ctl,
+      ),
+      runProcessor(
+        { name: "leader", inbox: this.leaderIn, logic: this.leader, perform },
+        clock,
+        loop,
+        ctl,
+      ),
+      runProcessor(
+        { name: "follower", inbox: this.followerIn, logic: this.follower, perform },
+        clock,
+        loop,
+        ctl,
+      ),
     ].map((loop) => loop.catch((e: unknown) => this.fail(e)));
   }
 
@@ -139,8 +189,22 @@ export class Rank {
 
   progress(): RankProgress {
     const c = this.consensus;
-    const peers = c.peers.map((p) => p && { commitIndex: p.commitIndex, backlog: p.backlog, generated: p.generated, note: p.note });
-    return { commitIndex: c.commitIndex, backlog: c.backlog, hasGap: c.hasGap, generated: c.generated, peers };
+    const peers = c.peers.map(
+      (p) =>
+        p && {
+          commitIndex: p.commitIndex,
+          backlog: p.backlog,
+          generated: p.generated,
+          note: p.note,
+        },
+    );
+    return {
+      commitIndex: c.commitIndex,
+      backlog: c.backlog,
+      hasGap: c.hasGap,
+      generated: c.generated,
+      peers,
+    };
   }
 
   /** One past the last seq this rank has committed. */
@@ -184,7 +248,8 @@ export class Rank {
 
   summary(): RankSummary {
     const refusedWrites: Record<string, number> = {};
-    for (const ch of [this.msgIn, this.leaderIn, this.followerIn, this.consensusIn]) refusedWrites[ch.name] = ch.refused;
+    for (const ch of [this.msgIn, this.leaderIn, this.followerIn, this.consensusIn])
+      refusedWrites[ch.name] = ch.refused;
     return {
       rank: this.cfg.me,
       generated: this.consensus.stats.generated,
@@ -192,7 +257,11 @@ export class Rank {
       consensus: this.consensus.stats,
       refusedWrites,
       rounds: this.msg.round,
-      protocol: { msg: { ...this.msg.stats }, leader: { ...this.leader.stats }, follower: { ...this.follower.stats } },
+      protocol: {
+        msg: { ...this.msg.stats },
+        leader: { ...this.leader.stats },
+        follower: { ...this.follower.stats },
+      },
     };
   }
 
@@ -220,7 +289,11 @@ export class Rank {
       // not have seen yet: the snapshot keeps the highest promise ever appended, or a restarted
       // rank could lead such a round a second time.
       const promise: StorageRecord = { r: "promise", round: this.highestPromise };
-      await storage.checkpoint([promise, ...this.follower.snapshotRecords(), ...this.consensus.bindRecords()]);
+      await storage.checkpoint([
+        promise,
+        ...this.follower.snapshotRecords(),
+        ...this.consensus.bindRecords(),
+      ]);
     }
   }
 
@@ -236,7 +309,8 @@ export class Rank {
         logged = true;
       } else if (e.kind === "persist") {
         this.ports.storage.append(e.record);
-        if (e.record.r === "promise" && e.record.round > this.highestPromise) this.highestPromise = e.record.round;
+        if (e.record.r === "promise" && e.record.round > this.highestPromise)
+          this.highestPromise = e.record.round;
         // A floor only lets the log forget entries sooner; it need not be synced on its own.
         if (e.record.r !== "floor") persisted = true;
       }

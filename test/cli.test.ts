@@ -21,7 +21,19 @@ describe("yasp CLI", () => {
   it("--help explains every flag", async () => {
     const r = await runRank(["--help"]);
     expect(r.code).toBe(0);
-    for (const flag of ["-i", "-o", "-l", "-t", "--cluster", "--ranks", "--base-port", "--rate", "--log-dir", "--grace"]) expect(r.stdout).toContain(flag);
+    for (const flag of [
+      "-i",
+      "-o",
+      "-l",
+      "-t",
+      "--cluster",
+      "--ranks",
+      "--base-port",
+      "--rate",
+      "--log-dir",
+      "--grace",
+    ])
+      expect(r.stdout).toContain(flag);
   });
 
   const bad: Array<[string, string[], RegExp]> = [
@@ -34,22 +46,32 @@ describe("yasp CLI", () => {
     ["no cluster at all", ["-i", "0"], /--cluster|-n/],
   ];
   for (const [name, args, pattern] of bad) {
-    it(`rejects ${name} with one line`, async () => expectUsageError(await runRank([...args, "--log-dir", dir]), pattern));
+    it(`rejects ${name} with one line`, async () =>
+      expectUsageError(await runRank([...args, "--log-dir", dir]), pattern));
   }
 
   it("rejects a malformed cluster file", async () => {
     const file = join(dir, "bad-cluster.json");
     writeFileSync(file, JSON.stringify(["127.0.0.1:7000", "nohost"]));
-    expectUsageError(await runRank(["-i", "0", "--cluster", file, "--log-dir", dir]), /cluster file .*\[1\]/);
+    expectUsageError(
+      await runRank(["-i", "0", "--cluster", file, "--log-dir", dir]),
+      /cluster file .*\[1\]/,
+    );
     writeFileSync(file, "{not json");
     expectUsageError(await runRank(["-i", "0", "--cluster", file, "--log-dir", dir]), /not JSON/);
-    expectUsageError(await runRank(["-i", "0", "--cluster", join(dir, "missing.json"), "--log-dir", dir]), /cannot read/);
+    expectUsageError(
+      await runRank(["-i", "0", "--cluster", join(dir, "missing.json"), "--log-dir", dir]),
+      /cannot read/,
+    );
   });
 
   it("rejects an unwritable log directory before starting", async () => {
     const ro = join(dir, "readonly");
     writeFileSync(ro, "a file, not a directory");
-    expectUsageError(await runRank(["-i", "0", "-n", "1", "--log-dir", join(ro, "sub")]), /cannot write log/);
+    expectUsageError(
+      await runRank(["-i", "0", "-n", "1", "--log-dir", join(ro, "sub")]),
+      /cannot write log/,
+    );
     chmodSync(ro, 0o644);
   });
 
@@ -58,7 +80,10 @@ describe("yasp CLI", () => {
     const blocker = net.createServer();
     await new Promise<void>((resolve) => blocker.listen(port, "127.0.0.1", resolve));
     try {
-      expectUsageError(await runRank(["-i", "0", "-n", "1", "--base-port", String(port), "--log-dir", dir]), /address already in use/);
+      expectUsageError(
+        await runRank(["-i", "0", "-n", "1", "--base-port", String(port), "--log-dir", dir]),
+        /address already in use/,
+      );
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
     }
@@ -66,10 +91,25 @@ describe("yasp CLI", () => {
 
   it("a single rank runs, commits what it generated and exits 0 with a one-line summary", async () => {
     const [port] = await freePorts(1);
-    const r = await runRank(["-i", "0", "-n", "1", "--base-port", String(port), "-t", "0.5", "--rate", "100", "--log-dir", dir]);
+    const r = await runRank([
+      "-i",
+      "0",
+      "-n",
+      "1",
+      "--base-port",
+      String(port),
+      "-t",
+      "0.5",
+      "--rate",
+      "100",
+      "--log-dir",
+      dir,
+    ]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^rank 0: converged; generated 50, committed 50 in [\d.]+ s; round \d+; cpu [\d.]+ s, peak rss \d+ MB; frames in \d+ out \d+, wal syncs \d+ \(avg [\d.]+ ms\)\n$/);
+    expect(r.stdout).toMatch(
+      /^rank 0: converged; generated 50, committed 50 in [\d.]+ s; round \d+; cpu [\d.]+ s, peak rss \d+ MB; frames in \d+ out \d+, wal syncs \d+ \(avg [\d.]+ ms\)\n$/,
+    );
   });
 });
 

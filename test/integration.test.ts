@@ -31,7 +31,8 @@ async function sendJunk(port: number): Promise<void> {
   oversized.writeUInt32BE(0xfffffff0);
   for (const payload of [Buffer.concat(junk), oversized]) {
     // The rank may still be starting: retry until it accepts the connection.
-    for (let attempt = 0; attempt < 100 && !(await sendOnce(port, payload)); attempt++) await new Promise((r) => setTimeout(r, 100));
+    for (let attempt = 0; attempt < 100 && !(await sendOnce(port, payload)); attempt++)
+      await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -45,12 +46,25 @@ function sendOnce(port: number, payload: Buffer): Promise<boolean> {
 describe("3 real ranks over TCP", () => {
   it("commit everything in one order, survive junk frames, and pass the checker", async () => {
     const clusterFile = await writeCluster(dir, 3);
-    const ports = (JSON.parse(readFileSync(clusterFile, "utf8")) as string[]).map((a) => Number(a.split(":")[1]));
+    const ports = (JSON.parse(readFileSync(clusterFile, "utf8")) as string[]).map((a) =>
+      Number(a.split(":")[1]),
+    );
     const children: ChildProcess[] = [];
     try {
       const outcomes: Promise<RankOutcome>[] = [];
       for (let i = 0; i < 3; i++) {
-        const child = spawnRank(i, clusterFile, dir, ["-o", "50", "-l", "100", "-t", "3", "--rate", "300", "--grace", "20"]);
+        const child = spawnRank(i, clusterFile, dir, [
+          "-o",
+          "50",
+          "-l",
+          "100",
+          "-t",
+          "3",
+          "--rate",
+          "300",
+          "--grace",
+          "20",
+        ]);
         children.push(child);
         outcomes.push(waitExit(child, i));
       }
@@ -69,9 +83,15 @@ describe("3 real ranks over TCP", () => {
     } finally {
       killAll(children);
     }
-    const check = await runChecker([join(dir, "rank-0.log"), join(dir, "rank-1.log"), join(dir, "rank-2.log")]);
+    const check = await runChecker([
+      join(dir, "rank-0.log"),
+      join(dir, "rank-1.log"),
+      join(dir, "rank-2.log"),
+    ]);
     expect(check.code, check.stdout + check.stderr).toBe(0);
-    expect(check.stdout).toContain("node 0 commits 2700 times\nnode 1 commits 2700 times\nnode 2 commits 2700 times\n");
+    expect(check.stdout).toContain(
+      "node 0 commits 2700 times\nnode 1 commits 2700 times\nnode 2 commits 2700 times\n",
+    );
     expect(check.stdout).toMatch(/check validity -+\npass\n-+ check safety -+\npass\n/);
   }, 60_000);
 });

@@ -15,7 +15,9 @@ const children: ChildProcess[] = [];
 /** Run the simulator's entry as its own process; killed by PID if it outlives the timeout. */
 function runSim(args: string[]): Promise<Ran> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", SIM_ENTRY, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", SIM_ENTRY, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     children.push(child);
     let stdout = "";
     let stderr = "";
@@ -34,7 +36,10 @@ async function traceOf(seed: number): Promise<string> {
   const r = await runSim(["--seed", String(seed), "--ranks", "3"]);
   expect(r.stderr).toBe("");
   expect(r.code).toBe(0);
-  const found = new RegExp(`^seed ${seed} pass \\(trace ([0-9a-f]{8}), commits [\\d,]+\\)$`, "m").exec(r.stdout);
+  const found = new RegExp(
+    `^seed ${seed} pass \\(trace ([0-9a-f]{8}), commits [\\d,]+\\)$`,
+    "m",
+  ).exec(r.stdout);
   expect(found, r.stdout).not.toBeNull();
   return found?.[1] ?? "";
 }

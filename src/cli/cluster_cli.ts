@@ -2,7 +2,9 @@
 import { runCluster } from "./launch.js";
 
 function usage(msg: string): never {
-  process.stderr.write(`yasp-cluster: ${msg}\nusage: yasp-cluster -n <ranks> --log-dir <dir> [--deadline <s>] -- <rank flags>\n`);
+  process.stderr.write(
+    `yasp-cluster: ${msg}\nusage: yasp-cluster -n <ranks> --log-dir <dir> [--deadline <s>] -- <rank flags>\n`,
+  );
   process.exit(2);
 }
 
@@ -32,10 +34,15 @@ async function main(): Promise<number> {
     if (o.stderr) process.stderr.write(o.stderr);
     if (o.code !== 0) {
       ok = false;
-      process.stderr.write(`yasp-cluster: rank ${o.rank} (pid ${o.pid}) ended with ${o.signal ?? `exit code ${o.code}`}\n`);
+      process.stderr.write(
+        `yasp-cluster: rank ${o.rank} (pid ${o.pid}) ended with ${o.signal ?? `exit code ${o.code}`}\n`,
+      );
     }
   }
   return ok ? 0 : 1;
 }
 
-main().then((code) => process.exit(code), (e: unknown) => usage(e instanceof Error ? e.message : String(e)));
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => usage(e instanceof Error ? e.message : String(e)),
+);

@@ -6,12 +6,16 @@ import type { PeerAddress } from "../io/tcp_transport.js";
 export class UsageError extends Error {}
 
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, { error: "expected host:port" });
-export const clusterFile = z.array(hostPort).min(1, { error: "the cluster needs at least one rank" }).max(64);
+export const clusterFile = z
+  .array(hostPort)
+  .min(1, { error: "the cluster needs at least one rank" })
+  .max(64);
 
 export function parseAddress(text: string): PeerAddress {
   const at = text.lastIndexOf(":");
   const port = Number(text.slice(at + 1));
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`bad port in ${text}`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new UsageError(`bad port in ${text}`);
   return { host: text.slice(0, at), port };
 }
 
@@ -20,7 +24,9 @@ export function loadCluster(path: string): PeerAddress[] {
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new UsageError(`cannot read cluster file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new UsageError(
+      `cannot read cluster file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+    );
   }
   let json: unknown;
   try {
@@ -32,23 +38,38 @@ export function loadCluster(path: string): PeerAddress[] {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue && issue.path.length > 0 ? ` at [${issue.path.join(".")}]` : "";
-    throw new UsageError(`cluster file ${path}${where}: ${issue?.message ?? "invalid"} (expected a list of "host:port")`);
+    throw new UsageError(
+      `cluster file ${path}${where}: ${issue?.message ?? "invalid"} (expected a list of "host:port")`,
+    );
   }
   return parsed.data.map(parseAddress);
 }
 
 export function loopbackCluster(n: number, basePort: number, host: string): PeerAddress[] {
-  if (basePort + n - 1 > 65535) throw new UsageError(`--base-port ${basePort} leaves no room for ${n} ranks`);
+  if (basePort + n - 1 > 65535)
+    throw new UsageError(`--base-port ${basePort} leaves no room for ${n} ranks`);
   return Array.from({ length: n }, (_, i) => ({ host, port: basePort + i }));
 }
 
-const positiveInt = (flag: string) => z.number({ error: `${flag} must be a number` }).int({ error: `${flag} must be a whole number` }).positive({ error: `${flag} must be > 0` });
-const nonNegative = (flag: string) => z.number({ error: `${flag} must be a number` }).nonnegative({ error: `${flag} must be >= 0` });
+const positiveInt = (flag: string) =>
+  z
+    .number({ error: `${flag} must be a number` })
+    .int({ error: `${flag} must be a whole number` })
+    .positive({ error: `${flag} must be > 0` });
+const nonNegative = (flag: string) =>
+  z.number({ error: `${flag} must be a number` }).nonnegative({ error: `${flag} must be >= 0` });
 
-const probability = (flag: string) => z.number({ error: `${flag} must be a number` }).min(0, { error: `${flag} must be from 0 to 1` }).max(1, { error: `${flag} must be from 0 to 1` });
+const probability = (flag: string) =>
+  z
+    .number({ error: `${flag} must be a number` })
+    .min(0, { error: `${flag} must be from 0 to 1` })
+    .max(1, { error: `${flag} must be from 0 to 1` });
 
 export const rankFlags = z.object({
-  i: z.number({ error: "-i (rank id) must be a number" }).int({ error: "-i must be a whole number" }).nonnegative({ error: "-i must be >= 0" }),
+  i: z
+    .number({ error: "-i (rank id) must be a number" })
+    .int({ error: "-i must be a whole number" })
+    .nonnegative({ error: "-i must be >= 0" }),
   o: positiveInt("-o (read timeout, ms)"),
   l: positiveInt("-l (max instances per round)"),
   t: nonNegative("-t (seconds of generation)"),
@@ -58,7 +79,9 @@ export const rankFlags = z.object({
   window: positiveInt("--window"),
   drop: probability("--drop"),
   dup: probability("--dup"),
-  seed: z.number({ error: "--seed must be a number" }).int({ error: "--seed must be a whole number" }),
+  seed: z
+    .number({ error: "--seed must be a number" })
+    .int({ error: "--seed must be a whole number" }),
 });
 
 /** Validate numbers first (yargs turns "abc" into NaN), reporting the first problem. */

@@ -44,9 +44,22 @@ describe("the fault flags", () => {
     expect(() => faultSpec(0, 0, "soon")).toThrow(/--delay must look like 1-30/);
     const spec = faultSpec(0.1, 0.2, "1-30");
     expect(spec).toEqual({ drop: 0.1, dup: 0.2, minDelayMs: 1, maxDelayMs: 30 });
-    expect(faultSettings(spec)).toEqual({ drop: 0.1, dup: 0.2, minDelayUs: 1000, maxDelayUs: 30_000 });
-    expect(faultSettings(faultSpec(0, 0, "0.5-1.25"))).toMatchObject({ minDelayUs: 500, maxDelayUs: 1250 });
-    expect(faultSettings(faultSpec(0.3, 0, undefined))).toEqual({ drop: 0.3, dup: 0, minDelayUs: 0, maxDelayUs: 0 });
+    expect(faultSettings(spec)).toEqual({
+      drop: 0.1,
+      dup: 0.2,
+      minDelayUs: 1000,
+      maxDelayUs: 30_000,
+    });
+    expect(faultSettings(faultSpec(0, 0, "0.5-1.25"))).toMatchObject({
+      minDelayUs: 500,
+      maxDelayUs: 1250,
+    });
+    expect(faultSettings(faultSpec(0.3, 0, undefined))).toEqual({
+      drop: 0.3,
+      dup: 0,
+      minDelayUs: 0,
+      maxDelayUs: 0,
+    });
   });
 });
 

@@ -36,12 +36,29 @@ export function parseDelay(text: string): { minDelayMs: number; maxDelayMs: numb
 
 /** The flags in the fault model's unit (µs): the one place a rank's ms become µs. */
 export function faultSettings(spec: FaultSpec): FaultSettings {
-  return { drop: spec.drop, dup: spec.dup, minDelayUs: msToUs(spec.minDelayMs), maxDelayUs: msToUs(spec.maxDelayMs) };
+  return {
+    drop: spec.drop,
+    dup: spec.dup,
+    minDelayUs: msToUs(spec.minDelayMs),
+    maxDelayUs: msToUs(spec.maxDelayMs),
+  };
 }
 
-export function withFaults(inner: Transport, me: number, spec: FaultSpec, seed: number, clock: Clock): FaultyTransport {
+export function withFaults(
+  inner: Transport,
+  me: number,
+  spec: FaultSpec,
+  seed: number,
+  clock: Clock,
+): FaultyTransport {
   // Each rank draws from its own stream of the one seed.
-  return new FaultyTransport(inner, me, faultSettings(spec), new Prng(seed * 1_000_003 + me), clock);
+  return new FaultyTransport(
+    inner,
+    me,
+    faultSettings(spec),
+    new Prng(seed * 1_000_003 + me),
+    clock,
+  );
 }
 
 /** How often a rank reads its --partition-file. */
@@ -54,7 +71,12 @@ export const PARTITION_POLL_MS = 50;
  * is: a half-written or mistyped file must not heal a partition a test is relying on, nor cut one
  * it is not; the next valid version of the file is applied as usual.
  */
-export function watchPartition(path: string, transport: FaultyTransport, warn: (line: string) => void, pollMs = PARTITION_POLL_MS): () => void {
+export function watchPartition(
+  path: string,
+  transport: FaultyTransport,
+  warn: (line: string) => void,
+  pollMs = PARTITION_POLL_MS,
+): () => void {
   let lastStamp = "";
   let warned = false;
   const poll = () => {
@@ -72,7 +94,10 @@ export function watchPartition(path: string, transport: FaultyTransport, warn: (
     try {
       groups = partition.parse(JSON.parse(readFileSync(path, "utf8")));
     } catch {
-      if (!warned) warn(`partition file ${path} is not a JSON list of rank groups; ignored (the partition in force stays)`);
+      if (!warned)
+        warn(
+          `partition file ${path} is not a JSON list of rank groups; ignored (the partition in force stays)`,
+        );
       warned = true;
       return;
     }

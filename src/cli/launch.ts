@@ -57,7 +57,10 @@ export function rankEntry(): { cmd: string; args: string[] } {
   const isTs = import.meta.url.endsWith(".ts");
   const entry = fileURLToPath(new URL(isTs ? "./rank.ts" : "./rank.js", import.meta.url));
   const extra = (process.env.YASP_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  return { cmd: process.execPath, args: [...RANK_NODE_FLAGS, ...extra, ...(isTs ? ["--import", "tsx"] : []), entry] };
+  return {
+    cmd: process.execPath,
+    args: [...RANK_NODE_FLAGS, ...extra, ...(isTs ? ["--import", "tsx"] : []), entry],
+  };
 }
 
 export async function writeCluster(logDir: string, n: number): Promise<string> {
@@ -72,11 +75,20 @@ export function statusPath(logDir: string, rank: number): string {
   return join(logDir, `rank-${rank}.status.json`);
 }
 
-export function spawnRank(rank: number, clusterFile: string, logDir: string, rankArgs: string[]): ChildProcess {
+export function spawnRank(
+  rank: number,
+  clusterFile: string,
+  logDir: string,
+  rankArgs: string[],
+): ChildProcess {
   const { cmd, args } = rankEntry();
-  return spawn(cmd, [...args, "-i", String(rank), "--cluster", clusterFile, "--log-dir", logDir, ...rankArgs], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  return spawn(
+    cmd,
+    [...args, "-i", String(rank), "--cluster", clusterFile, "--log-dir", logDir, ...rankArgs],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
 }
 
 export function waitExit(child: ChildProcess, rank: number): Promise<RankOutcome> {
@@ -85,7 +97,9 @@ export function waitExit(child: ChildProcess, rank: number): Promise<RankOutcome
   child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve) => {
-    child.once("close", (code, signal) => resolve({ rank, pid: child.pid ?? -1, code, signal, stdout, stderr }));
+    child.once("close", (code, signal) =>
+      resolve({ rank, pid: child.pid ?? -1, code, signal, stdout, stderr }),
+    );
   });
 }
 
@@ -93,7 +107,10 @@ export function waitExit(child: ChildProcess, rank: number): Promise<RankOutcome
 export async function runCluster(opts: ClusterOptions): Promise<RankOutcome[]> {
   const clusterFile = await writeCluster(opts.logDir, opts.n);
   const children: ChildProcess[] = [];
-  const timer = setTimeout(() => children.forEach((c) => c.exitCode === null && c.kill("SIGKILL")), opts.deadlineMs);
+  const timer = setTimeout(
+    () => children.forEach((c) => c.exitCode === null && c.kill("SIGKILL")),
+    opts.deadlineMs,
+  );
   try {
     const outcomes: Promise<RankOutcome>[] = [];
     for (let i = 0; i < opts.n; i++) {

@@ -20,12 +20,16 @@ import { startStatusFile } from "./status_file.js";
 const warn = (line: string) => void process.stderr.write(line + "\n");
 
 function clusterOf(args: RankArgs): PeerAddress[] {
-  if (args.cluster !== undefined && args.n !== undefined) throw new UsageError("give either --cluster or -n, not both");
+  if (args.cluster !== undefined && args.n !== undefined)
+    throw new UsageError("give either --cluster or -n, not both");
   if (args.cluster !== undefined) return loadCluster(args.cluster);
-  if (args.n === undefined) throw new UsageError("say where the ranks are: --cluster <file> or -n <ranks>");
-  if (!Number.isInteger(args.n) || args.n < 1 || args.n > 64) throw new UsageError("-n must be a whole number from 1 to 64");
+  if (args.n === undefined)
+    throw new UsageError("say where the ranks are: --cluster <file> or -n <ranks>");
+  if (!Number.isInteger(args.n) || args.n < 1 || args.n > 64)
+    throw new UsageError("-n must be a whole number from 1 to 64");
   const base = args["base-port"];
-  if (!Number.isInteger(base) || base < 1) throw new UsageError("--base-port must be a port number");
+  if (!Number.isInteger(base) || base < 1)
+    throw new UsageError("--base-port must be a port number");
   return loopbackCluster(args.n, base, args.host);
 }
 
@@ -35,7 +39,9 @@ function inDir<T>(dir: string, file: string, what: string, make: (path: string) 
     mkdirSync(dir, { recursive: true });
     return make(path);
   } catch (e) {
-    throw new UsageError(`cannot write ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new UsageError(
+      `cannot write ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+    );
   }
 }
 
@@ -50,17 +56,29 @@ async function listen(transport: TcpTransport, me: PeerAddress, rank: number): P
 }
 
 /** The one line a rank prints when its run is over. */
-function summaryLine(r: { rank: Rank; converged: boolean; secs: number; tcp: TcpTransport; storage: WalStorage; faulty: FaultyTransport | null }): string {
+function summaryLine(r: {
+  rank: Rank;
+  converged: boolean;
+  secs: number;
+  tcp: TcpTransport;
+  storage: WalStorage;
+  faulty: FaultyTransport | null;
+}): string {
   const s = r.rank.summary();
-  const state = r.converged ? "converged" : "grace period ended before every rank committed everything";
-  const restart = r.rank.recoveredCommits > 0 ? ` (restarted at seq ${r.rank.recoveredCommits})` : "";
+  const state = r.converged
+    ? "converged"
+    : "grace period ended before every rank committed everything";
+  const restart =
+    r.rank.recoveredCommits > 0 ? ` (restarted at seq ${r.rank.recoveredCommits})` : "";
   const cpu = process.cpuUsage();
   const usage = `cpu ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s, peak rss ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`;
   const { tcp, storage, faulty } = r;
   const io = `frames in ${tcp.stats.framesIn} out ${tcp.stats.framesOut}, wal syncs ${storage.syncs} (avg ${(storage.syncUs / Math.max(1, storage.syncs) / 1000).toFixed(2)} ms)`;
   // With fault injection on (including --partition-file), the fault counters end the line; without
   // it the line is unchanged.
-  const injected = faulty ? `; faults dropped ${faulty.stats.dropped}, duplicated ${faulty.stats.duplicated}, delayed ${faulty.stats.delayed}, cut ${faulty.stats.cut}` : "";
+  const injected = faulty
+    ? `; faults dropped ${faulty.stats.dropped}, duplicated ${faulty.stats.duplicated}, delayed ${faulty.stats.delayed}, cut ${faulty.stats.cut}`
+    : "";
   return `rank ${s.rank}: ${state}; generated ${s.generated}, committed ${s.committed} in ${r.secs.toFixed(1)} s; round ${s.rounds}${restart}; ${usage}; ${io}${injected}\n`;
 }
 
@@ -68,15 +86,30 @@ async function main(): Promise<number> {
   const args = parseRankArgs(hideBin(process.argv));
   const flags = checkFlags(args);
   const cluster = clusterOf(args);
-  if (flags.i >= cluster.length) throw new UsageError(`-i ${flags.i} is outside the cluster (ranks 0..${cluster.length - 1})`);
+  if (flags.i >= cluster.length)
+    throw new UsageError(`-i ${flags.i} is outside the cluster (ranks 0..${cluster.length - 1})`);
   const faults = faultSpec(flags.drop, flags.dup, args.delay);
   const logSink = inDir(args["log-dir"], `rank-${flags.i}.log`, "log", (p) => new FileLogSink(p));
-  const storage = inDir(args["data-dir"] ?? args["log-dir"], `rank-${flags.i}.wal`, "write-ahead log", (p) => new WalStorage(p, { fsync: args.fsync, warn }));
+  const storage = inDir(
+    args["data-dir"] ?? args["log-dir"],
+    `rank-${flags.i}.wal`,
+    "write-ahead log",
+    (p) => new WalStorage(p, { fsync: args.fsync, warn }),
+  );
   const clock = new SystemClock();
   const tcp = new TcpTransport(flags.i, cluster);
   await listen(tcp, cluster[flags.i] as PeerAddress, flags.i);
-  const faulty = faults.drop > 0 || faults.dup > 0 || faults.maxDelayMs > 0 || args["partition-file"] !== undefined ? withFaults(tcp, flags.i, faults, flags.seed, clock) : null;
-  const stopWatch = faulty && args["partition-file"] !== undefined ? watchPartition(args["partition-file"], faulty, warn) : () => {};
+  const faulty =
+    faults.drop > 0 ||
+    faults.dup > 0 ||
+    faults.maxDelayMs > 0 ||
+    args["partition-file"] !== undefined
+      ? withFaults(tcp, flags.i, faults, flags.seed, clock)
+      : null;
+  const stopWatch =
+    faulty && args["partition-file"] !== undefined
+      ? watchPartition(args["partition-file"], faulty, warn)
+      : () => {};
   const transport: Transport = faulty ?? tcp;
   const cfg: RankConfig = {
     ...DEFAULTS,
@@ -89,8 +122,16 @@ async function main(): Promise<number> {
   };
   const started = clock.nowUs();
   // The YASP run is a workload driving the rank from outside: -t seconds at --rate, then convergence.
-  const workload = new BackgroundWorkload(cfg, { genSeconds: flags.t, rate: flags.rate, graceSeconds: flags.grace }, clock);
-  const rank = await Rank.create(cfg, { clock, transport, storage, logSink }, { warn, source: workload.source });
+  const workload = new BackgroundWorkload(
+    cfg,
+    { genSeconds: flags.t, rate: flags.rate, graceSeconds: flags.grace },
+    clock,
+  );
+  const rank = await Rank.create(
+    cfg,
+    { clock, transport, storage, logSink },
+    { warn, source: workload.source },
+  );
   const onSignal = () => void rank.stop().then(() => process.exit(130));
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
@@ -99,7 +140,13 @@ async function main(): Promise<number> {
   let stopStatus = () => {};
   if (args["status-file"] !== undefined) {
     const ft = faulty;
-    const snapshot = () => ({ ...rank.status(), generation: workload.info(), atUs: clock.nowUs(), pid: process.pid, ...(ft ? { faults: { ...ft.stats }, partition: ft.groups } : {}) });
+    const snapshot = () => ({
+      ...rank.status(),
+      generation: workload.info(),
+      atUs: clock.nowUs(),
+      pid: process.pid,
+      ...(ft ? { faults: { ...ft.stats }, partition: ft.groups } : {}),
+    });
     stopStatus = startStatusFile(args["status-file"], snapshot, warn);
   }
   const converged = await Promise.race([workload.finished, rank.failed]);
@@ -108,9 +155,18 @@ async function main(): Promise<number> {
   stopStatus();
   if (process.env.YASP_STATS) {
     const s = rank.summary();
-    process.stderr.write(JSON.stringify({ rank: s.rank, refused: s.refusedWrites, consensus: s.consensus, ...s.protocol }) + "\n");
+    process.stderr.write(
+      JSON.stringify({
+        rank: s.rank,
+        refused: s.refusedWrites,
+        consensus: s.consensus,
+        ...s.protocol,
+      }) + "\n",
+    );
   }
-  process.stdout.write(summaryLine({ rank, converged, secs: (clock.nowUs() - started) / 1e6, tcp, storage, faulty }));
+  process.stdout.write(
+    summaryLine({ rank, converged, secs: (clock.nowUs() - started) / 1e6, tcp, storage, faulty }),
+  );
   return 0;
 }
 
@@ -118,9 +174,12 @@ main().then(
   (code) => process.exit(code),
   (e: unknown) => {
     if (e instanceof UsageError) process.stderr.write(`yasp: ${e.message}\n`);
-    else if (e instanceof InvariantError) process.stderr.write(`yasp: stopped: invariant broken: ${e.message}\n`);
-    else if (e instanceof WalCorruptError) process.stderr.write(`yasp: cannot recover: ${e.message}\n`);
-    else process.stderr.write(`yasp: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+    else if (e instanceof InvariantError)
+      process.stderr.write(`yasp: stopped: invariant broken: ${e.message}\n`);
+    else if (e instanceof WalCorruptError)
+      process.stderr.write(`yasp: cannot recover: ${e.message}\n`);
+    else
+      process.stderr.write(`yasp: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(e instanceof UsageError ? 2 : 1);
   },
 );

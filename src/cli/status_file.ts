@@ -7,7 +7,11 @@ import { renameSync, writeFileSync } from "node:fs";
 export const STATUS_EVERY_MS = 100;
 
 /** Start writing snapshot() to path; returns a function that writes a last time and stops. */
-export function startStatusFile(path: string, snapshot: () => object, warn: (line: string) => void): () => void {
+export function startStatusFile(
+  path: string,
+  snapshot: () => object,
+  warn: (line: string) => void,
+): () => void {
   const tmp = `${path}.tmp`;
   let warned = false;
   const write = () => {
@@ -15,7 +19,8 @@ export function startStatusFile(path: string, snapshot: () => object, warn: (lin
       writeFileSync(tmp, JSON.stringify(snapshot()) + "\n");
       renameSync(tmp, path);
     } catch (e) {
-      if (!warned) warn(`cannot write status file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      if (!warned)
+        warn(`cannot write status file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
       warned = true;
     }
   };

@@ -56,7 +56,7 @@ describe("Chan", () => {
         if (m) got.push(m.n);
       }
     })();
-    for (let i = 0; i < 200; ) {
+    for (let i = 0; i < 200;) {
       if (ch.offer({ n: i })) i++;
       else await new Promise((r) => setTimeout(r, 1));
       if (i % 17 === 0) await new Promise((r) => setTimeout(r, 3)); // let some reads time out

@@ -18,7 +18,8 @@ export class Chan<T extends object> {
     readonly capacity: number,
     private readonly clock: Pick<Clock, "after">,
   ) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`channel ${name}: capacity must be >= 1`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new Error(`channel ${name}: capacity must be >= 1`);
     this.ch = new Channel(capacity);
   }
 
@@ -43,7 +44,10 @@ export class Chan<T extends object> {
   recv(timeoutMs: number): Promise<T | undefined> {
     if (this.ch.canTakeSync(1)) return Promise.resolve(unwrap<T>(this.ch.takeSync()));
     return new Promise((resolve) => {
-      const op: TakeOperation = { op: OperationType.TAKE, ch: this.ch as unknown as TakeOperation["ch"] };
+      const op: TakeOperation = {
+        op: OperationType.TAKE,
+        ch: this.ch as unknown as TakeOperation["ch"],
+      };
       let settled = false;
       const cancelTimer = this.clock.after(Math.max(0, timeoutMs), () => {
         if (settled) return;

@@ -27,16 +27,28 @@ export interface LoopControl {
   stopped(): boolean;
 }
 
-export async function runProcessor<I extends object>(p: ProcessorSpec<I>, clock: Clock, opts: LoopOptions, ctl: LoopControl): Promise<void> {
+export async function runProcessor<I extends object>(
+  p: ProcessorSpec<I>,
+  clock: Clock,
+  opts: LoopOptions,
+  ctl: LoopControl,
+): Promise<void> {
   let sinceYield = 0;
   while (!ctl.stopped()) {
-    const waitMs = Math.max(0, Math.min(opts.readTimeoutMs, (p.logic.wakeAt() - clock.nowUs()) / 1000));
+    const waitMs = Math.max(
+      0,
+      Math.min(opts.readTimeoutMs, (p.logic.wakeAt() - clock.nowUs()) / 1000),
+    );
     const first = waitMs > 0 ? await p.inbox.recv(waitMs) : p.inbox.poll();
     if (ctl.stopped()) break;
     const nowUs = clock.nowUs();
     const out: Effect[] = [];
     let stepped = 0;
-    for (let msg = first; msg !== undefined; msg = stepped < opts.drainMax ? p.inbox.poll() : undefined) {
+    for (
+      let msg = first;
+      msg !== undefined;
+      msg = stepped < opts.drainMax ? p.inbox.poll() : undefined
+    ) {
       p.logic.onInput(msg, nowUs, out);
       stepped++;
     }
@@ -44,7 +56,10 @@ export async function runProcessor<I extends object>(p: ProcessorSpec<I>, clock:
       p.logic.onTime(nowUs, out);
       // Everything due was done: a wake-up still at or before now would make this loop spin.
       const wake = p.logic.wakeAt();
-      invariant(wake > nowUs, () => `${p.name}: after its timeout step at ${nowUs} µs it asks to wake at ${wake} µs`);
+      invariant(
+        wake > nowUs,
+        () => `${p.name}: after its timeout step at ${nowUs} µs it asks to wake at ${wake} µs`,
+      );
     }
     p.logic.endStep?.(nowUs, out);
     if (out.length > 0) {

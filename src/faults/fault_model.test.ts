@@ -16,19 +16,23 @@ class Scripted implements Random {
   }
 }
 
-const model = (s: Partial<FaultSettings>, random: Random = new Prng(1)) => new FaultModel({ ...NO_FAULTS, ...s }, random);
+const model = (s: Partial<FaultSettings>, random: Random = new Prng(1)) =>
+  new FaultModel({ ...NO_FAULTS, ...s }, random);
 
 function many(m: FaultModel, count: number, from = 0, to = 1): Verdict[] {
   return Array.from({ length: count }, () => m.decide(from, to));
 }
 
-const sentCopies = (vs: Verdict[]) => vs.reduce((n, v) => n + (v.fate === "sent" ? v.delaysUs.length : 0), 0);
+const sentCopies = (vs: Verdict[]) =>
+  vs.reduce((n, v) => n + (v.fate === "sent" ? v.delaysUs.length : 0), 0);
 
 describe("FaultModel", () => {
   it("with no faults every frame is sent once, at once, and nothing is drawn or counted", () => {
     const random = new Scripted([]);
     const vs = many(model({}, random), 1000);
-    expect(vs.every((v) => v.fate === "sent" && v.delaysUs.length === 1 && v.delaysUs[0] === 0)).toBe(true);
+    expect(
+      vs.every((v) => v.fate === "sent" && v.delaysUs.length === 1 && v.delaysUs[0] === 0),
+    ).toBe(true);
     expect(random.drawn).toBe(0);
   });
 
@@ -86,7 +90,9 @@ describe("FaultModel", () => {
     expect(m.decide(0, 1)).toEqual({ fate: "sent", delaysUs: [10, 20] });
     expect(random.drawn).toBe(4);
     const dropped = new Scripted([0.1]);
-    expect(model({ drop: 0.3, dup: 0.2, minDelayUs: 10, maxDelayUs: 20 }, dropped).decide(0, 1)).toEqual({ fate: "dropped" });
+    expect(
+      model({ drop: 0.3, dup: 0.2, minDelayUs: 10, maxDelayUs: 20 }, dropped).decide(0, 1),
+    ).toEqual({ fate: "dropped" });
     expect(dropped.drawn).toBe(1); // a dropped frame draws nothing more
   });
 
@@ -120,7 +126,10 @@ describe("FaultModel", () => {
 
   it("a partition cuts every link across groups both ways, in and out; [] heals; unlisted ranks talk to all", () => {
     const m = model({});
-    m.setPartition([[0, 1], [2, 3]]);
+    m.setPartition([
+      [0, 1],
+      [2, 3],
+    ]);
     expect(m.decide(0, 2).fate).toBe("cut");
     expect(m.decide(3, 1).fate).toBe("cut");
     expect(m.decide(0, 1).fate).toBe("sent");
@@ -129,7 +138,10 @@ describe("FaultModel", () => {
     expect(m.admits(1, 0)).toBe(true);
     expect(m.stats.cut).toBe(3);
     // A new partition replaces the old one rather than adding to it.
-    m.setPartition([[0, 2], [1, 3]]);
+    m.setPartition([
+      [0, 2],
+      [1, 3],
+    ]);
     expect(m.decide(0, 2).fate).toBe("sent");
     expect(m.decide(0, 1).fate).toBe("cut");
     m.setPartition([]);

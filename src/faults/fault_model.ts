@@ -97,7 +97,8 @@ export class FaultModel {
 
   /** Cut (or heal) the link from a to b; both directions unless oneWay. */
   setCut(a: number, b: number, isCut: boolean, oneWay = false): void {
-    const set = (x: number, y: number) => (isCut ? this.cuts.add(linkKey(x, y)) : this.cuts.delete(linkKey(x, y)));
+    const set = (x: number, y: number) =>
+      isCut ? this.cuts.add(linkKey(x, y)) : this.cuts.delete(linkKey(x, y));
     set(a, b);
     if (!oneWay) set(b, a);
   }
@@ -110,7 +111,8 @@ export class FaultModel {
     const groupOf = new Map<number, number>();
     groups.forEach((g, i) => g.forEach((r) => groupOf.set(r, i)));
     this.cuts.clear();
-    for (const [a, ga] of groupOf) for (const [b, gb] of groupOf) if (ga !== gb) this.cuts.add(linkKey(a, b));
+    for (const [a, ga] of groupOf)
+      for (const [b, gb] of groupOf) if (ga !== gb) this.cuts.add(linkKey(a, b));
   }
 
   healAll(): void {
@@ -126,7 +128,8 @@ export class FaultModel {
 }
 
 function linkKey(from: number, to: number): number {
-  if (!(from >= 0 && from < LINK_SPAN && to >= 0 && to < LINK_SPAN)) throw new RangeError(`rank out of range: ${from} -> ${to}`);
+  if (!(from >= 0 && from < LINK_SPAN && to >= 0 && to < LINK_SPAN))
+    throw new RangeError(`rank out of range: ${from} -> ${to}`);
   return from * LINK_SPAN + to;
 }
 

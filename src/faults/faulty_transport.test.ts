@@ -40,7 +40,9 @@ describe("FaultyTransport", () => {
   it("passes everything through untouched when no fault is set", () => {
     const { ft, inner, clock } = setup({});
     sendMany(ft, clock, 100);
-    expect(inner.sent.map((s) => (s.msg as { round: number }).round)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(inner.sent.map((s) => (s.msg as { round: number }).round)).toEqual(
+      Array.from({ length: 100 }, (_, i) => i),
+    );
   });
 
   it("drops about the asked share of frames, and the decision is the seed's", () => {
@@ -88,7 +90,10 @@ describe("FaultyTransport", () => {
     const { ft, inner } = setup({});
     const got: WireMsg[] = [];
     ft.onMessage((m) => got.push(m));
-    ft.setPartition([[0, 1], [2, 3]]);
+    ft.setPartition([
+      [0, 1],
+      [2, 3],
+    ]);
     ft.send(1, ping(1));
     ft.send(2, ping(2));
     inner.handler({ t: "ping", from: 3, round: 3 });
@@ -96,7 +101,10 @@ describe("FaultyTransport", () => {
     expect(inner.sent.map((s) => s.to)).toEqual([1]);
     expect(got).toEqual([{ t: "ping", from: 1, round: 4 }]);
     // What a status file reports as proof: the groups in force, and the frames cut (out and in).
-    expect(ft.groups).toEqual([[0, 1], [2, 3]]);
+    expect(ft.groups).toEqual([
+      [0, 1],
+      [2, 3],
+    ]);
     expect(ft.stats.cut).toBe(2);
     ft.setPartition([]);
     expect(ft.groups).toEqual([]);

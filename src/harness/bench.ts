@@ -22,7 +22,19 @@ const EXTRA_STEPS = 4;
 const dist = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
 function rankArgs(rate: number, fsync: boolean, seconds: number): string[] {
-  return ["-o", "100", "-l", String(L), "-t", String(seconds), "--rate", String(rate), "--grace", "60", ...(fsync ? [] : ["--no-fsync"])];
+  return [
+    "-o",
+    "100",
+    "-l",
+    String(L),
+    "-t",
+    String(seconds),
+    "--rate",
+    String(rate),
+    "--grace",
+    "60",
+    ...(fsync ? [] : ["--no-fsync"]),
+  ];
 }
 
 function checkerPasses(dir: string, n: number): boolean {
@@ -35,14 +47,34 @@ function checkerPasses(dir: string, n: number): boolean {
   }
 }
 
-async function runPoint(ranks: number, rate: number, fsync: boolean, repeats: number): Promise<Point> {
-  const point: Point = { ranks, ratePerRank: rate, fsync, args: rankArgs(rate, fsync, WARM_S + WINDOW_S).join(" "), runs: [], cpuS: NaN, rssMb: NaN, checked: true };
+async function runPoint(
+  ranks: number,
+  rate: number,
+  fsync: boolean,
+  repeats: number,
+): Promise<Point> {
+  const point: Point = {
+    ranks,
+    ratePerRank: rate,
+    fsync,
+    args: rankArgs(rate, fsync, WARM_S + WINDOW_S).join(" "),
+    runs: [],
+    cpuS: NaN,
+    rssMb: NaN,
+    checked: true,
+  };
   const cpu: number[] = [];
   const rss: number[] = [];
   for (let i = 0; i < repeats; i++) {
     const dir = join("bench", "tmp", `${ranks}r-${rate}-${fsync ? "fsync" : "nofsync"}-${i}`);
     rmSync(dir, { recursive: true, force: true });
-    const outcomes = await runCluster({ n: ranks, logDir: dir, rankArgs: rankArgs(rate, fsync, WARM_S + WINDOW_S), deadlineMs: 120_000, statusFiles: true });
+    const outcomes = await runCluster({
+      n: ranks,
+      logDir: dir,
+      rankArgs: rankArgs(rate, fsync, WARM_S + WINDOW_S),
+      deadlineMs: 120_000,
+      statusFiles: true,
+    });
     point.checked &&= outcomes.every((o) => o.code === 0) && checkerPasses(dir, ranks);
     point.runs.push(measurePoint(dir, ranks, WARM_S, WINDOW_S));
     for (const o of outcomes) {
@@ -62,13 +94,21 @@ async function ceiling(ranks: number): Promise<number> {
   const dir = join("bench", "tmp", `ceiling-${ranks}`);
   mkdirSync(dir, { recursive: true });
   const rates = await Promise.all(
-    Array.from({ length: ranks }, (_, r) =>
-      new Promise<number>((resolve) => {
-        const child = spawn(process.execPath, [dist("./ceiling.js"), String(r), String(ranks), "3", join(dir, `rank-${r}.log`)]);
-        let out = "";
-        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-        child.on("close", () => resolve(Number(out.trim())));
-      }),
+    Array.from(
+      { length: ranks },
+      (_, r) =>
+        new Promise<number>((resolve) => {
+          const child = spawn(process.execPath, [
+            dist("./ceiling.js"),
+            String(r),
+            String(ranks),
+            "3",
+            join(dir, `rank-${r}.log`),
+          ]);
+          let out = "";
+          child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+          child.on("close", () => resolve(Number(out.trim())));
+        }),
     ),
   );
   rmSync(dir, { recursive: true, force: true });
@@ -84,12 +124,23 @@ async function limitOnce(ranks: number, fsync: boolean): Promise<number> {
   const children: ChildProcess[] = [];
   try {
     const outputs = Array.from({ length: ranks }, (_, r) => {
-      const args = [...RANK_NODE_FLAGS, dist("./bench_limit.js"), String(r), clusterFile, String(WARM_S), String(WINDOW_S), dir, fsync ? "1" : "0"];
+      const args = [
+        ...RANK_NODE_FLAGS,
+        dist("./bench_limit.js"),
+        String(r),
+        clusterFile,
+        String(WARM_S),
+        String(WINDOW_S),
+        dir,
+        fsync ? "1" : "0",
+      ];
       const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
       children.push(child);
       let out = "";
       child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
-      return new Promise<number>((resolve) => child.once("close", () => resolve(Number(out.trim() || NaN))));
+      return new Promise<number>((resolve) =>
+        child.once("close", () => resolve(Number(out.trim() || NaN))),
+      );
     });
     const timeout = new Promise<number[]>((resolve) => setTimeout(() => resolve([NaN]), 60_000));
     return Math.min(...(await Promise.race([Promise.all(outputs), timeout])));
@@ -105,7 +156,10 @@ async function messagingLimit(ranks: number, fsync: boolean): Promise<number[]> 
   for (let i = 0; i < 3; i++) {
     const rate = await limitOnce(ranks, fsync);
     if (Number.isFinite(rate)) rates.push(rate);
-    else process.stderr.write(`bench: a messaging-limit run (${ranks} ranks, fsync ${fsync ? "on" : "off"}) did not finish; left out\n`);
+    else
+      process.stderr.write(
+        `bench: a messaging-limit run (${ranks} ranks, fsync ${fsync ? "on" : "off"}) did not finish; left out\n`,
+      );
   }
   return rates;
 }
@@ -129,11 +183,20 @@ function pointArg(): { ranks: number; rate: number; fsync: boolean } | null {
 /** The listed loads, then 25% more at a time while every run keeps up (at most EXTRA_STEPS more,
  * never past the messaging limit): the sweep ends at saturation, not at a guess. Then the last
  * load once more without fsync. */
-async function sweep(ranks: number, rates: readonly number[], repeats: number, limit: number): Promise<Point[]> {
+async function sweep(
+  ranks: number,
+  rates: readonly number[],
+  repeats: number,
+  limit: number,
+): Promise<Point[]> {
   const points: Point[] = [];
   for (const rate of rates) points.push(await runPoint(ranks, rate, true, repeats));
   let rate = rates[rates.length - 1] ?? 1000;
-  for (let extra = 0; extra < EXTRA_STEPS && points.length > 0 && sustained(points[points.length - 1] as Point); extra++) {
+  for (
+    let extra = 0;
+    extra < EXTRA_STEPS && points.length > 0 && sustained(points[points.length - 1] as Point);
+    extra++
+  ) {
     const next = Math.round((rate * 1.25) / 1000) * 1000;
     if (next * ranks > limit) break;
     rate = next;
@@ -152,13 +215,23 @@ async function main(): Promise<number> {
     return r.pass ? 0 : 1;
   }
   if (process.argv.includes("--report")) {
-    process.stdout.write(renderResults(JSON.parse(readFileSync(join("bench", "results.json"), "utf8")) as Results, true));
+    process.stdout.write(
+      renderResults(
+        JSON.parse(readFileSync(join("bench", "results.json"), "utf8")) as Results,
+        true,
+      ),
+    );
     return 0;
   }
   const quick = process.argv.includes("--quick");
   const only = pointArg();
   const repeats = quick || only ? 1 : 3;
-  const sweeps: Record<number, number[]> = quick ? { 3: [2000, 8000], 5: [1000, 4000] } : { 3: [1000, 4000, 8000, 16000, 24000, 32000, 40000], 5: [500, 2000, 4000, 8000, 12000, 16000] };
+  const sweeps: Record<number, number[]> = quick
+    ? { 3: [2000, 8000], 5: [1000, 4000] }
+    : {
+        3: [1000, 4000, 8000, 16000, 24000, 32000, 40000],
+        5: [500, 2000, 4000, 8000, 12000, 16000],
+      };
   const points: Point[] = [];
   const ceilings: Record<number, number> = {};
   const limits: Limits = {};
@@ -169,22 +242,44 @@ async function main(): Promise<number> {
       continue;
     }
     ceilings[ranks] = await ceiling(ranks);
-    points.push(...(await sweep(ranks, sweeps[ranks] ?? [], repeats, quick ? 0 : median(limits[ranks]?.fsync ?? []))));
+    points.push(
+      ...(await sweep(
+        ranks,
+        sweeps[ranks] ?? [],
+        repeats,
+        quick ? 0 : median(limits[ranks]?.fsync ?? []),
+      )),
+    );
     if (!quick) await measureLimits(limits, ranks);
   }
-  const results: Results = { warmS: WARM_S, windowS: WINDOW_S, repeats, l: L, limits, ceilings, points };
+  const results: Results = {
+    warmS: WARM_S,
+    windowS: WINDOW_S,
+    repeats,
+    l: L,
+    limits,
+    ceilings,
+    points,
+  };
   const table = renderResults(results, only === null);
   process.stdout.write(table);
   // --quick and --point are for a quick look: print, and keep the results of the last full run.
   if (!only && !quick) {
     mkdirSync("bench", { recursive: true });
-    writeFileSync(join("bench", "results.md"), table + `\nReproduce a row: npx yasp-cluster -n <ranks> --log-dir logs/bench -- <args>; args of each row are in results.json.\n`);
+    writeFileSync(
+      join("bench", "results.md"),
+      table +
+        `\nReproduce a row: npx yasp-cluster -n <ranks> --log-dir logs/bench -- <args>; args of each row are in results.json.\n`,
+    );
     writeFileSync(join("bench", "results.json"), JSON.stringify(results, null, 2) + "\n");
   }
   return points.every((p) => p.checked) ? 0 : 1;
 }
 
-main().then((code) => process.exit(code), (e: unknown) => {
-  process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  },
+);

@@ -26,7 +26,14 @@ const ROUND = 1;
  * first impose, a little later) is full too. */
 const OVERRUN_US = 500_000;
 
-const [meText = "0", clusterFile = "", warmText = "3", windowText = "5", dir = ".", fsyncText = "1"] = process.argv.slice(2);
+const [
+  meText = "0",
+  clusterFile = "",
+  warmText = "3",
+  windowText = "5",
+  dir = ".",
+  fsyncText = "1",
+] = process.argv.slice(2);
 const warmUs = Number(warmText) * 1e6;
 const windowUs = Number(windowText) * 1e6;
 const me = Number(meText);
@@ -73,7 +80,14 @@ function runFollower(): void {
       if (startUs === Infinity) startUs = nowUs();
       logGenerated(msg.ids, nowUs());
       wal.append({ r: "accept", round: msg.round, seq: msg.seq, ids: msg.ids });
-      const ack: AckMsg = { t: "ack", from: me, round: msg.round, seq: msg.seq, count: msg.ids.length, backlog: 0 };
+      const ack: AckMsg = {
+        t: "ack",
+        from: me,
+        round: msg.round,
+        seq: msg.seq,
+        count: msg.ids.length,
+        backlog: 0,
+      };
       void wal.sync().then(() => transport.send(0, ack));
     } else if (msg.t === "commit") {
       logCommitted(msg.seq, msg.ids, nowUs());
@@ -91,7 +105,10 @@ function runLeader(): void {
   const cut = () => {
     while (acks.size < WINDOW) {
       const seq = nextSeq;
-      const ids = Array.from({ length: BATCH }, (_, i) => `${(seq + i) % n}-${Math.floor((seq + i) / n)}`);
+      const ids = Array.from(
+        { length: BATCH },
+        (_, i) => `${(seq + i) % n}-${Math.floor((seq + i) / n)}`,
+      );
       nextSeq += BATCH;
       const msg: ImposeMsg = { t: "impose", from: me, round: ROUND, seq, ids };
       acks.set(seq, { msg, acks: 0 });
@@ -105,7 +122,11 @@ function runLeader(): void {
     const batch = acks.get(seq);
     if (!batch || ++batch.acks !== quorum) return;
     // Commit in seq order: a batch acked out of order waits for the ones before it.
-    for (let next = acks.get(commitNext); next && next.acks >= quorum; next = acks.get(commitNext)) {
+    for (
+      let next = acks.get(commitNext);
+      next && next.acks >= quorum;
+      next = acks.get(commitNext)
+    ) {
       const commit: CommitMsg = { t: "commit", from: me, seq: next.msg.seq, ids: next.msg.ids };
       broadcast(commit);
       const t = nowUs();

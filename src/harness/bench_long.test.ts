@@ -22,7 +22,12 @@ describe("long run", () => {
       runCluster: (opts) => {
         nowMs += 58_000; // the ranks ran for 58 s
         const outcomes: RankOutcome[] = Array.from({ length: opts.n }, (_, rank) => ({
-          rank, pid: 1000 + rank, code: 0, signal: null, stdout: summaryLine(rank), stderr: "",
+          rank,
+          pid: 1000 + rank,
+          code: 0,
+          signal: null,
+          stdout: summaryLine(rank),
+          stderr: "",
         }));
         return Promise.resolve(outcomes);
       },
@@ -32,7 +37,13 @@ describe("long run", () => {
       return true;
     }, deps);
     expect(result.seconds).toBe(58);
-    expect(result).toMatchObject({ checked: true, pass: true, peakRssMb: [120, 121, 122, 123, 124] });
-    expect(longReport(result)).toContain("commits per rank: 1000000, 1000000, 1000000, 1000000, 1000000 in 58 s; checker pass\n");
+    expect(result).toMatchObject({
+      checked: true,
+      pass: true,
+      peakRssMb: [120, 121, 122, 123, 124],
+    });
+    expect(longReport(result)).toContain(
+      "commits per rank: 1000000, 1000000, 1000000, 1000000, 1000000 in 58 s; checker pass\n",
+    );
   });
 });

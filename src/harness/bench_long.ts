@@ -42,12 +42,30 @@ export interface LongRunDeps {
   dir: string;
 }
 
-const REAL_DEPS: LongRunDeps = { runCluster, now: () => Date.now(), dir: join("bench", "tmp", "long") };
+const REAL_DEPS: LongRunDeps = {
+  runCluster,
+  now: () => Date.now(),
+  dir: join("bench", "tmp", "long"),
+};
 
-export async function longRun(checkerPasses: (dir: string, n: number) => boolean, deps: LongRunDeps = REAL_DEPS): Promise<LongResult> {
+export async function longRun(
+  checkerPasses: (dir: string, n: number) => boolean,
+  deps: LongRunDeps = REAL_DEPS,
+): Promise<LongResult> {
   const { dir, now: clock } = deps;
   rmSync(dir, { recursive: true, force: true });
-  const rankArgs = ["-o", "100", "-l", "10000", "-t", String(SECONDS), "--rate", String(RATE), "--grace", "60"];
+  const rankArgs = [
+    "-o",
+    "100",
+    "-l",
+    "10000",
+    "-t",
+    String(SECONDS),
+    "--rate",
+    String(RATE),
+    "--grace",
+    "60",
+  ];
   const samples: LongResult["samples"] = [];
   const last: number[] = new Array<number>(RANKS).fill(NaN);
   const started = clock();
@@ -61,7 +79,8 @@ export async function longRun(checkerPasses: (dir: string, n: number) => boolean
       timer = setInterval(() => {
         const now = pids.map(rssMb);
         now.forEach((mb, r) => Number.isFinite(mb) && (last[r] = mb));
-        if (now.some(Number.isFinite)) samples.push([Math.round((clock() - started) / 1000), now.map((x) => Math.round(x))]);
+        if (now.some(Number.isFinite))
+          samples.push([Math.round((clock() - started) / 1000), now.map((x) => Math.round(x))]);
       }, 1000);
     },
   });
@@ -73,21 +92,36 @@ export async function longRun(checkerPasses: (dir: string, n: number) => boolean
   rmSync(dir, { recursive: true, force: true });
   const peakRssMb = outcomes.map((o) => usageOf(o.stdout).rssMb);
   const commitsPerRank = outcomes.map((o) => Number(/committed (\d+)/.exec(o.stdout)?.[1] ?? NaN));
-  const pass = checked && peakRssMb.every((mb) => mb <= TARGET_MB) && commitsPerRank.every((c) => c >= RANKS * RATE * SECONDS);
-  return { ranks: RANKS, commitsPerRank, seconds, samples, peakRssMb, lastRssMb: last.map(Math.round), checked, pass, args: rankArgs.join(" ") };
+  const pass =
+    checked &&
+    peakRssMb.every((mb) => mb <= TARGET_MB) &&
+    commitsPerRank.every((c) => c >= RANKS * RATE * SECONDS);
+  return {
+    ranks: RANKS,
+    commitsPerRank,
+    seconds,
+    samples,
+    peakRssMb,
+    lastRssMb: last.map(Math.round),
+    checked,
+    pass,
+    args: rankArgs.join(" "),
+  };
 }
 
 export function longReport(r: LongResult): string {
   const every10 = r.samples.filter(([t], i) => t % 10 === 0 || i === r.samples.length - 1);
-  return [
-    `yasp long run (memory): ${r.ranks} ranks, ${r.args}, fsync on, 127.0.0.1`,
-    `commits per rank: ${r.commitsPerRank.join(", ")} in ${r.seconds.toFixed(0)} s; checker ${r.checked ? "pass" : "FAIL"}`,
-    `peak RSS per rank (MB): ${r.peakRssMb.join(", ")}; last sample before exit: ${r.lastRssMb.join(", ")}; target <= ${TARGET_MB}: ${r.pass ? "pass" : "FAIL"}`,
-    "",
-    "| s | RSS MB per rank |",
-    "|---|---|",
-    ...every10.map(([t, mbs]) => `| ${t} | ${mbs.join(", ")} |`),
-  ].join("\n") + "\n";
+  return (
+    [
+      `yasp long run (memory): ${r.ranks} ranks, ${r.args}, fsync on, 127.0.0.1`,
+      `commits per rank: ${r.commitsPerRank.join(", ")} in ${r.seconds.toFixed(0)} s; checker ${r.checked ? "pass" : "FAIL"}`,
+      `peak RSS per rank (MB): ${r.peakRssMb.join(", ")}; last sample before exit: ${r.lastRssMb.join(", ")}; target <= ${TARGET_MB}: ${r.pass ? "pass" : "FAIL"}`,
+      "",
+      "| s | RSS MB per rank |",
+      "|---|---|",
+      ...every10.map(([t, mbs]) => `| ${t} | ${mbs.join(", ")} |`),
+    ].join("\n") + "\n"
+  );
 }
 
 export function writeLong(r: LongResult): void {

@@ -28,19 +28,26 @@ const stampMs = (s: Spec) => s.atMs ?? s.k + (s.lagMs ?? 0);
  * the position: fillers share the counter); commit lines in time order per rank. */
 function build(specs: readonly Spec[], withSchedule = true, fillersReported?: number): RankRun[] {
   const idOf = new Map<Spec, string>();
-  for (const rank of [0, 1]) specs.filter((s) => s.rank === rank).forEach((s, seq) => idOf.set(s, `${rank}-${seq}`));
+  for (const rank of [0, 1])
+    specs.filter((s) => s.rank === rank).forEach((s, seq) => idOf.set(s, `${rank}-${seq}`));
   return [0, 1].map((rank) => {
     const own = specs.filter((s) => s.rank === rank);
-    const generates = own.map((s, seq) => generateLine(`${rank}-${seq}`, seq, T0 + stampMs(s) * 1000));
-    const commits = specs.flatMap((s) => {
-      const at = s.commitMs[rank];
-      return at === null || at === undefined ? [] : [{ id: idOf.get(s) ?? `${s.rank}-?`, at }];
-    }).sort((a, b) => a.at - b.at)
+    const generates = own.map((s, seq) =>
+      generateLine(`${rank}-${seq}`, seq, T0 + stampMs(s) * 1000),
+    );
+    const commits = specs
+      .flatMap((s) => {
+        const at = s.commitMs[rank];
+        return at === null || at === undefined ? [] : [{ id: idOf.get(s) ?? `${s.rank}-?`, at }];
+      })
+      .sort((a, b) => a.at - b.at)
       .map((c, seq) => commitLine(c.id, seq, T0 + c.at * 1000));
     const fillers = fillersReported ?? own.filter((s) => s.k === 0).length;
     return {
       log: ["some other line\n", ...generates, ...commits].join(""),
-      schedule: withSchedule ? { startUs: T0, endUs: T0 + 30_000, ratePerS: RATE, firstSeq: 0, fillers } : null,
+      schedule: withSchedule
+        ? { startUs: T0, endUs: T0 + 30_000, ratePerS: RATE, firstSeq: 0, fillers }
+        : null,
     };
   });
 }
@@ -48,7 +55,10 @@ function build(specs: readonly Spec[], withSchedule = true, fillersReported?: nu
 /** k = 1..30 on both ranks, each committed everywhere `latencyMs` after it was scheduled. */
 function steady(latencyMs: number, tweak: (s: Spec) => Spec = (s) => s): Spec[] {
   return [0, 1].flatMap((rank) =>
-    Array.from({ length: 30 }, (_, i) => tweak({ rank, k: i + 1, commitMs: [i + 1 + latencyMs, i + 1 + latencyMs] })));
+    Array.from({ length: 30 }, (_, i) =>
+      tweak({ rank, k: i + 1, commitMs: [i + 1 + latencyMs, i + 1 + latencyMs] }),
+    ),
+  );
 }
 
 describe("benchmark window accounting", () => {
@@ -83,7 +93,11 @@ describe("benchmark window accounting", () => {
 
   it("a warm-up backlog drained inside the window does not count as throughput", () => {
     // Nothing committed until 15 ms, then everything scheduled so far at once, then 1 ms latency.
-    const f = measureRun(build(steady(1, (s) => (s.k <= 14 ? { ...s, commitMs: [15, 15] } : s))), WARM_S, WINDOW_S);
+    const f = measureRun(
+      build(steady(1, (s) => (s.k <= 14 ? { ...s, commitMs: [15, 15] } : s))),
+      WARM_S,
+      WINDOW_S,
+    );
     // Committed inside the window: 2 x 14 drained + 2 x 5 new (k 15..19 at k + 1 < 20) = 38 in 10 ms,
     // which an every-commit-in-the-window count would have called 3800/s.
     expect(f.committedPerS).toBe(2000);
@@ -94,7 +108,9 @@ describe("benchmark window accounting", () => {
 
   it("times latency from the schedule: a stalled loop that stamps late cannot hide its queueing", () => {
     // k = 10..14 of rank 0 are stamped together at 18 ms (the loop was busy), committed at 20 ms.
-    const specs = steady(2, (s) => (s.rank === 0 && s.k >= 10 && s.k <= 14 ? { ...s, lagMs: 18 - s.k, commitMs: [20, 20] } : s));
+    const specs = steady(2, (s) =>
+      s.rank === 0 && s.k >= 10 && s.k <= 14 ? { ...s, lagMs: 18 - s.k, commitMs: [20, 20] } : s,
+    );
     const scheduled = measureRun(build(specs), WARM_S, WINDOW_S);
     expect(scheduled.maxMs).toBe(10); // k = 10: scheduled at 10, committed at 20
     expect(scheduled.lagP99Ms).toBe(8); // 5 of 20 were late by 4..8 ms
@@ -115,13 +131,19 @@ describe("benchmark window accounting", () => {
       { seq: 5, stampUs: 3700 },
       { seq: 6, stampUs: 3700 }, // instance 4 is not due until 4000: a filler
       { seq: 7, stampUs: 12_000 }, // instances 4..10 (the last one, due at the end)
-      { seq: 8, stampUs: 12_000 }, { seq: 9, stampUs: 12_000 }, { seq: 10, stampUs: 12_000 },
-      { seq: 11, stampUs: 12_000 }, { seq: 12, stampUs: 12_000 }, { seq: 13, stampUs: 12_000 },
+      { seq: 8, stampUs: 12_000 },
+      { seq: 9, stampUs: 12_000 },
+      { seq: 10, stampUs: 12_000 },
+      { seq: 11, stampUs: 12_000 },
+      { seq: 12, stampUs: 12_000 },
+      { seq: 13, stampUs: 12_000 },
       { seq: 14, stampUs: 12_000 }, // past the end of the schedule: a filler
     ];
     const kinds = classify(schedule, lines);
     expect(kinds.map((k) => (k.filler ? "f" : "i")).join("")).toBe("ffifiif" + "iiiiiii" + "f");
-    expect(kinds.filter((k) => !k.filler).map((k) => k.scheduledUs)).toEqual([1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10_000]);
+    expect(kinds.filter((k) => !k.filler).map((k) => k.scheduledUs)).toEqual([
+      1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10_000,
+    ]);
   });
 
   it("at a high rate, fillers made between generation ticks come after the instances due by then", () => {
@@ -150,7 +172,9 @@ describe("benchmark window accounting", () => {
 
   it("refuses a schedule that the log contradicts (fillers found != fillers reported)", () => {
     const runs = build(steady(5), true, 3);
-    expect(() => measureRun(runs, WARM_S, WINDOW_S)).toThrow(/rank 0: its log shows 0 fillers against its schedule, its status reports 3/);
+    expect(() => measureRun(runs, WARM_S, WINDOW_S)).toThrow(
+      /rank 0: its log shows 0 fillers against its schedule, its status reports 3/,
+    );
   });
 
   it("refuses to time a run in which a rank reported no schedule (no silent fallback to stamps)", () => {
@@ -159,10 +183,21 @@ describe("benchmark window accounting", () => {
       const [rank0, rank1] = build(steady(5));
       writeFileSync(join(dir, "rank-0.log"), rank0?.log ?? "");
       writeFileSync(join(dir, "rank-1.log"), rank1?.log ?? "");
-      writeFileSync(join(dir, "rank-0.status.json"), JSON.stringify({ fillers: 0, generation: { ...rank0?.schedule } }));
-      writeFileSync(join(dir, "rank-1.status.json"), JSON.stringify({ fillers: 0, generation: null }));
-      expect(() => measurePoint(dir, 2, WARM_S, WINDOW_S)).toThrow(/rank 1 reported no generation schedule/);
-      writeFileSync(join(dir, "rank-1.status.json"), JSON.stringify({ fillers: 0, generation: { ...rank1?.schedule } }));
+      writeFileSync(
+        join(dir, "rank-0.status.json"),
+        JSON.stringify({ fillers: 0, generation: { ...rank0?.schedule } }),
+      );
+      writeFileSync(
+        join(dir, "rank-1.status.json"),
+        JSON.stringify({ fillers: 0, generation: null }),
+      );
+      expect(() => measurePoint(dir, 2, WARM_S, WINDOW_S)).toThrow(
+        /rank 1 reported no generation schedule/,
+      );
+      writeFileSync(
+        join(dir, "rank-1.status.json"),
+        JSON.stringify({ fillers: 0, generation: { ...rank1?.schedule } }),
+      );
       expect(measurePoint(dir, 2, WARM_S, WINDOW_S).offeredPerS).toBe(2000);
     } finally {
       rmSync(dir, { recursive: true, force: true });

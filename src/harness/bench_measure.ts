@@ -67,7 +67,6 @@ interface Instance {
   lastCommitUs: number;
 }
 
-
 /**
  * Tells a rank's background instances from its fillers, and gives each its scheduled time. The
  * generator (protocol/generation.ts) makes instance j+1 once floor((now - start) * rate / 1e6)
@@ -79,12 +78,16 @@ interface Instance {
  * ticks too: consensus_handler.test.ts pins that.) One life of a rank only: lines of an earlier
  * life (seq < firstSeq) count as fillers, so a restarted rank fails the filler count check below.
  */
-export function classify(schedule: Schedule, lines: readonly { seq: number; stampUs: number }[]): { scheduledUs: number; filler: boolean }[] {
+export function classify(
+  schedule: Schedule,
+  lines: readonly { seq: number; stampUs: number }[],
+): { scheduledUs: number; filler: boolean }[] {
   const { startUs, endUs, ratePerS, firstSeq } = schedule;
   const total = Math.floor(((endUs - startUs) * ratePerS) / 1e6);
   let j = 0;
   return lines.map(({ seq, stampUs }) => {
-    if (seq < firstSeq || j >= total || Math.floor(((stampUs - startUs) * ratePerS) / 1e6) <= j) return { scheduledUs: stampUs, filler: true };
+    if (seq < firstSeq || j >= total || Math.floor(((stampUs - startUs) * ratePerS) / 1e6) <= j)
+      return { scheduledUs: stampUs, filler: true };
     j++;
     return { scheduledUs: startUs + (j * 1e6) / ratePerS, filler: false };
   });
@@ -97,14 +100,26 @@ function generatedInstances(ranks: readonly RankRun[]): Map<string, Instance> {
   ranks.forEach(({ log, schedule }, rank) => {
     const lines: { id: string; seq: number; stampUs: number }[] = [];
     eachLogLine(log, "generate", (id, seq, stampUs) => lines.push({ id, seq, stampUs }));
-    const kinds = schedule && schedule.ratePerS > 0 ? classify(schedule, lines) : lines.map((l) => ({ scheduledUs: l.stampUs, filler: false }));
+    const kinds =
+      schedule && schedule.ratePerS > 0
+        ? classify(schedule, lines)
+        : lines.map((l) => ({ scheduledUs: l.stampUs, filler: false }));
     const fillers = kinds.filter((k) => k.filler).length;
     if (schedule?.fillers != null && fillers !== schedule.fillers) {
-      throw new Error(`rank ${rank}: its log shows ${fillers} fillers against its schedule, its status reports ${schedule.fillers}: the schedule does not match the log`);
+      throw new Error(
+        `rank ${rank}: its log shows ${fillers} fillers against its schedule, its status reports ${schedule.fillers}: the schedule does not match the log`,
+      );
     }
     lines.forEach((line, i) => {
       const kind = kinds[i] ?? { scheduledUs: line.stampUs, filler: false };
-      instances.set(line.id, { rank, ...kind, stampUs: line.stampUs, ownCommitUs: NaN, commits: 0, lastCommitUs: -Infinity });
+      instances.set(line.id, {
+        rank,
+        ...kind,
+        stampUs: line.stampUs,
+        ownCommitUs: NaN,
+        commits: 0,
+        lastCommitUs: -Infinity,
+      });
     });
   });
   ranks.forEach(({ log }, rank) => {
@@ -122,7 +137,10 @@ function generatedInstances(ranks: readonly RankRun[]): Map<string, Instance> {
 /** Nearest-rank percentile of sorted values (NaN when empty). */
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
+  return (
+    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ??
+    NaN
+  );
 }
 
 /** The window starts warmS after the earliest schedule start (or first generate) of any rank. */
@@ -130,10 +148,12 @@ export function measureRun(ranks: readonly RankRun[], warmS: number, windowS: nu
   const instances = generatedInstances(ranks);
   const starts = ranks.flatMap((r) => (r.schedule ? [r.schedule.startUs] : []));
   let first = starts.length > 0 ? Math.min(...starts) : Infinity;
-  if (starts.length === 0) for (const inst of instances.values()) first = Math.min(first, inst.stampUs);
+  if (starts.length === 0)
+    for (const inst of instances.values()) first = Math.min(first, inst.stampUs);
   const from = first + warmS * 1e6;
   const to = from + windowS * 1e6;
-  const everywhere = (inst: Instance, t: number) => inst.commits === ranks.length && inst.lastCommitUs <= t;
+  const everywhere = (inst: Instance, t: number) =>
+    inst.commits === ranks.length && inst.lastCommitUs <= t;
   let offered = 0;
   let committed = 0;
   let backlogStart = 0;
@@ -151,10 +171,14 @@ export function measureRun(ranks: readonly RankRun[], warmS: number, windowS: nu
     if (inst.scheduledUs < from || inst.scheduledUs >= to) continue;
     offered++;
     if (inst.commits === ranks.length) committed++;
-    if (!Number.isNaN(inst.ownCommitUs)) latencies.push((inst.ownCommitUs - inst.scheduledUs) / 1000);
+    if (!Number.isNaN(inst.ownCommitUs))
+      latencies.push((inst.ownCommitUs - inst.scheduledUs) / 1000);
     // classify() makes stamp >= scheduled (up to float rounding): anything else is a bug here.
     const lagUs = inst.stampUs - inst.scheduledUs;
-    if (lagUs < -1) throw new Error(`instance of rank ${inst.rank} stamped ${-lagUs} µs before its scheduled time`);
+    if (lagUs < -1)
+      throw new Error(
+        `instance of rank ${inst.rank} stamped ${-lagUs} µs before its scheduled time`,
+      );
     lags.push(Math.max(0, lagUs) / 1000);
   }
   latencies.sort((a, b) => a - b);
@@ -177,11 +201,27 @@ export function measureRun(ranks: readonly RankRun[], warmS: number, windowS: nu
 /** The schedule in a rank's status file (written by --status-file), if there is one. */
 export function readSchedule(path: string): Schedule | null {
   if (!existsSync(path)) return null;
-  const status = JSON.parse(readFileSync(path, "utf8")) as { generation?: Partial<Schedule> | null; fillers?: unknown };
+  const status = JSON.parse(readFileSync(path, "utf8")) as {
+    generation?: Partial<Schedule> | null;
+    fillers?: unknown;
+  };
   const g = status.generation;
-  if (!g || typeof g.startUs !== "number" || typeof g.endUs !== "number" || typeof g.ratePerS !== "number" || typeof g.firstSeq !== "number") return null;
+  if (
+    !g ||
+    typeof g.startUs !== "number" ||
+    typeof g.endUs !== "number" ||
+    typeof g.ratePerS !== "number" ||
+    typeof g.firstSeq !== "number"
+  )
+    return null;
   const fillers = typeof status.fillers === "number" ? status.fillers : null;
-  return { startUs: g.startUs, endUs: g.endUs, ratePerS: g.ratePerS, firstSeq: g.firstSeq, fillers };
+  return {
+    startUs: g.startUs,
+    endUs: g.endUs,
+    ratePerS: g.ratePerS,
+    firstSeq: g.firstSeq,
+    fillers,
+  };
 }
 
 /** A benchmark run's figures; every rank must have reported its schedule (timing a rank from its
@@ -189,7 +229,10 @@ export function readSchedule(path: string): Schedule | null {
 export function measurePoint(dir: string, n: number, warmS: number, windowS: number): RunFigures {
   const ranks = Array.from({ length: n }, (_, r) => {
     const schedule = readSchedule(statusPath(dir, r));
-    if (!schedule) throw new Error(`rank ${r} reported no generation schedule in ${statusPath(dir, r)}: cannot time its instances from their schedule`);
+    if (!schedule)
+      throw new Error(
+        `rank ${r} reported no generation schedule in ${statusPath(dir, r)}: cannot time its instances from their schedule`,
+      );
     return { log: readFileSync(join(dir, `rank-${r}.log`), "utf8"), schedule };
   });
   return measureRun(ranks, warmS, windowS);

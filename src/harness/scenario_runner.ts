@@ -11,7 +11,15 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SystemClock } from "../io/system_clock.js";
 import { spawnRank, statusPath, waitExit, writeCluster, type RankOutcome } from "../cli/launch.js";
-import { confirmAll, emptyRecord, parseLog, parseStatus, type FaultRecord, type LogTimes, type StatusSnapshot } from "./scenario_checks.js";
+import {
+  confirmAll,
+  emptyRecord,
+  parseLog,
+  parseStatus,
+  type FaultRecord,
+  type LogTimes,
+  type StatusSnapshot,
+} from "./scenario_checks.js";
 import { pickLeader } from "./scenario_leader.js";
 
 export interface Scenario {
@@ -72,9 +80,16 @@ export class ScenarioCtx {
     const at = nowUs();
     const down = this.record.kills.find((k) => k.rank === rank && k.restartUs === null);
     if (down) down.restartUs = at;
-    if (!this.started.has(rank) && this.s.lateRanks?.includes(rank)) this.record.lateStarts.push({ rank, atUs: at, afterCommits: this.lateAfter.get(rank) ?? 1 });
+    if (!this.started.has(rank) && this.s.lateRanks?.includes(rank))
+      this.record.lateStarts.push({ rank, atUs: at, afterCommits: this.lateAfter.get(rank) ?? 1 });
     this.started.add(rank);
-    const flags = [...this.s.args, "--partition-file", this.partitionFile, "--status-file", statusPath(this.dir, rank)];
+    const flags = [
+      ...this.s.args,
+      "--partition-file",
+      this.partitionFile,
+      "--status-file",
+      statusPath(this.dir, rank),
+    ];
     const child = spawnRank(rank, this.clusterFile, this.dir, flags);
     this.children[rank] = child;
     this.exits.push(waitExit(child, rank));
@@ -101,7 +116,13 @@ export class ScenarioCtx {
     }
     child.kill("SIGKILL");
     this.children[rank] = null;
-    const entry = { rank, atUs: nowUs(), restartUs: null, lastStatus: null as StatusSnapshot | null, leaderRound };
+    const entry = {
+      rank,
+      atUs: nowUs(),
+      restartUs: null,
+      lastStatus: null as StatusSnapshot | null,
+      leaderRound,
+    };
     this.record.kills.push(entry);
     return exited(child).then(() => {
       entry.lastStatus = this.statusOf(rank);
@@ -157,7 +178,13 @@ export class ScenarioCtx {
    * they must also have generated work in that window that is committed only after the ranks killed
    * before it are restarted (the quiet is not for want of work).
    */
-  expectQuiet(ranks: number[], fromUs: number, toUs: number, why: string, heldUntilRestart = false): void {
+  expectQuiet(
+    ranks: number[],
+    fromUs: number,
+    toUs: number,
+    why: string,
+    heldUntilRestart = false,
+  ): void {
     this.record.quiet.push({ ranks, fromUs, toUs, why, heldUntilRestart });
   }
 
@@ -167,7 +194,8 @@ export class ScenarioCtx {
     for (;;) {
       const running = this.children.flatMap((c, r) => (c ? [r] : []));
       if (running.every((r) => countCommits(this.logPath(r)) >= count)) return;
-      if (Date.now() > until) return this.fail(`the cluster did not reach ${count} commits in ${timeoutMs / 1000} s`);
+      if (Date.now() > until)
+        return this.fail(`the cluster did not reach ${count} commits in ${timeoutMs / 1000} s`);
       await sleep(50);
     }
   }
@@ -246,7 +274,9 @@ function readLog(path: string): LogTimes {
 
 function checkerEntry(): string[] {
   const isTs = import.meta.url.endsWith(".ts");
-  const entry = fileURLToPath(new URL(isTs ? "../../checker/cli.ts" : "../../checker/cli.js", import.meta.url));
+  const entry = fileURLToPath(
+    new URL(isTs ? "../../checker/cli.ts" : "../../checker/cli.js", import.meta.url),
+  );
   return [...(isTs ? ["--import", "tsx"] : []), entry];
 }
 
@@ -260,17 +290,26 @@ function runChecker(dir: string, n: number): Promise<CheckerSummary | string> {
   const json = join(dir, "check.json");
   const logs = Array.from({ length: n }, (_, r) => join(dir, `rank-${r}.log`));
   return new Promise((resolve) => {
-    execFile(process.execPath, [...checkerEntry(), "--json", json, ...logs], { timeout: 120_000 }, (err, stdout, stderr) => {
-      try {
-        resolve(JSON.parse(readFileSync(json, "utf8")) as CheckerSummary);
-      } catch {
-        resolve(`checker failed: ${stderr.trim() || stdout.trim() || String(err)}`);
-      }
-    });
+    execFile(
+      process.execPath,
+      [...checkerEntry(), "--json", json, ...logs],
+      { timeout: 120_000 },
+      (err, stdout, stderr) => {
+        try {
+          resolve(JSON.parse(readFileSync(json, "utf8")) as CheckerSummary);
+        } catch {
+          resolve(`checker failed: ${stderr.trim() || stdout.trim() || String(err)}`);
+        }
+      },
+    );
   });
 }
 
-export async function runScenario(s: Scenario, baseDir: string, deadlineMs: number): Promise<ScenarioResult> {
+export async function runScenario(
+  s: Scenario,
+  baseDir: string,
+  deadlineMs: number,
+): Promise<ScenarioResult> {
   const t0 = Date.now();
   const dir = join(baseDir, s.name);
   rmSync(dir, { recursive: true, force: true });
@@ -286,14 +325,22 @@ export async function runScenario(s: Scenario, baseDir: string, deadlineMs: numb
     for (let r = 0; r < s.n; r++) if (!s.lateRanks?.includes(r)) ctx.start(r);
     await s.script(ctx);
     // Every process started (restarts included) must end on its own, converged.
-    for (let settled = 0; settled < ctx.exits.length; settled = ctx.exits.length) await Promise.all(ctx.exits.slice(settled));
+    for (let settled = 0; settled < ctx.exits.length; settled = ctx.exits.length)
+      await Promise.all(ctx.exits.slice(settled));
     const finals = await Promise.all(ctx.exits);
     for (let r = 0; r < s.n; r++) {
       const last = [...finals].reverse().find((o) => o.rank === r);
       if (!last) ctx.fail(`rank ${r} never ran`);
-      else if (last.code !== 0) ctx.fail(`rank ${r} ended with ${last.signal ?? `exit code ${last.code}`}: ${last.stderr.trim().split("\n").pop() ?? ""}`);
-      else if (!last.stdout.includes("converged;")) ctx.fail(`rank ${r} did not converge: ${last.stdout.trim()}`);
-      summaries[r] = last?.stdout.trim().split("\n").find((l) => l.startsWith(`rank ${r}: `));
+      else if (last.code !== 0)
+        ctx.fail(
+          `rank ${r} ended with ${last.signal ?? `exit code ${last.code}`}: ${last.stderr.trim().split("\n").pop() ?? ""}`,
+        );
+      else if (!last.stdout.includes("converged;"))
+        ctx.fail(`rank ${r} did not converge: ${last.stdout.trim()}`);
+      summaries[r] = last?.stdout
+        .trim()
+        .split("\n")
+        .find((l) => l.startsWith(`rank ${r}: `));
     }
   } finally {
     clearTimeout(deadline);
@@ -302,13 +349,24 @@ export async function runScenario(s: Scenario, baseDir: string, deadlineMs: numb
   }
   ctx.pollStatuses(); // the statuses written at exit
   const logs = Array.from({ length: s.n }, (_, r) => readLog(ctx.logPath(r)));
-  const confirmed = confirmAll(ctx.record, { n: s.n, args: s.args, logs, histories: ctx.histories, summaries, endUs: nowUs() });
-  writeFileSync(join(dir, "faults.json"), JSON.stringify({ ...ctx.record, problems: confirmed }, null, 1) + "\n");
+  const confirmed = confirmAll(ctx.record, {
+    n: s.n,
+    args: s.args,
+    logs,
+    histories: ctx.histories,
+    summaries,
+    endUs: nowUs(),
+  });
+  writeFileSync(
+    join(dir, "faults.json"),
+    JSON.stringify({ ...ctx.record, problems: confirmed }, null, 1) + "\n",
+  );
   for (const p of confirmed) ctx.fail(p);
   const check = await runChecker(dir, s.n);
   if (typeof check === "string") ctx.fail(check);
   else if (!check.pass) {
-    for (const [rule, v] of Object.entries(check.rules)) if (!v.pass) ctx.fail(`${rule}: ${v.violations[0] ?? "violated"}`);
+    for (const [rule, v] of Object.entries(check.rules))
+      if (!v.pass) ctx.fail(`${rule}: ${v.violations[0] ?? "violated"}`);
   }
   return {
     name: s.name,
@@ -327,7 +385,9 @@ export function faultToCommit(faultUs: number | null, logs: readonly LogTimes[])
   for (const l of logs) for (const [id, t] of l.generated) generatedAt.set(id, t);
   let first = Infinity;
   for (const l of logs) {
-    for (const c of l.commits) if (c.atUs > faultUs && c.atUs < first && (generatedAt.get(c.id) ?? 0) > faultUs) first = c.atUs;
+    for (const c of l.commits)
+      if (c.atUs > faultUs && c.atUs < first && (generatedAt.get(c.id) ?? 0) > faultUs)
+        first = c.atUs;
   }
   return first === Infinity ? null : (first - faultUs) / 1000;
 }

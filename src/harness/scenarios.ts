@@ -4,7 +4,14 @@
 // logs, the status files and the summary lines (scenario_checks.ts): a fault that did not take
 // effect fails its scenario.
 import { join } from "node:path";
-import { nowUs, runScenario, sleep, type Scenario, type ScenarioCtx, type ScenarioResult } from "./scenario_runner.js";
+import {
+  nowUs,
+  runScenario,
+  sleep,
+  type Scenario,
+  type ScenarioCtx,
+  type ScenarioResult,
+} from "./scenario_runner.js";
 
 interface Pace {
   /** Seconds of generation per rank. */
@@ -13,7 +20,19 @@ interface Pace {
   faultMs: number;
 }
 
-const base = (pace: Pace, extra: string[] = [], perRound = 200) => ["-o", "100", "-l", String(perRound), "-t", String(pace.t), "--rate", "200", "--grace", "60", ...extra];
+const base = (pace: Pace, extra: string[] = [], perRound = 200) => [
+  "-o",
+  "100",
+  "-l",
+  String(perRound),
+  "-t",
+  String(pace.t),
+  "--rate",
+  "200",
+  "--grace",
+  "60",
+  ...extra,
+];
 
 async function pauseFor(ctx: ScenarioCtx, ranks: number[], ms: number): Promise<void> {
   ranks.forEach((r) => ctx.pause(r));
@@ -27,11 +46,31 @@ function matrix(pace: Pace): Scenario[] {
   const list: Scenario[] = [];
   for (const n of [3, 5]) {
     list.push({ name: `normal-${n}`, n, args: base(pace), script: quiet });
-    list.push({ name: `delay-1-30ms-${n}`, n, args: base(pace, ["--delay", "1-30", "--seed", String(n)]), script: quiet });
-    list.push({ name: `drop-10pct-${n}`, n, args: base(pace, ["--drop", "0.1", "--seed", String(n)]), script: quiet });
-    list.push({ name: `drop-30pct-${n}`, n, args: base(pace, ["--drop", "0.3", "--seed", String(n)]), script: quiet });
+    list.push({
+      name: `delay-1-30ms-${n}`,
+      n,
+      args: base(pace, ["--delay", "1-30", "--seed", String(n)]),
+      script: quiet,
+    });
+    list.push({
+      name: `drop-10pct-${n}`,
+      n,
+      args: base(pace, ["--drop", "0.1", "--seed", String(n)]),
+      script: quiet,
+    });
+    list.push({
+      name: `drop-30pct-${n}`,
+      n,
+      args: base(pace, ["--drop", "0.3", "--seed", String(n)]),
+      script: quiet,
+    });
   }
-  list.push({ name: "dup-20pct-5", n: 5, args: base(pace, ["--dup", "0.2", "--seed", "9"]), script: quiet });
+  list.push({
+    name: "dup-20pct-5",
+    n: 5,
+    args: base(pace, ["--dup", "0.2", "--seed", "9"]),
+    script: quiet,
+  });
   // SIGSTOP some ranks for the fault time once the run is under way, then SIGCONT them.
   const pausing = (name: string, ranks: number[]): Scenario => ({
     name,
@@ -69,14 +108,22 @@ function matrix(pace: Pace): Scenario[] {
     lateRanks: [4],
     script: (ctx) => ctx.startLate(4, 2000), // thousands committed without it (checked: each of the others)
   });
-  list.push({ name: "kill-three-of-5", n: 5, args: base(pace), script: (ctx) => killThree(ctx, pace) });
+  list.push({
+    name: "kill-three-of-5",
+    n: 5,
+    args: base(pace),
+    script: (ctx) => killThree(ctx, pace),
+  });
   list.push({
     name: "partition-minority-5",
     n: 5,
     args: base(pace),
     script: async (ctx) => {
       await ctx.waitCommits(300);
-      ctx.partition([[0, 1, 2], [3, 4]]);
+      ctx.partition([
+        [0, 1, 2],
+        [3, 4],
+      ]);
       ctx.markFault();
       await sleep(pace.faultMs);
       ctx.heal();
@@ -102,7 +149,8 @@ async function killThree(ctx: ScenarioCtx, pace: Pace): Promise<void> {
 }
 
 function line(r: ScenarioResult): string {
-  const fault = r.faultToCommitMs === null ? "" : `  fault->commit ${r.faultToCommitMs.toFixed(0)} ms`;
+  const fault =
+    r.faultToCommitMs === null ? "" : `  fault->commit ${r.faultToCommitMs.toFixed(0)} ms`;
   const why = r.pass ? "" : `  (${r.problems.slice(0, 3).join("; ")})`;
   return `${r.name.padEnd(22)} ${r.pass ? "pass" : "FAIL"}  commits ${r.commits.join(",")}${fault}  [${r.seconds.toFixed(1)} s]${why}`;
 }
@@ -128,7 +176,10 @@ async function main(): Promise<number> {
   return failed === 0 ? 0 : 1;
 }
 
-main().then((code) => process.exit(code), (e: unknown) => {
-  process.stderr.write(`scenarios: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`scenarios: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  },
+);

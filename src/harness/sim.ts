@@ -14,7 +14,9 @@ interface SimArgs {
 }
 
 function usage(msg: string): never {
-  process.stderr.write(`sim: ${msg}\nusage: sim [--seeds N] [--from S] [--ranks N] [--seed S (replay one)] [--inject-bug ${BUG_NAMES.join("|")}] [--stop-on-fail]\n`);
+  process.stderr.write(
+    `sim: ${msg}\nusage: sim [--seeds N] [--from S] [--ranks N] [--seed S (replay one)] [--inject-bug ${BUG_NAMES.join("|")}] [--stop-on-fail]\n`,
+  );
   process.exit(2);
 }
 
@@ -32,7 +34,8 @@ function parseArgs(argv: string[]): SimArgs {
     if (flag === "--inject-bug") {
       if (!BUG_NAMES.includes(value as BugName)) usage(`unknown bug ${value}`);
       a.bug = value as BugName;
-    } else if (!Number.isInteger(num) || num < 0) usage(`${flag} needs a whole number, not ${value}`);
+    } else if (!Number.isInteger(num) || num < 0)
+      usage(`${flag} needs a whole number, not ${value}`);
     else if (flag === "--seeds") a.seeds = num;
     else if (flag === "--from") a.from = num;
     else if (flag === "--ranks") a.ranks = num;
@@ -63,7 +66,8 @@ function describe(r: SeedResult): string {
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const bugs = args.bug ? [args.bug] : [];
-  const seeds = args.one !== null ? [args.one] : Array.from({ length: args.seeds }, (_, i) => args.from + i);
+  const seeds =
+    args.one !== null ? [args.one] : Array.from({ length: args.seeds }, (_, i) => args.from + i);
   const t0 = Date.now();
   let failed = 0;
   let virtualMs = 0;
@@ -75,7 +79,9 @@ async function main(): Promise<number> {
       process.stdout.write(describe(r) + "\n");
       if (args.stopOnFail) break;
     } else if (args.one !== null) {
-      process.stdout.write(`seed ${seed} pass (trace ${r.traceHash}, commits ${r.commits.join(",")})\n`);
+      process.stdout.write(
+        `seed ${seed} pass (trace ${r.traceHash}, commits ${r.commits.join(",")})\n`,
+      );
     }
   }
   const minutes = (Date.now() - t0) / 60_000;
@@ -87,7 +93,10 @@ async function main(): Promise<number> {
   return failed === 0 ? 0 : 1;
 }
 
-main().then((code) => process.exit(code), (e: unknown) => {
-  process.stderr.write(`sim: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`sim: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);

@@ -56,11 +56,18 @@ export class FrameDecoder {
     }
     const parsed = wireMsg.safeParse(json);
     if (!parsed.success) {
-      const t = typeof json === "object" && json !== null && "t" in json ? String((json as { t: unknown }).t) : "?";
+      const t =
+        typeof json === "object" && json !== null && "t" in json
+          ? String((json as { t: unknown }).t)
+          : "?";
       const known = wireMsg.options.some((o) => o.shape.t.value === t);
-      return this.sink.problem(known ? "malformed" : "unknown", known ? `bad ${t} frame` : `unknown frame type ${t.slice(0, 40)}`);
+      return this.sink.problem(
+        known ? "malformed" : "unknown",
+        known ? `bad ${t} frame` : `unknown frame type ${t.slice(0, 40)}`,
+      );
     }
-    if (parsed.data.from >= this.n) return this.sink.problem("malformed", `sender ${parsed.data.from} is not in the cluster`);
+    if (parsed.data.from >= this.n)
+      return this.sink.problem("malformed", `sender ${parsed.data.from} is not in the cluster`);
     this.sink.message(parsed.data);
   }
 }

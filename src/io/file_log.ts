@@ -51,6 +51,6 @@ export class FileLogSink implements LogSink {
     this.parts = [];
     this.bytes = 0;
     const buf = Buffer.from(chunk, "utf8");
-    for (let off = 0; off < buf.length; ) off += writeSync(this.fd, buf, off, buf.length - off);
+    for (let off = 0; off < buf.length;) off += writeSync(this.fd, buf, off, buf.length - off);
   }
 }

@@ -44,14 +44,28 @@ export class TcpTransport implements Transport {
   private lastMsg: WireMsg | null = null;
   private lastFrame: Buffer = Buffer.alloc(0);
   private readonly warned = new Set<string>();
-  readonly stats: TransportStats = { framesOut: 0, framesIn: 0, droppedOut: 0, malformed: 0, oversized: 0, unknown: 0 };
+  readonly stats: TransportStats = {
+    framesOut: 0,
+    framesIn: 0,
+    droppedOut: 0,
+    malformed: 0,
+    oversized: 0,
+    unknown: 0,
+  };
 
   constructor(
     private readonly me: number,
     private readonly addrs: readonly PeerAddress[],
     private readonly warn: (line: string) => void = (line) => process.stderr.write(line + "\n"),
   ) {
-    this.peers = addrs.map(() => ({ socket: null, connected: false, queue: [], queuedBytes: 0, backoffMs: 20, retry: null }));
+    this.peers = addrs.map(() => ({
+      socket: null,
+      connected: false,
+      queue: [],
+      queuedBytes: 0,
+      backoffMs: 20,
+      retry: null,
+    }));
   }
 
   /** Start listening on this rank's address; rejects (e.g. EADDRINUSE) without side effects. */
@@ -80,7 +94,10 @@ export class TcpTransport implements Transport {
       const peer = this.peers[to];
       if (!peer) return;
       const frame = this.encode(msg);
-      if (peer.queuedBytes + frame.length > QUEUE_LIMIT_BYTES || (peer.socket?.writableLength ?? 0) > SOCKET_BACKLOG_LIMIT) {
+      if (
+        peer.queuedBytes + frame.length > QUEUE_LIMIT_BYTES ||
+        (peer.socket?.writableLength ?? 0) > SOCKET_BACKLOG_LIMIT
+      ) {
         this.stats.droppedOut++;
         return;
       }
@@ -126,7 +143,10 @@ export class TcpTransport implements Transport {
     for (const msg of local) this.handler(msg);
     for (const peer of this.peers) {
       if (!peer.connected || !peer.socket || peer.queue.length === 0) continue;
-      const data = peer.queue.length === 1 ? (peer.queue[0] as Buffer) : Buffer.concat(peer.queue, peer.queuedBytes);
+      const data =
+        peer.queue.length === 1
+          ? (peer.queue[0] as Buffer)
+          : Buffer.concat(peer.queue, peer.queuedBytes);
       this.stats.framesOut += peer.queue.length;
       peer.queue = [];
       peer.queuedBytes = 0;
@@ -188,6 +208,8 @@ export class TcpTransport implements Transport {
     // One line per kind of problem, not one per frame: a noisy peer must not flood stderr.
     if (this.warned.has(kind)) return;
     this.warned.add(kind);
-    this.warn(`rank ${this.me}: dropped a ${kind} frame from ${socket.remoteAddress}:${socket.remotePort}: ${detail} (further ones are counted, not shown)`);
+    this.warn(
+      `rank ${this.me}: dropped a ${kind} frame from ${socket.remoteAddress}:${socket.remotePort}: ${detail} (further ones are counted, not shown)`,
+    );
   }
 }

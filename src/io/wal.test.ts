@@ -1,4 +1,11 @@
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -45,7 +52,9 @@ describe("WAL", () => {
     expect(order).toEqual(["first", "second", "third"]);
     expect(w.syncs).toBe(2);
     await w.close();
-    expect(await new WalStorage(path, { fsync: true, warn: () => {} }).load()).toEqual(RECS.slice(0, 2));
+    expect(await new WalStorage(path, { fsync: true, warn: () => {} }).load()).toEqual(
+      RECS.slice(0, 2),
+    );
   });
 
   it("a checkpoint taken while an fdatasync runs keeps every record and resolves the waiters", async () => {
@@ -59,7 +68,10 @@ describe("WAL", () => {
     w.append({ r: "promise", round: 9 });
     await w.sync();
     await w.close();
-    expect(await new WalStorage(path, { fsync: true, warn: () => {} }).load()).toEqual([...RECS, { r: "promise", round: 9 }]);
+    expect(await new WalStorage(path, { fsync: true, warn: () => {} }).load()).toEqual([
+      ...RECS,
+      { r: "promise", round: 9 },
+    ]);
   });
 
   it("recovers what was synced, across a reopen, and appends after it", async () => {
@@ -101,7 +113,10 @@ describe("WAL", () => {
     const good = Buffer.concat(RECS.map(encodeRecord));
     const last = encodeRecord({ r: "floor", seq: 5 });
     last.writeUInt8(last.readUInt8(last.length - 1) ^ 0xff, last.length - 1);
-    expect(scanWal(Buffer.concat([good, last]))).toEqual({ records: RECS, validBytes: good.length });
+    expect(scanWal(Buffer.concat([good, last]))).toEqual({
+      records: RECS,
+      validBytes: good.length,
+    });
   });
 
   it("refuses a log corrupted in the middle (valid records after a bad one)", async () => {
@@ -125,7 +140,10 @@ describe("WAL", () => {
     await w.sync();
     await w.close();
     const r = new WalStorage(path, { fsync: true, warn: () => {} });
-    expect(await r.load()).toEqual([{ r: "promise", round: 3 }, { r: "floor", seq: 7 }]);
+    expect(await r.load()).toEqual([
+      { r: "promise", round: 3 },
+      { r: "floor", seq: 7 },
+    ]);
     await r.close();
   });
 });

@@ -67,7 +67,8 @@ export class AcceptedLog {
         continue;
       }
       const round = this.rounds[i] as number;
-      if (current && current[1] === round && current[0] + current[2].length === seq) current[2].push(id);
+      if (current && current[1] === round && current[0] + current[2].length === seq)
+        current[2].push(id);
       else {
         current = [seq, round, [id]];
         runs.push(current);

@@ -19,7 +19,10 @@ export class StepTime {
   constructor(private readonly who: string) {}
 
   enter(nowUs: number): void {
-    invariant(nowUs >= this.lastUs, () => `${this.who}: step at ${nowUs} µs after one at ${this.lastUs} µs`);
+    invariant(
+      nowUs >= this.lastUs,
+      () => `${this.who}: step at ${nowUs} µs after one at ${this.lastUs} µs`,
+    );
     this.lastUs = nowUs;
   }
 }

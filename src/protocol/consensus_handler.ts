@@ -45,7 +45,11 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
 
   constructor(private readonly cfg: ConsensusConfig) {
     this.proposer = new Proposer(cfg);
-    this.learner = new Learner({ me: cfg.me, emitCommits: cfg.emitCommits, onCommitted: (seq, id) => this.proposer.onCommitted(seq, id) });
+    this.learner = new Learner({
+      me: cfg.me,
+      emitCommits: cfg.emitCommits,
+      onCommitted: (seq, id) => this.proposer.onCommitted(seq, id),
+    });
     this.repair = new Repairer(cfg, this.learner);
     this.time = new StepTime(`rank ${cfg.me}: consensus`);
   }
@@ -87,7 +91,13 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
   /** Restart: commits and own instances from the log file, bindings from the write-ahead log. */
   restore(recovered: RecoveredLog, records: readonly StorageRecord[]): void {
     this.learner.restore(recovered.commits);
-    this.proposer.restore(recovered.generated, recovered.uncommitted, records, this.learner.commitIndex, new Set(recovered.commits));
+    this.proposer.restore(
+      recovered.generated,
+      recovered.uncommitted,
+      records,
+      this.learner.commitIndex,
+      new Set(recovered.commits),
+    );
   }
 
   /** Durable records describing the live bindings (for a write-ahead log checkpoint). */
@@ -136,7 +146,11 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
     return Math.min(this.proposer.wakeAt(), this.repair.statusDue.at);
   }
 
-  private onNet(msg: Extract<ConsensusIn, { kind: "net" }>["msg"], nowUs: number, out: Effect[]): void {
+  private onNet(
+    msg: Extract<ConsensusIn, { kind: "net" }>["msg"],
+    nowUs: number,
+    out: Effect[],
+  ): void {
     switch (msg.t) {
       case "want":
         return this.proposer.onWant(msg, (s) => this.learner.isOpen(s), nowUs, out);
@@ -153,7 +167,10 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
   }
 
   private broadcastStatus(out: Effect[]): void {
-    this.repair.broadcastStatus({ backlog: this.backlog, generated: this.proposer.stats.generated, note: this.note }, out);
+    this.repair.broadcastStatus(
+      { backlog: this.backlog, generated: this.proposer.stats.generated, note: this.note },
+      out,
+    );
   }
 
   private notifyLocal(out: Effect[]): void {

@@ -41,7 +41,9 @@ describe("Deadline", () => {
         d.fired(1_000);
       }
     };
-    expect(spin).toThrow(new InvariantError("deadline offer-again fired 65 times at 1000 µs: the loop would spin"));
+    expect(spin).toThrow(
+      new InvariantError("deadline offer-again fired 65 times at 1000 µs: the loop would spin"),
+    );
   });
 
   it("firing at later instants is fine however often", () => {

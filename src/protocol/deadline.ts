@@ -43,7 +43,11 @@ export class Deadline {
     if (nowUs === this.lastFiredUs) this.firesAtLastInstant++;
     else this.firesAtLastInstant = 1;
     this.lastFiredUs = nowUs;
-    invariant(this.firesAtLastInstant <= MAX_FIRES_AT_ONE_INSTANT, () => `deadline ${this.name} fired ${this.firesAtLastInstant} times at ${nowUs} µs: the loop would spin`);
+    invariant(
+      this.firesAtLastInstant <= MAX_FIRES_AT_ONE_INSTANT,
+      () =>
+        `deadline ${this.name} fired ${this.firesAtLastInstant} times at ${nowUs} µs: the loop would spin`,
+    );
     return true;
   }
 }

@@ -1,6 +1,16 @@
 // What flows between the four processors of one rank, and what a processor's pure logic asks its
 // shell to do (effects). Pure logic never performs I/O: it appends effects to an array.
-import type { AckMsg, GatherMsg, GrantMsg, ImposeMsg, LogMsg, OfferMsg, ReadMsg, WantMsg, WireMsg } from "./messages.js";
+import type {
+  AckMsg,
+  GatherMsg,
+  GrantMsg,
+  ImposeMsg,
+  LogMsg,
+  OfferMsg,
+  ReadMsg,
+  WantMsg,
+  WireMsg,
+} from "./messages.js";
 
 export type BumpReason = "timeout" | "giveup";
 
@@ -19,9 +29,7 @@ export interface LocalStatus {
 export type RoundChange = { kind: "round"; round: number };
 
 export type LeaderIn =
-  | RoundChange
-  | { kind: "net"; msg: GatherMsg | AckMsg | OfferMsg | GrantMsg }
-  | LocalStatus;
+  RoundChange | { kind: "net"; msg: GatherMsg | AckMsg | OfferMsg | GrantMsg } | LocalStatus;
 
 export type FollowerIn = RoundChange | { kind: "net"; msg: ReadMsg | ImposeMsg } | LocalStatus;
 

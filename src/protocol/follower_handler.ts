@@ -7,7 +7,13 @@
 import { StepTime } from "./assert.js";
 import { Deadline } from "./deadline.js";
 import { AcceptedLog } from "./accepted_log.js";
-import { leaderOf, type Effect, type FollowerIn, type ProcessorLogic, type StorageRecord } from "./effects.js";
+import {
+  leaderOf,
+  type Effect,
+  type FollowerIn,
+  type ProcessorLogic,
+  type StorageRecord,
+} from "./effects.js";
 import type { ImposeMsg, ReadMsg } from "./messages.js";
 
 /** How far above its floor an acceptor accepts (a bound against hostile frames, not a protocol limit). */
@@ -50,9 +56,11 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
   /** Rebuild acceptor state from durable records (in append order). */
   restore(records: readonly StorageRecord[]): void {
     for (const rec of records) {
-      if (rec.r === "promise") this.restoredPromise = this.promised = Math.max(this.promised, rec.round);
+      if (rec.r === "promise")
+        this.restoredPromise = this.promised = Math.max(this.promised, rec.round);
       else if (rec.r === "floor") this.log.raiseFloor(rec.seq);
-      else if (rec.r === "accept") rec.ids.forEach((id, i) => this.log.set(rec.seq + i, rec.round, id));
+      else if (rec.r === "accept")
+        rec.ids.forEach((id, i) => this.log.set(rec.seq + i, rec.round, id));
     }
     this.round = this.promised;
   }
@@ -66,7 +74,8 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
 
   state(): AcceptorState {
     const entries: AcceptorState["entries"] = [];
-    for (const [seq, round, ids] of this.log.runsFrom(0)) ids.forEach((id, i) => entries.push({ seq: seq + i, round, id }));
+    for (const [seq, round, ids] of this.log.runsFrom(0))
+      ids.forEach((id, i) => entries.push({ seq: seq + i, round, id }));
     return { promised: this.promised, floor: this.log.floor, entries };
   }
 
@@ -76,7 +85,8 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
       { r: "promise", round: this.promised },
       { r: "floor", seq: this.log.floor },
     ];
-    for (const [seq, round, ids] of this.log.runsFrom(0)) recs.push({ r: "accept", round, seq, ids });
+    for (const [seq, round, ids] of this.log.runsFrom(0))
+      recs.push({ r: "accept", round, seq, ids });
     return recs;
   }
 
@@ -104,7 +114,10 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
     if (!this.silence.fired(nowUs)) return;
     this.stats.timeouts++;
     this.silence.arm(nowUs + this.timeoutUs); // one bump request per silence period
-    out.push({ kind: "toMsg", msg: { kind: "bump", round: this.round, reason: "timeout", by: "follower" } });
+    out.push({
+      kind: "toMsg",
+      msg: { kind: "bump", round: this.round, reason: "timeout", by: "follower" },
+    });
   }
 
   wakeAt(): number {
@@ -118,7 +131,14 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
     out.push({
       kind: "send",
       to: msg.from,
-      msg: { t: "gather", from: this.me, round: msg.round, floor: this.log.floor, runs: this.log.runsFrom(msg.base), backlog: this.backlog },
+      msg: {
+        t: "gather",
+        from: this.me,
+        round: msg.round,
+        floor: this.log.floor,
+        runs: this.log.runsFrom(msg.base),
+        backlog: this.backlog,
+      },
     });
   }
 
@@ -128,19 +148,40 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
     if (msg.seq + msg.ids.length - this.log.floor > MAX_AHEAD) return; // no correct leader is that far ahead
     if (msg.ids.length > 0) {
       msg.ids.forEach((id, i) => this.log.set(msg.seq + i, msg.round, id));
-      out.push({ kind: "persist", record: { r: "accept", round: msg.round, seq: msg.seq, ids: msg.ids } });
+      out.push({
+        kind: "persist",
+        record: { r: "accept", round: msg.round, seq: msg.seq, ids: msg.ids },
+      });
     }
     this.stats.acks++;
     const last = this.acks[this.acks.length - 1];
     // Acks of one step leave at its end; contiguous ones to the same leader and round as one.
-    if (last && last.to === msg.from && last.round === msg.round && msg.ids.length > 0 && last.count > 0 && last.seq + last.count === msg.seq) {
+    if (
+      last &&
+      last.to === msg.from &&
+      last.round === msg.round &&
+      msg.ids.length > 0 &&
+      last.count > 0 &&
+      last.seq + last.count === msg.seq
+    ) {
       last.count += msg.ids.length;
     } else this.acks.push({ to: msg.from, round: msg.round, seq: msg.seq, count: msg.ids.length });
   }
 
   endStep(_nowUs: number, out: Effect[]): void {
     for (const a of this.acks) {
-      out.push({ kind: "send", to: a.to, msg: { t: "ack", from: this.me, round: a.round, seq: a.seq, count: a.count, backlog: this.backlog } });
+      out.push({
+        kind: "send",
+        to: a.to,
+        msg: {
+          t: "ack",
+          from: this.me,
+          round: a.round,
+          seq: a.seq,
+          count: a.count,
+          backlog: this.backlog,
+        },
+      });
     }
     this.acks = [];
   }
@@ -155,7 +196,11 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
   private promise(round: number, leader: number, out: Effect[]): boolean {
     if (round < this.promised && this.refusesLowerRounds()) {
       this.stats.nacks++;
-      out.push({ kind: "send", to: leader, msg: { t: "nack", from: this.me, round: this.promised } });
+      out.push({
+        kind: "send",
+        to: leader,
+        msg: { t: "nack", from: this.me, round: this.promised },
+      });
       return false;
     }
     if (round > this.promised) {

@@ -100,13 +100,24 @@ export class ImposePipeline {
   }
 
   /** Sync: re-impose best[seq] for the seqs that have one in [from, to]; want own instances for the holes. */
-  resync(from: number, to: number, best: Map<number, { round: number; id: string }>, nowUs: number, out: Effect[]): void {
+  resync(
+    from: number,
+    to: number,
+    best: Map<number, { round: number; id: string }>,
+    nowUs: number,
+    out: Effect[],
+  ): void {
     let seq = from;
     while (seq <= to) {
       const start = seq;
       if (best.has(seq)) {
         const ids: string[] = [];
-        for (let v = best.get(seq); v && seq <= to && ids.length < this.cfg.batch; v = best.get(++seq)) ids.push(v.id);
+        for (
+          let v = best.get(seq);
+          v && seq <= to && ids.length < this.cfg.batch;
+          v = best.get(++seq)
+        )
+          ids.push(v.id);
         this.stats.reimposed += ids.length;
         this.openIds += ids.length;
         this.imposeBatch(start, ids, nowUs);
@@ -128,13 +139,20 @@ export class ImposePipeline {
     if (!this.allotting) return;
     const cap = this.cfg.batch * this.cfg.window;
     for (const rank of this.offers.ready) {
-      const room = Math.min(cap - this.openIds, this.cfg.maxPerRound - this.newImposed, LIMITS.maxIdsPerFrame);
+      const room = Math.min(
+        cap - this.openIds,
+        this.cfg.maxPerRound - this.newImposed,
+        LIMITS.maxIdsPerFrame,
+      );
       if (room <= 0) return;
       this.offers.ready.delete(rank);
       if (this.offers.allotted.has(rank)) continue; // its grant brings its next offer
       const k = Math.min(room, this.offers.allotment(rank, this.nextSeq));
       if (k <= 0) continue;
-      this.sendWant({ seq: this.nextSeq, max: k, to: rank, hole: false, firstUs: nowUs, sentUs: nowUs }, out);
+      this.sendWant(
+        { seq: this.nextSeq, max: k, to: rank, hole: false, firstUs: nowUs, sentUs: nowUs },
+        out,
+      );
       this.offers.allotted.add(rank);
       this.nextSeq += k;
       this.newImposed += k;
@@ -150,7 +168,8 @@ export class ImposePipeline {
     if (!want || want.to !== msg.from || msg.ids.length !== want.max) return;
     this.wants.delete(msg.seq);
     if (!want.hole) this.offers.allotted.delete(msg.from);
-    for (let i = 0; i < msg.ids.length; i += this.cfg.batch) this.imposeBatch(msg.seq + i, msg.ids.slice(i, i + this.cfg.batch), nowUs);
+    for (let i = 0; i < msg.ids.length; i += this.cfg.batch)
+      this.imposeBatch(msg.seq + i, msg.ids.slice(i, i + this.cfg.batch), nowUs);
     this.offers.ready.add(msg.from);
     this.serveOffers(nowUs, out);
   }
@@ -172,7 +191,13 @@ export class ImposePipeline {
     const retransmitUs = this.cfg.timeoutUs / 2;
     for (const b of this.batches.values()) {
       if (nowUs - b.sentUs < retransmitUs) continue;
-      const impose: WireMsg = { t: "impose", from: this.cfg.me, round: this.round, seq: b.seq, ids: b.ids };
+      const impose: WireMsg = {
+        t: "impose",
+        from: this.cfg.me,
+        round: this.round,
+        seq: b.seq,
+        ids: b.ids,
+      };
       for (let r = 0; r < this.cfg.n; r++) {
         if (b.acked[r]) continue;
         this.stats.retransmits++;
@@ -196,13 +221,19 @@ export class ImposePipeline {
   }
 
   flushImposes(nowUs: number, out: Effect[]): void {
-    for (const [seq, ids] of mergeRuns(this.unsent)) this.hooks.broadcast({ t: "impose", from: this.cfg.me, round: this.round, seq, ids }, nowUs, out);
+    for (const [seq, ids] of mergeRuns(this.unsent))
+      this.hooks.broadcast(
+        { t: "impose", from: this.cfg.me, round: this.round, seq, ids },
+        nowUs,
+        out,
+      );
     this.unsent = [];
   }
 
   /** Chosen values are facts whatever the round: they always leave, before an end or a new round. */
   flushCommits(out: Effect[]): void {
-    for (const [seq, ids] of mergeRuns(this.toCommit)) out.push({ kind: "broadcast", msg: { t: "commit", from: this.cfg.me, seq, ids } });
+    for (const [seq, ids] of mergeRuns(this.toCommit))
+      out.push({ kind: "broadcast", msg: { t: "commit", from: this.cfg.me, seq, ids } });
     this.toCommit = [];
   }
 
@@ -210,20 +241,33 @@ export class ImposePipeline {
     for (let s = seq; s < seq + count; s += this.cfg.batch) {
       const max = Math.min(this.cfg.batch, seq + count - s);
       this.stats.holesFilled += max;
-      this.sendWant({ seq: s, max, to: this.cfg.me, hole: true, firstUs: nowUs, sentUs: nowUs }, out);
+      this.sendWant(
+        { seq: s, max, to: this.cfg.me, hole: true, firstUs: nowUs, sentUs: nowUs },
+        out,
+      );
     }
   }
 
   private sendWant(w: Want, out: Effect[]): void {
     if (!this.wants.has(w.seq)) this.openIds += w.max;
     this.wants.set(w.seq, w);
-    out.push({ kind: "send", to: w.to, msg: { t: "want", from: this.cfg.me, round: this.round, seq: w.seq, max: w.max } });
+    out.push({
+      kind: "send",
+      to: w.to,
+      msg: { t: "want", from: this.cfg.me, round: this.round, seq: w.seq, max: w.max },
+    });
   }
 
   /** A batch is tracked (acks, retransmission) on its own, but leaves at the end of the step,
    * merged with the adjacent batches of the same step into one frame. */
   private imposeBatch(seq: number, ids: string[], nowUs: number): void {
-    const batch: Batch = { seq, ids, acked: new Array<boolean>(this.cfg.n).fill(false), acks: 0, sentUs: nowUs };
+    const batch: Batch = {
+      seq,
+      ids,
+      acked: new Array<boolean>(this.cfg.n).fill(false),
+      acks: 0,
+      sentUs: nowUs,
+    };
     this.batches.set(seq, batch);
     this.unsent.push(batch);
   }

@@ -49,7 +49,14 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
   private localCommit = 0;
   private localBacklog = 0;
   private readonly quorum: number;
-  readonly stats: LeaderStats = { roundsLed: 0, committed: 0, reimposed: 0, holesFilled: 0, giveUps: 0, retransmits: 0 };
+  readonly stats: LeaderStats = {
+    roundsLed: 0,
+    committed: 0,
+    reimposed: 0,
+    holesFilled: 0,
+    giveUps: 0,
+    retransmits: 0,
+  };
   private readonly time: StepTime;
 
   constructor(
@@ -78,7 +85,10 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
     this.time.enter(nowUs);
     switch (input.kind) {
       case "round":
-        if (input.round > this.round || (input.round === this.round && this.phase === "idle" && this.leads(input.round))) {
+        if (
+          input.round > this.round ||
+          (input.round === this.round && this.phase === "idle" && this.leads(input.round))
+        ) {
           this.enterRound(input.round, nowUs, out);
         }
         return;
@@ -131,7 +141,10 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
   }
 
   private enterRound(round: number, nowUs: number, out: Effect[]): void {
-    invariant(round >= this.round, () => `rank ${this.cfg.me}: leader moved from round ${this.round} back to ${round}`);
+    invariant(
+      round >= this.round,
+      () => `rank ${this.cfg.me}: leader moved from round ${this.round} back to ${round}`,
+    );
     this.pipeline.flushCommits(out);
     this.pipeline.reset(round);
     this.round = round;
@@ -205,7 +218,12 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
 
   private tickReading(nowUs: number, out: Effect[]): void {
     if (this.readAgain.fired(nowUs)) {
-      const read: WireMsg = { t: "read", from: this.cfg.me, round: this.round, base: this.readBase };
+      const read: WireMsg = {
+        t: "read",
+        from: this.cfg.me,
+        round: this.round,
+        base: this.readBase,
+      };
       for (let r = 0; r < this.cfg.n; r++) {
         if (this.gathers.has(r)) continue;
         this.stats.retransmits++;
@@ -220,7 +238,11 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
     this.pipeline.retransmit(nowUs, out);
     if (this.heartbeat.fired(nowUs)) {
       // Heartbeat: an empty impose keeps followers from timing out and collects their backlogs.
-      this.broadcast({ t: "impose", from: this.cfg.me, round: this.round, seq: this.pipeline.nextSeq, ids: [] }, nowUs, out);
+      this.broadcast(
+        { t: "impose", from: this.cfg.me, round: this.round, seq: this.pipeline.nextSeq, ids: [] },
+        nowUs,
+        out,
+      );
     }
     // Only work under way can stall; an idle leader holding its round is not stuck.
     if (this.pipeline.busy) this.maybeGiveUp(nowUs, out);
@@ -237,7 +259,10 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
     if (!this.noProgress.fired(nowUs)) return;
     this.stats.giveUps++;
     this.progressed(nowUs);
-    out.push({ kind: "toMsg", msg: { kind: "bump", round: this.round, reason: "giveup", by: "leader" } });
+    out.push({
+      kind: "toMsg",
+      msg: { kind: "bump", round: this.round, reason: "giveup", by: "leader" },
+    });
   }
 
   private broadcast(msg: WireMsg, nowUs: number, out: Effect[]): void {

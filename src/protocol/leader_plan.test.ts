@@ -3,8 +3,24 @@ import { mergeRuns, OfferBook, syncPlan } from "./leader_plan.js";
 
 describe("leader plan", () => {
   it("sync: chosen below the highest floor; per open seq the value of the highest round", () => {
-    const gather = (floor: number, runs: Array<[number, number, string[]]>) => ({ t: "gather" as const, from: 0, round: 9, floor, runs, backlog: 0 });
-    const plan = syncPlan([gather(1, [[0, 2, ["a", "b", "c"]]]), gather(0, [[2, 5, ["C"]], [6, 1, ["g"]]])], 0);
+    const gather = (floor: number, runs: Array<[number, number, string[]]>) => ({
+      t: "gather" as const,
+      from: 0,
+      round: 9,
+      floor,
+      runs,
+      backlog: 0,
+    });
+    const plan = syncPlan(
+      [
+        gather(1, [[0, 2, ["a", "b", "c"]]]),
+        gather(0, [
+          [2, 5, ["C"]],
+          [6, 1, ["g"]],
+        ]),
+      ],
+      0,
+    );
     expect(plan.chosenBelow).toBe(1);
     expect(plan.maxSeen).toBe(6);
     expect([...plan.best]).toEqual([

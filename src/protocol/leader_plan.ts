@@ -35,11 +35,14 @@ export function syncPlan(gathers: Iterable<GatherMsg>, readBase: number): SyncPl
 const MERGE_MAX = 4096;
 
 /** Batches as frames: sorted by seq, adjacent ones joined (up to MERGE_MAX ids each). */
-export function mergeRuns(batches: ReadonlyArray<{ seq: number; ids: string[] }>): Array<[number, string[]]> {
+export function mergeRuns(
+  batches: ReadonlyArray<{ seq: number; ids: string[] }>,
+): Array<[number, string[]]> {
   const runs: Array<[number, string[]]> = [];
   let last: [number, string[]] | undefined;
   for (const b of [...batches].sort((x, y) => x.seq - y.seq)) {
-    if (last && last[0] + last[1].length === b.seq && last[1].length + b.ids.length <= MERGE_MAX) last[1] = last[1].concat(b.ids);
+    if (last && last[0] + last[1].length === b.seq && last[1].length + b.ids.length <= MERGE_MAX)
+      last[1] = last[1].concat(b.ids);
     else runs.push((last = [b.seq, b.ids]));
   }
   return runs;
@@ -62,7 +65,8 @@ export class OfferBook {
   /** Keep the newest state a rank reported (its counters only grow within one life). */
   learn(rank: number, state: OfferState): void {
     const known = this.states.get(rank);
-    if (!known || known.epoch !== state.epoch || (state.enq >= known.enq && state.deq >= known.deq)) this.states.set(rank, state);
+    if (!known || known.epoch !== state.epoch || (state.enq >= known.enq && state.deq >= known.deq))
+      this.states.set(rank, state);
   }
 
   /** How many seqs to allot a rank: its pending instances, or enough to reach a seq it has an

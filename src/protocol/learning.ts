@@ -65,7 +65,11 @@ export class Learner {
         else this.ahead.set(s, id);
       }
     }
-    for (let next = this.ahead.get(this.log.length); next !== undefined; next = this.ahead.get(this.log.length)) {
+    for (
+      let next = this.ahead.get(this.log.length);
+      next !== undefined;
+      next = this.ahead.get(this.log.length)
+    ) {
       this.ahead.delete(this.log.length);
       this.commitOne(this.log.length, next, nowUs, out);
     }
@@ -80,11 +84,18 @@ export class Learner {
    * forged frame must not stop a rank), and said loudly: the simulator counts it as a violation. */
   private conflict(seq: number, kept: string, other: string, out: Effect[]): void {
     this.stats.conflicts++;
-    if (this.stats.conflicts <= 3) out.push({ kind: "warn", line: `rank ${this.cfg.me}: SAFETY VIOLATION: seq ${seq} committed as ${kept}, then offered as ${other}` });
+    if (this.stats.conflicts <= 3)
+      out.push({
+        kind: "warn",
+        line: `rank ${this.cfg.me}: SAFETY VIOLATION: seq ${seq} committed as ${kept}, then offered as ${other}`,
+      });
   }
 
   private commitOne(seq: number, id: string, nowUs: number, out: Effect[]): void {
-    invariant(seq === this.log.length, () => `rank ${this.cfg.me}: commit at seq ${seq} with the commit index at ${this.log.length}`);
+    invariant(
+      seq === this.log.length,
+      () => `rank ${this.cfg.me}: commit at seq ${seq} with the commit index at ${this.log.length}`,
+    );
     this.log.push(id);
     this.stats.committed++;
     out.push({ kind: "log", line: commitLine(id, seq, nowUs) });

@@ -61,6 +61,10 @@ export function parseLogLines(text: string): LogLine[] {
  * benchmark): one regular-expression scan over the text, with no per-line string or object made
  * beyond the match, which keeps it as fast as a bare matchAll (a generator of objects was ~25% slower).
  */
-export function eachLogLine(text: string, kind: LogLineKind, fn: (id: string, seq: number, atUs: number) => void): void {
+export function eachLogLine(
+  text: string,
+  kind: LogLineKind,
+  fn: (id: string, seq: number, atUs: number) => void,
+): void {
   for (const m of text.matchAll(ALL_LINES[kind])) fn(m[1] as string, Number(m[2]), Number(m[3]));
 }

@@ -11,7 +11,10 @@ export const LIMITS = {
   maxFrameBytes: 16 * 1024 * 1024,
 } as const;
 
-const rank = z.int().min(0).max(LIMITS.maxRanks - 1);
+const rank = z
+  .int()
+  .min(0)
+  .max(LIMITS.maxRanks - 1);
 const nat = z.int().min(0);
 const round = nat;
 /** Instance ids are printed inside `Instance[...]`, so they may not contain `]` or line breaks. */
@@ -59,11 +62,29 @@ const offerState = z.strictObject({
   upTo: z.int().min(-1),
 });
 /** A rank tells the leader of round what it has waiting. */
-export const offerMsg = z.strictObject({ t: z.literal("offer"), from: rank, round, state: offerState });
+export const offerMsg = z.strictObject({
+  t: z.literal("offer"),
+  from: rank,
+  round,
+  state: offerState,
+});
 /** The leader of round allots seqs [seq, seq+max) to the receiver: bind own instances there. */
-export const wantMsg = z.strictObject({ t: z.literal("want"), from: rank, round, seq: nat, max: z.int().min(1).max(LIMITS.maxIdsPerFrame) });
+export const wantMsg = z.strictObject({
+  t: z.literal("want"),
+  from: rank,
+  round,
+  seq: nat,
+  max: z.int().min(1).max(LIMITS.maxIdsPerFrame),
+});
 /** The owner's instances, durably bound to [seq, seq+ids.length), for the leader to impose. */
-export const grantMsg = z.strictObject({ t: z.literal("grant"), from: rank, round, seq: nat, ids, state: offerState });
+export const grantMsg = z.strictObject({
+  t: z.literal("grant"),
+  from: rank,
+  round,
+  seq: nat,
+  ids,
+  state: offerState,
+});
 export const nackMsg = z.strictObject({ t: z.literal("nack"), from: rank, round });
 /** The leader of round ends it; everyone moves to round next (> round), led by a rank that has work. */
 export const endMsg = z.strictObject({ t: z.literal("end"), from: rank, round, next: nat });
@@ -80,7 +101,12 @@ export const statusMsg = z.strictObject({
    * others it stopped generating, and that it sees the run converged). */
   note: z.int().min(0).max(0xffff),
 });
-export const fetchMsg = z.strictObject({ t: z.literal("fetch"), from: rank, seq: nat, max: z.int().min(1).max(LIMITS.maxIdsPerFrame) });
+export const fetchMsg = z.strictObject({
+  t: z.literal("fetch"),
+  from: rank,
+  seq: nat,
+  max: z.int().min(1).max(LIMITS.maxIdsPerFrame),
+});
 export const fetchedMsg = z.strictObject({ t: z.literal("fetched"), from: rank, seq: nat, ids });
 
 export const wireMsg = z.discriminatedUnion("t", [
@@ -119,5 +145,15 @@ export type WireMsg = z.infer<typeof wireMsg>;
 export type AcceptedRun = z.infer<typeof acceptedRun>;
 
 /** Messages that take part in rounds (a larger round seen in one of them bumps the receiver). */
-export type RoundMsg = ReadMsg | GatherMsg | ImposeMsg | AckMsg | NackMsg | EndMsg | PingMsg | OfferMsg | WantMsg | GrantMsg;
+export type RoundMsg =
+  | ReadMsg
+  | GatherMsg
+  | ImposeMsg
+  | AckMsg
+  | NackMsg
+  | EndMsg
+  | PingMsg
+  | OfferMsg
+  | WantMsg
+  | GrantMsg;
 export type LogMsg = CommitMsg | StatusMsg | FetchMsg | FetchedMsg;

@@ -83,7 +83,12 @@ export class MsgHandler implements ProcessorLogic<MsgIn> {
     }
   }
 
-  private onBumpRequest(seen: number, reason: string, by: "leader" | "follower" | "consensus", out: Effect[]): void {
+  private onBumpRequest(
+    seen: number,
+    reason: string,
+    by: "leader" | "follower" | "consensus",
+    out: Effect[],
+  ): void {
     if (seen < this.round) {
       // A repeated (or stale) bump is ignored, but the requester evidently missed the current
       // round (a dropped notification), so tell it again.
@@ -97,7 +102,10 @@ export class MsgHandler implements ProcessorLogic<MsgIn> {
   }
 
   private setRound(round: number, reason: string, out: Effect[]): void {
-    invariant(round > this.round, () => `rank ${this.me}: round would go from ${this.round} to ${round}`);
+    invariant(
+      round > this.round,
+      () => `rank ${this.me}: round would go from ${this.round} to ${round}`,
+    );
     this.round = round;
     this.stats.bumps++;
     this.announce(out);

@@ -65,11 +65,19 @@ export class Proposer {
   }
 
   /** Restart: own instances not committed go back to pending, live bindings are kept. */
-  restore(generated: number, uncommitted: readonly string[], records: readonly StorageRecord[], commitIndex: number, committed: ReadonlySet<string>): void {
+  restore(
+    generated: number,
+    uncommitted: readonly string[],
+    records: readonly StorageRecord[],
+    commitIndex: number,
+    committed: ReadonlySet<string>,
+  ): void {
     this.stats.generated = generated;
     const boundAt = new Map<string, number>(); // latest binding of each instance wins
-    for (const rec of records) if (rec.r === "bind") rec.ids.forEach((id, i) => boundAt.set(id, rec.seq + i));
-    for (const [id, seq] of boundAt) if (!committed.has(id) && seq >= commitIndex) this.bound.set(seq, id);
+    for (const rec of records)
+      if (rec.r === "bind") rec.ids.forEach((id, i) => boundAt.set(id, rec.seq + i));
+    for (const [id, seq] of boundAt)
+      if (!committed.has(id) && seq >= commitIndex) this.bound.set(seq, id);
     for (const id of uncommitted) {
       const seq = boundAt.get(id);
       if (seq === undefined || this.bound.get(seq) !== id) this.enqueue(id);
@@ -95,7 +103,8 @@ export class Proposer {
   takeDue(nowUs: number, out: Effect[], urgent = false): void {
     const source = this.cfg.source;
     if (!source) return;
-    for (let due = source.takeDue(nowUs, urgent); due > 0; due--) this.enqueue(this.newInstance(nowUs, out));
+    for (let due = source.takeDue(nowUs, urgent); due > 0; due--)
+      this.enqueue(this.newInstance(nowUs, out));
   }
 
   /** When this part needs a wake-up: the source's next instances, or the next offer retry. */
@@ -129,8 +138,23 @@ export class Proposer {
       ids.push(next);
     }
     // Bindings are durable before the grant reveals them (a restart must not propose them elsewhere).
-    if (firstNew >= 0) out.push({ kind: "persist", record: { r: "bind", seq: firstNew, ids: ids.slice(firstNew - want.seq) } });
-    out.push({ kind: "send", to: want.from, msg: { t: "grant", from: this.cfg.me, round: want.round, seq: want.seq, ids, state: this.offerState() } });
+    if (firstNew >= 0)
+      out.push({
+        kind: "persist",
+        record: { r: "bind", seq: firstNew, ids: ids.slice(firstNew - want.seq) },
+      });
+    out.push({
+      kind: "send",
+      to: want.from,
+      msg: {
+        t: "grant",
+        from: this.cfg.me,
+        round: want.round,
+        seq: want.seq,
+        ids,
+        state: this.offerState(),
+      },
+    });
     if (want.round === this.round) this.noteOffered(nowUs);
   }
 
@@ -152,18 +176,29 @@ export class Proposer {
     if (this.round < 0 || !this.hasWork()) return;
     if (this.pending.length > 0 && this.starved.fired(nowUs)) {
       this.starved.arm(nowUs + STARVED_TIMEOUTS * this.cfg.timeoutUs);
-      out.push({ kind: "toMsg", msg: { kind: "bump", round: this.round, reason: "giveup", by: "consensus" } });
+      out.push({
+        kind: "toMsg",
+        msg: { kind: "bump", round: this.round, reason: "giveup", by: "consensus" },
+      });
     }
     const o = this.offered;
     const fresh = o.round !== this.round || (this.enq > o.enq && !o.awaiting);
     if (!fresh && !this.offerAgain.fired(nowUs)) return;
     const leader = leaderOf(this.round, this.cfg.n);
-    out.push({ kind: "send", to: leader, msg: { t: "offer", from: this.cfg.me, round: this.round, state: this.offerState() } });
+    out.push({
+      kind: "send",
+      to: leader,
+      msg: { t: "offer", from: this.cfg.me, round: this.round, state: this.offerState() },
+    });
     this.noteOffered(nowUs);
   }
 
   private bind(seq: number, id: string): void {
-    invariant(!this.bound.has(seq), () => `rank ${this.cfg.me}: seq ${seq} bound to ${this.bound.get(seq)} would be rebound to ${id}`);
+    invariant(
+      !this.bound.has(seq),
+      () =>
+        `rank ${this.cfg.me}: seq ${seq} bound to ${this.bound.get(seq)} would be rebound to ${id}`,
+    );
     this.bound.set(seq, id);
   }
 

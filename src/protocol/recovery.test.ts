@@ -13,7 +13,12 @@ describe("recoverLog", () => {
       generateLine("1-2", 2, 14),
       "commit Instance[0-\n", // a line cut short by a crash
     ].join("");
-    expect(recoverLog(text, 1)).toEqual({ commits: ["0-0", "1-0"], generated: 3, uncommitted: ["1-1", "1-2"], problems: [] });
+    expect(recoverLog(text, 1)).toEqual({
+      commits: ["0-0", "1-0"],
+      generated: 3,
+      uncommitted: ["1-1", "1-2"],
+      problems: [],
+    });
   });
 
   it("an empty log is a fresh start", () => {

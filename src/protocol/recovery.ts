@@ -27,7 +27,10 @@ export function recoverLog(text: string, me: number): RecoveredLog {
       if (seq === commits.length) {
         commits.push(id);
         committed.add(id);
-      } else if (seq > commits.length) problems.push(`commit seq ${seq} after ${commits.length - 1}: later commits are fetched again`);
+      } else if (seq > commits.length)
+        problems.push(
+          `commit seq ${seq} after ${commits.length - 1}: later commits are fetched again`,
+        );
       continue;
     }
     // A generate line's seq is the generate counter.

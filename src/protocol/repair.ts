@@ -52,7 +52,8 @@ export class Repairer {
   onStatus(msg: StatusMsg, nowUs: number, out: Effect[]): void {
     this.peers[msg.from] = msg;
     let minAll = this.learner.commitIndex;
-    for (let r = 0; r < this.cfg.n; r++) if (r !== this.cfg.me) minAll = Math.min(minAll, this.peers[r]?.commitIndex ?? 0);
+    for (let r = 0; r < this.cfg.n; r++)
+      if (r !== this.cfg.me) minAll = Math.min(minAll, this.peers[r]?.commitIndex ?? 0);
     this.learner.maybeCompact(minAll);
     this.maybeFetch(nowUs, out);
   }
@@ -61,7 +62,11 @@ export class Repairer {
     const log = this.learner.log;
     if (msg.seq >= log.length || msg.seq < log.start) return;
     const ids = log.slice(msg.seq, msg.seq + Math.min(msg.max, this.cfg.fetchMax));
-    out.push({ kind: "send", to: msg.from, msg: { t: "fetched", from: this.cfg.me, seq: msg.seq, ids } });
+    out.push({
+      kind: "send",
+      to: msg.from,
+      msg: { t: "fetched", from: this.cfg.me, seq: msg.seq, ids },
+    });
   }
 
   onFetched(msg: FetchedMsg, nowUs: number, out: Effect[]): void {
@@ -95,12 +100,22 @@ export class Repairer {
     this.fetchSeq = commitIndex;
     this.fetchAgain.arm(nowUs + this.cfg.timeoutUs);
     this.stats.fetchesSent++;
-    out.push({ kind: "send", to: source, msg: { t: "fetch", from: this.cfg.me, seq: commitIndex, max: this.cfg.fetchMax } });
+    out.push({
+      kind: "send",
+      to: source,
+      msg: { t: "fetch", from: this.cfg.me, seq: commitIndex, max: this.cfg.fetchMax },
+    });
   }
 
   broadcastStatus(own: OwnProgress, out: Effect[]): void {
-    const status: StatusMsg = { t: "status", from: this.cfg.me, commitIndex: this.learner.commitIndex, ...own };
-    for (let r = 0; r < this.cfg.n; r++) if (r !== this.cfg.me) out.push({ kind: "send", to: r, msg: status });
+    const status: StatusMsg = {
+      t: "status",
+      from: this.cfg.me,
+      commitIndex: this.learner.commitIndex,
+      ...own,
+    };
+    for (let r = 0; r < this.cfg.n; r++)
+      if (r !== this.cfg.me) out.push({ kind: "send", to: r, msg: status });
   }
 
   private isBehind(): boolean {
@@ -119,7 +134,9 @@ export class Repairer {
     });
     if (ahead.length === 0) {
       // Only a gap (commits above a missing seq): ask the others in turn.
-      return this.cfg.n > 1 ? (this.cfg.me + 1 + (this.stats.fetchesSent % (this.cfg.n - 1))) % this.cfg.n : -1;
+      return this.cfg.n > 1
+        ? (this.cfg.me + 1 + (this.stats.fetchesSent % (this.cfg.n - 1))) % this.cfg.n
+        : -1;
     }
     return ahead[this.stats.fetchesSent % ahead.length] as number;
   }

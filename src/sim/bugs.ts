@@ -10,7 +10,12 @@ import { MsgHandler } from "../protocol/msg_handler.js";
 import type { ProcessorClasses } from "../rank_types.js";
 
 export type BugName = "skip-read" | "ack-before-persist" | "accept-lower-round" | "forget-bindings";
-export const BUG_NAMES: readonly BugName[] = ["skip-read", "ack-before-persist", "accept-lower-round", "forget-bindings"];
+export const BUG_NAMES: readonly BugName[] = [
+  "skip-read",
+  "ack-before-persist",
+  "accept-lower-round",
+  "forget-bindings",
+];
 
 /** A new leader imposes without reading what a majority accepted. */
 class SkipReadLeader extends LeaderHandler {

@@ -20,7 +20,8 @@ export function parseLog(rank: number, text: string, violations: string[]): Pars
       continue;
     }
     if (seq === commits.length) commits.push(id);
-    else if (seq < commits.length && commits[seq] !== id) violations.push(`rule 1: rank ${rank} seq ${seq} has ${commits[seq]} and ${id}`);
+    else if (seq < commits.length && commits[seq] !== id)
+      violations.push(`rule 1: rank ${rank} seq ${seq} has ${commits[seq]} and ${id}`);
     else if (seq < commits.length) violations.push(`strict: rank ${rank} commits seq ${seq} twice`);
     else violations.push(`strict: rank ${rank} has a gap before seq ${seq}`);
   }
@@ -36,7 +37,8 @@ export function checkLogs(texts: readonly string[], converged: boolean): string[
   const violations: string[] = [];
   const logs = texts.map((t, r) => parseLog(r, t, violations));
   logs.forEach((l, r) => {
-    if (l.commits.length === 0) violations.push(`validity: rank ${r} has empty commit (committed nothing)`);
+    if (l.commits.length === 0)
+      violations.push(`validity: rank ${r} has empty commit (committed nothing)`);
   });
   const generated = new Set(logs.flatMap((l) => l.generated));
   logs.forEach((l, r) => {
@@ -44,7 +46,8 @@ export function checkLogs(texts: readonly string[], converged: boolean): string[
     l.commits.forEach((id, seq) => {
       if (!generated.has(id)) violations.push(`rule 2: rank ${r} committed ${id}, never generated`);
       const before = seen.get(id);
-      if (before !== undefined) violations.push(`strict: rank ${r} committed ${id} at seqs ${before} and ${seq}`);
+      if (before !== undefined)
+        violations.push(`strict: rank ${r} committed ${id} at seqs ${before} and ${seq}`);
       seen.set(id, seq);
     });
   });
@@ -64,7 +67,10 @@ export function checkLogs(texts: readonly string[], converged: boolean): string[
     logs.forEach((l, r) => {
       const committed = new Set(l.commits);
       const lost = [...generated].filter((id) => !committed.has(id));
-      if (lost.length > 0) violations.push(`strict: rank ${r} never committed ${lost.length} generated instances (e.g. ${lost[0]})`);
+      if (lost.length > 0)
+        violations.push(
+          `strict: rank ${r} never committed ${lost.length} generated instances (e.g. ${lost[0]})`,
+        );
     });
   }
   return violations;

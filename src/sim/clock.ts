@@ -91,7 +91,7 @@ export class SimClock implements Clock {
   private push(t: Timer): void {
     const h = this.heap;
     h.push(t);
-    for (let i = h.length - 1; i > 0; ) {
+    for (let i = h.length - 1; i > 0;) {
       const p = (i - 1) >> 1;
       if (!this.less(h[i] as Timer, h[p] as Timer)) break;
       [h[i], h[p]] = [h[p] as Timer, h[i] as Timer];
@@ -105,7 +105,7 @@ export class SimClock implements Clock {
     const last = h.pop();
     if (h.length > 0 && last) {
       h[0] = last;
-      for (let i = 0; ; ) {
+      for (let i = 0; ;) {
         const l = 2 * i + 1;
         const r = l + 1;
         let m = i;

@@ -18,7 +18,13 @@ function parse(lines: string[]) {
 }
 
 async function runAndCheck(n: number, seed: number, faults: SimCluster["net"]["faults"]) {
-  const c = await SimCluster.start({ n, seed, faults, rank: { maxPerRound: 50, batch: 16 }, workload: { genSeconds: 2, rate: 200, graceSeconds: 20 } });
+  const c = await SimCluster.start({
+    n,
+    seed,
+    faults,
+    rank: { maxPerRound: 50, batch: 16 },
+    workload: { genSeconds: 2, rate: 200, graceSeconds: 20 },
+  });
   const allFinished = await c.runUntilFinished(40);
   await c.stop();
   const logs = c.logs.map((l) => parse(l.lines));
@@ -26,18 +32,31 @@ async function runAndCheck(n: number, seed: number, faults: SimCluster["net"]["f
   const summaries = c.ranks.map((r) => r.summary());
   // Recovery work the ranks did, summed: a leader resending an impose nobody acked, a rank fetching
   // commits it missed, an owner requeueing instances whose seq went to another value.
-  const sum = (of: (s: (typeof summaries)[number]) => number) => summaries.reduce((total, s) => total + of(s), 0);
+  const sum = (of: (s: (typeof summaries)[number]) => number) =>
+    summaries.reduce((total, s) => total + of(s), 0);
   const recovery = {
     retransmits: sum((s) => s.protocol.leader.retransmits),
     fetchesSent: sum((s) => s.consensus.fetchesSent),
     requeued: sum((s) => s.consensus.requeued),
   };
-  return { allFinished, logs, generated, summaries, net: { dropped: c.net.dropped, duplicated: c.net.duplicated }, recovery };
+  return {
+    allFinished,
+    logs,
+    generated,
+    summaries,
+    net: { dropped: c.net.dropped, duplicated: c.net.duplicated },
+    recovery,
+  };
 }
 
 describe("simulated cluster (real rank code, virtual time)", () => {
   it("3 ranks on a calm network: every generated instance is committed everywhere, in one order", async () => {
-    const { allFinished, logs, generated, summaries, net, recovery } = await runAndCheck(3, 1, { drop: 0, dup: 0, minDelayUs: 100, maxDelayUs: 300 });
+    const { allFinished, logs, generated, summaries, net, recovery } = await runAndCheck(3, 1, {
+      drop: 0,
+      dup: 0,
+      minDelayUs: 100,
+      maxDelayUs: 300,
+    });
     expect(allFinished).toBe(true);
     expect(allFinished).toBe(true);
     // Nothing lost or repeated, so nothing to recover: the faulty test's counters below mean something.
@@ -52,7 +71,12 @@ describe("simulated cluster (real rank code, virtual time)", () => {
   });
 
   it("dropped, duplicated and reordered messages lose no commit and fork nothing (5 ranks)", async () => {
-    const { allFinished, logs, generated, net, recovery } = await runAndCheck(5, 7, { drop: 0.2, dup: 0.1, minDelayUs: 100, maxDelayUs: 5000 });
+    const { allFinished, logs, generated, net, recovery } = await runAndCheck(5, 7, {
+      drop: 0.2,
+      dup: 0.1,
+      minDelayUs: 100,
+      maxDelayUs: 5000,
+    });
     expect(allFinished).toBe(true);
     // The faults happened, and the ranks had to work around the losses: leaders resent imposes
     // and ranks fetched the commits they missed (the calm run above does neither).

@@ -5,7 +5,11 @@ import { InvariantError } from "../protocol/assert.js";
 import { Rank } from "../rank.js";
 import { DEFAULTS, type RankConfig } from "../rank_types.js";
 import { BuggyStorage, buggyProcessors, type BugName } from "./bugs.js";
-import { BACKGROUND_DEFAULTS, BackgroundWorkload, type BackgroundOptions } from "../workload/driver.js";
+import {
+  BACKGROUND_DEFAULTS,
+  BackgroundWorkload,
+  type BackgroundOptions,
+} from "../workload/driver.js";
 import { SimClock } from "./clock.js";
 import { MemoryLogSink } from "./memory_log.js";
 import { CALM, SimNetwork, type NetFaults } from "./network.js";
@@ -75,12 +79,25 @@ export class SimCluster {
   private async build(me: number, over: Partial<BackgroundOptions>): Promise<Rank> {
     const cfg: RankConfig = { ...DEFAULTS, ...this.opts.rank, me, n: this.opts.n };
     const clock = this.clocks[me] as PausableClock;
-    const workload = new BackgroundWorkload(cfg, { ...BACKGROUND_DEFAULTS, ...this.opts.workload, ...over }, clock);
+    const workload = new BackgroundWorkload(
+      cfg,
+      { ...BACKGROUND_DEFAULTS, ...this.opts.workload, ...over },
+      clock,
+    );
     const bugs = this.opts.bugs ?? [];
     const disk = this.disks[me] as SimStorage;
     const storage = bugs.length > 0 ? new BuggyStorage(disk, bugs) : disk;
-    const ports = { clock, transport: this.net.transport(me), storage, logSink: this.logs[me] as MemoryLogSink };
-    const rank = await Rank.create(cfg, ports, { warn: (line) => this.warnings.push(line), source: workload.source, processors: buggyProcessors(bugs) });
+    const ports = {
+      clock,
+      transport: this.net.transport(me),
+      storage,
+      logSink: this.logs[me] as MemoryLogSink,
+    };
+    const rank = await Rank.create(cfg, ports, {
+      warn: (line) => this.warnings.push(line),
+      source: workload.source,
+      processors: buggyProcessors(bugs),
+    });
     this.ranks[me] = rank;
     this.workloads[me] = workload;
     return rank;
@@ -184,7 +201,10 @@ export class SimCluster {
       await tick();
       if (!done && !this.clock.fireNext()) {
         await tick();
-        if (!done) throw new Error("simulation stalled: nothing left to run and the awaited step never finished");
+        if (!done)
+          throw new Error(
+            "simulation stalled: nothing left to run and the awaited step never finished",
+          );
       }
     }
     return result;
@@ -210,13 +230,17 @@ class ClusterInvariants {
   check(me: number, rank: Rank): void {
     const from = this.seen[me] ?? 0;
     const commitIndex = rank.commitIndex;
-    if (commitIndex < from) throw new InvariantError(`rank ${me}: commit index went back from ${from} to ${commitIndex}`);
+    if (commitIndex < from)
+      throw new InvariantError(`rank ${me}: commit index went back from ${from} to ${commitIndex}`);
     if (commitIndex === from) return;
     rank.committedIds(from).forEach((id, i) => {
       const seq = from + i;
       const first = this.chosen[seq];
       if (first === undefined) this.chosen[seq] = id;
-      else if (first !== id) throw new InvariantError(`seq ${seq}: rank ${me} committed ${id}, another rank committed ${first}`);
+      else if (first !== id)
+        throw new InvariantError(
+          `seq ${seq}: rank ${me} committed ${id}, another rank committed ${first}`,
+        );
     });
     this.seen[me] = commitIndex;
   }

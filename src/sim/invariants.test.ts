@@ -27,7 +27,16 @@ describe("asserted invariants", () => {
     const clock = new SimClock(0);
     const net = new SimNetwork(clock, new Prng(1), 2);
     const cfg = { ...DEFAULTS, me: 0, n: 2, timeoutMs: 20 };
-    const rank = await Rank.create(cfg, { clock, transport: net.transport(0), storage: new SimStorage(), logSink: new MemoryLogSink() }, { processors: { Follower: BrokenFollower } });
+    const rank = await Rank.create(
+      cfg,
+      {
+        clock,
+        transport: net.transport(0),
+        storage: new SimStorage(),
+        logSink: new MemoryLogSink(),
+      },
+      { processors: { Follower: BrokenFollower } },
+    );
     rank.start();
     let failure: unknown = null;
     rank.failed.catch((e: unknown) => (failure = e));
@@ -58,6 +67,8 @@ describe("asserted invariants", () => {
       const r = await runSeed(drawPlan(seed, 5, ["accept-lower-round"]));
       found = r.violations.find((v) => v.startsWith("invariant at "));
     }
-    expect(found).toMatch(/^invariant at [\d.]+ ms: seq \d+: rank \d committed \S+, another rank committed \S+$/);
+    expect(found).toMatch(
+      /^invariant at [\d.]+ ms: seq \d+: rank \d committed \S+, another rank committed \S+$/,
+    );
   }, 300_000);
 });

@@ -93,7 +93,8 @@ export class SimNetwork {
     const verdict = this.model.decide(from, to);
     if (verdict.fate !== "sent") return;
     // Even a frame to itself goes through the clock: a rank never receives inside its own send.
-    for (const delayUs of verdict.delaysUs) this.clock.at(this.clock.nowUs() + delayUs, () => this.deliver(to, msg));
+    for (const delayUs of verdict.delaysUs)
+      this.clock.at(this.clock.nowUs() + delayUs, () => this.deliver(to, msg));
   }
 
   private deliver(to: number, msg: WireMsg): void {
@@ -104,7 +105,10 @@ export class SimNetwork {
       return;
     }
     this.delivered++;
-    this.trace = mix(mix(mix(this.trace, this.clock.nowUs() % 0x7fffffff), msg.from * 64 + to), msg.t.charCodeAt(0) * 256 + msg.t.length);
+    this.trace = mix(
+      mix(mix(this.trace, this.clock.nowUs() % 0x7fffffff), msg.from * 64 + to),
+      msg.t.charCodeAt(0) * 256 + msg.t.length,
+    );
     (this.handlers[to] as (msg: WireMsg) => void)(msg);
   }
 }

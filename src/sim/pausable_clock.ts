@@ -29,7 +29,9 @@ export class PausableClock implements Clock {
   }
 
   yieldNow(): Promise<void> {
-    return new Promise((resolve) => this.base.at(this.base.nowUs(), () => this.run({ fn: resolve, cancelled: false })));
+    return new Promise((resolve) =>
+      this.base.at(this.base.nowUs(), () => this.run({ fn: resolve, cancelled: false })),
+    );
   }
 
   get isPaused(): boolean {

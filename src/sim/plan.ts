@@ -67,7 +67,8 @@ function drawEvents(rng: Prng, n: number, safetyMs: number): FaultEvent[] {
     const atMs = rng.int(500, safetyMs - 1500);
     const forMs = rng.int(100, 5000);
     const kind = rng.pick(["partition", "pause", "crash"] as const);
-    if (kind === "partition") events.push({ atMs, forMs, kind, groups: randomSplit(rng, n), oneWay: rng.chance(0.3) });
+    if (kind === "partition")
+      events.push({ atMs, forMs, kind, groups: randomSplit(rng, n), oneWay: rng.chance(0.3) });
     else events.push({ atMs, forMs, kind, rank: rng.int(0, n - 1) });
   }
   return events.sort((a, b) => a.atMs - b.atMs);

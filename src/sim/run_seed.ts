@@ -21,7 +21,8 @@ function actions(c: SimCluster, plan: SeedPlan, e: FaultEvent): Timed[] {
   const end = Math.min(e.atMs + e.forMs, plan.safetyMs);
   if (e.kind === "partition") {
     const [a = [], b = []] = e.groups;
-    const cut = (on: boolean) => a.forEach((x) => b.forEach((y) => c.net.setCut(x, y, on, e.oneWay)));
+    const cut = (on: boolean) =>
+      a.forEach((x) => b.forEach((y) => c.net.setCut(x, y, on, e.oneWay)));
     return [
       { atMs: e.atMs, apply: () => cut(true) },
       { atMs: end, apply: () => cut(false) },
@@ -49,7 +50,12 @@ export async function runSeed(plan: SeedPlan): Promise<SeedResult> {
   const c = await SimCluster.start({
     n: plan.n,
     seed: plan.seed,
-    faults: { drop: plan.loss, dup: plan.dup, minDelayUs: plan.minDelayUs, maxDelayUs: plan.maxDelayUs },
+    faults: {
+      drop: plan.loss,
+      dup: plan.dup,
+      minDelayUs: plan.minDelayUs,
+      maxDelayUs: plan.maxDelayUs,
+    },
     syncUs: plan.syncUs,
     rank: {
       timeoutMs: plan.timeoutMs,
@@ -93,12 +99,20 @@ async function phases(c: SimCluster, plan: SeedPlan): Promise<SeedResult> {
   const virtualMs = c.elapsedMs();
   await c.stop();
   const result = summarize(c, plan, converged, virtualMs);
-  if (!converged) result.violations.push(`liveness: not every rank converged within ${plan.livenessMs / 1000} s after healing`);
+  if (!converged)
+    result.violations.push(
+      `liveness: not every rank converged within ${plan.livenessMs / 1000} s after healing`,
+    );
   for (const w of c.warnings) if (w.includes("SAFETY")) result.violations.push(w);
   return result;
 }
 
-function summarize(c: SimCluster, plan: SeedPlan, converged: boolean, virtualMs = c.elapsedMs()): SeedResult {
+function summarize(
+  c: SimCluster,
+  plan: SeedPlan,
+  converged: boolean,
+  virtualMs = c.elapsedMs(),
+): SeedResult {
   const texts = c.logs.map((l) => l.text());
   let h = c.net.trace;
   for (const t of texts) for (let i = 0; i < t.length; i += 1) h = mix(h, t.charCodeAt(i));

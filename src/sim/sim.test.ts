@@ -46,16 +46,26 @@ describe("the simulator's log checks", () => {
     expect(checkLogs([a, b], true)).toEqual([]);
   });
   it("catch a fork, a double commit, a gap, a commit never generated and a lost instance", () => {
-    expect(checkLogs([gen("a", 0) + gen("b", 1) + com("a", 0), com("b", 0)], false)[0]).toMatch(/rule 3/);
-    expect(checkLogs([gen("a", 0) + com("a", 0) + com("a", 1)], false)[0]).toMatch(/strict: .* at seqs 0 and 1/);
+    expect(checkLogs([gen("a", 0) + gen("b", 1) + com("a", 0), com("b", 0)], false)[0]).toMatch(
+      /rule 3/,
+    );
+    expect(checkLogs([gen("a", 0) + com("a", 0) + com("a", 1)], false)[0]).toMatch(
+      /strict: .* at seqs 0 and 1/,
+    );
     expect(checkLogs([gen("a", 0) + com("a", 1)], false)[0]).toMatch(/gap/);
     expect(checkLogs([com("x", 0)], false)[0]).toMatch(/rule 2/);
-    expect(checkLogs([gen("a", 0) + gen("b", 1) + com("a", 0)], true)[0]).toMatch(/never committed 1/);
+    expect(checkLogs([gen("a", 0) + gen("b", 1) + com("a", 0)], true)[0]).toMatch(
+      /never committed 1/,
+    );
   });
   it("fail a rank that committed nothing, converged or not (as the checker does)", () => {
     const a = gen("a", 0) + com("a", 0);
-    expect(checkLogs([a, gen("b", 0)], false)).toEqual(["validity: rank 1 has empty commit (committed nothing)"]);
-    expect(checkLogs([a, ""], true)).toContain("validity: rank 1 has empty commit (committed nothing)");
+    expect(checkLogs([a, gen("b", 0)], false)).toEqual([
+      "validity: rank 1 has empty commit (committed nothing)",
+    ]);
+    expect(checkLogs([a, ""], true)).toContain(
+      "validity: rank 1 has empty commit (committed nothing)",
+    );
     expect(checkLogs(["", ""], true)).toEqual([
       "validity: rank 0 has empty commit (committed nothing)",
       "validity: rank 1 has empty commit (committed nothing)",

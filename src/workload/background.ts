@@ -67,7 +67,9 @@ export class BackgroundRun {
     const ranksUp = 1 + rank.peers.filter((p, r) => p !== undefined && r !== this.cfg.me).length;
     this.schedule.maybeStart(nowUs, ranksUp, rank.generated);
     const finished = this.checkFinished(nowUs, rank);
-    const note = (nowUs >= this.schedule.endUs ? NOTE_GEN_DONE : 0) | (this.convergedSinceUs !== null ? NOTE_CONVERGED : 0);
+    const note =
+      (nowUs >= this.schedule.endUs ? NOTE_GEN_DONE : 0) |
+      (this.convergedSinceUs !== null ? NOTE_CONVERGED : 0);
     return { note, startedNow: !wasStarted && this.schedule.started, finished };
   }
 
@@ -84,15 +86,25 @@ export class BackgroundRun {
     this.convergedSinceUs ??= nowUs;
     // Linger until every peer said it sees the same (then everyone has heard enough), or for 20
     // status rounds at most: status messages may be lost, and a peer that left cannot repeat itself.
-    const allDone = rank.peers.every((p, r) => r === this.cfg.me || (p !== undefined && (p.note & NOTE_CONVERGED) !== 0));
+    const allDone = rank.peers.every(
+      (p, r) => r === this.cfg.me || (p !== undefined && (p.note & NOTE_CONVERGED) !== 0),
+    );
     const lingered = nowUs - this.convergedSinceUs;
-    if ((allDone && lingered >= this.everyUs) || lingered >= 20 * this.everyUs) return this.finish(true);
+    if ((allDone && lingered >= this.everyUs) || lingered >= 20 * this.everyUs)
+      return this.finish(true);
     return null;
   }
 
   private isConverged(rank: RankProgress): boolean {
     if (rank.backlog > 0 || rank.hasGap) return false;
-    return rank.peers.every((p, r) => r === this.cfg.me || (p !== undefined && (p.note & NOTE_GEN_DONE) !== 0 && p.backlog === 0 && p.commitIndex === rank.commitIndex));
+    return rank.peers.every(
+      (p, r) =>
+        r === this.cfg.me ||
+        (p !== undefined &&
+          (p.note & NOTE_GEN_DONE) !== 0 &&
+          p.backlog === 0 &&
+          p.commitIndex === rank.commitIndex),
+    );
   }
 
   private finish(converged: boolean): { converged: boolean } {

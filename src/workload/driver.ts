@@ -16,7 +16,11 @@ export interface BackgroundOptions {
   graceSeconds: number;
 }
 
-export const BACKGROUND_DEFAULTS: BackgroundOptions = { genSeconds: 10, rate: 100, graceSeconds: 30 };
+export const BACKGROUND_DEFAULTS: BackgroundOptions = {
+  genSeconds: 10,
+  rate: 100,
+  graceSeconds: 30,
+};
 
 /** The part of the library API the workload uses. */
 export interface DrivenRank {
@@ -40,7 +44,15 @@ export class BackgroundWorkload {
   ) {
     const { me, n } = rank;
     const { rate, genSeconds } = opts;
-    this.run = new BackgroundRun({ me, n, timeoutUs: rank.timeoutMs * 1000, rate, genSeconds, graceUs: opts.graceSeconds * 1e6, createdUs: clock.nowUs() });
+    this.run = new BackgroundRun({
+      me,
+      n,
+      timeoutUs: rank.timeoutMs * 1000,
+      rate,
+      genSeconds,
+      graceUs: opts.graceSeconds * 1e6,
+      createdUs: clock.nowUs(),
+    });
   }
 
   /** Give this to Rank.create: the rank takes the scheduled instances from it when they are due. */

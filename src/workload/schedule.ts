@@ -49,7 +49,9 @@ export class GenerationSchedule implements ProposalSource {
   }
 
   info(): GenerationInfo | null {
-    return this.started ? { startUs: this.startUs, endUs: this.endUs, ratePerS: this.rate, firstSeq: this.firstSeq } : null;
+    return this.started
+      ? { startUs: this.startUs, endUs: this.endUs, ratePerS: this.rate, firstSeq: this.firstSeq }
+      : null;
   }
 
   /** How many instances are due now (counted as generated), and when the next ones are. Wake-ups
@@ -62,7 +64,10 @@ export class GenerationSchedule implements ProposalSource {
     const target = Math.floor(((until - this.startUs) * this.rate) / 1e6);
     const due = Math.max(0, target - this.generated);
     this.generated += due;
-    this.nextUs = nowUs >= this.endUs ? Infinity : Math.ceil(Math.max(nowUs + GEN_TICK_US, this.startUs + ((target + 1) * 1e6) / this.rate));
+    this.nextUs =
+      nowUs >= this.endUs
+        ? Infinity
+        : Math.ceil(Math.max(nowUs + GEN_TICK_US, this.startUs + ((target + 1) * 1e6) / this.rate));
     return due;
   }
 }
