@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { JsonSummary } from "./report.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const T0 = 1_700_000_000_000_000;
@@ -13,6 +14,11 @@ interface CliRun {
   code: number;
   stdout: string;
   stderr: string;
+}
+
+/** The summary written by --json (read back as the type the checker writes). */
+async function readSummary(file: string): Promise<JsonSummary> {
+  return JSON.parse(await readFile(file, "utf8")) as JsonSummary;
 }
 
 function runChecker(args: readonly string[]): Promise<CliRun> {
@@ -129,7 +135,7 @@ describe("yasp-check CLI", () => {
     const summaryFile = join(dir, "summary.json");
     const result = await runChecker(["--json", summaryFile, ...files]);
     expect(result.code).toBe(1);
-    const summary = JSON.parse(await readFile(summaryFile, "utf8"));
+    const summary = await readSummary(summaryFile);
     expect(summary.ranks.map((rank: { commits: number }) => rank.commits)).toEqual([4, 4, 4]);
     expect(summary.rules.rule3).toMatchObject({ pass: false, violationCount: 4 });
     expect(summary.rules.rule1).toEqual({ pass: true, violationCount: 0, violations: [] });
@@ -158,7 +164,7 @@ describe("yasp-check CLI", () => {
           "---------- check safety --------------\npass\n",
       );
     }
-    const summary = JSON.parse(await readFile(summaryFile, "utf8"));
+    const summary = await readSummary(summaryFile);
     expect(summary).toMatchObject({
       pass: false,
       exitCode: 1,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { LogTimes, StatusSnapshot } from "./scenario_checks.js";
+import type { StatusSnapshot } from "./scenario_checks.js";
 import { confirmTakeover, confirmWasLeading, pickLeader } from "./scenario_leader.js";
 
 const S = 1_000_000; // µs per second
@@ -138,7 +138,7 @@ describe("the killed leader", () => {
         const commits = gen
           .map((g, i) => ({ seq: i, id: g.id, atUs: g.at + 20_000 }))
           .filter((c) => c.atUs >= commitFrom || c.atUs < kill);
-        return { commits, generated: new Map(gen.map((g) => [g.id, g.at])) } as LogTimes;
+        return { commits, generated: new Map(gen.map((g) => [g.id, g.at])) };
       });
 
     it("passes: a rank imposing a later round, and new work committed", () => {

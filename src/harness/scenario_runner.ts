@@ -298,7 +298,9 @@ function runChecker(dir: string, n: number): Promise<CheckerSummary | string> {
         try {
           resolve(JSON.parse(readFileSync(json, "utf8")) as CheckerSummary);
         } catch {
-          resolve(`checker failed: ${stderr.trim() || stdout.trim() || String(err)}`);
+          // Error's own toString, spelled out (the exec error's type hides it); null: it exited 0.
+          const error = err === null ? "exit 0 and no summary" : `${err.name}: ${err.message}`;
+          resolve(`checker failed: ${stderr.trim() || stdout.trim() || error}`);
         }
       },
     );

@@ -56,10 +56,7 @@ export class FrameDecoder {
     }
     const parsed = wireMsg.safeParse(json);
     if (!parsed.success) {
-      const t =
-        typeof json === "object" && json !== null && "t" in json
-          ? String((json as { t: unknown }).t)
-          : "?";
+      const t = typeof json === "object" && json !== null && "t" in json ? String(json.t) : "?";
       const known = wireMsg.options.some((o) => o.shape.t.value === t);
       return this.sink.problem(
         known ? "malformed" : "unknown",

@@ -51,7 +51,7 @@ async function runAndCheck(n: number, seed: number, faults: SimCluster["net"]["f
 
 describe("simulated cluster (real rank code, virtual time)", () => {
   it("3 ranks on a calm network: every generated instance is committed everywhere, in one order", async () => {
-    const { allFinished, logs, generated, summaries, net, recovery } = await runAndCheck(3, 1, {
+    const { allFinished, logs, generated, net, recovery } = await runAndCheck(3, 1, {
       drop: 0,
       dup: 0,
       minDelayUs: 100,

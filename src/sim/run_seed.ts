@@ -68,7 +68,7 @@ export async function runSeed(plan: SeedPlan): Promise<SeedResult> {
     bugs: plan.bugs,
     workload: { rate: plan.rate, genSeconds: plan.safetyMs / 1000, graceSeconds: 3600 },
   });
-  let broken: string | null = null;
+  let broken: string;
   try {
     return await phases(c, plan);
   } catch (e) {
