@@ -5,7 +5,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePorts, runCluster } from "../src/cli/launch.js";
-import { parseFaultCounters } from "../src/harness/scenario_checks.js";
+import { parseFaultCounters } from "../src/harness/scenario_evidence.js";
 import { runRank, tempDir } from "./helpers.js";
 
 const dir = tempDir("summary-faults");

@@ -1,31 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { StatusSnapshot } from "./scenario_checks.js";
+import type { StatusSnapshot } from "./scenario_evidence.js";
+import { every100ms, S, status } from "./scenario_fixtures.js";
 import { confirmTakeover, confirmWasLeading, pickLeader } from "./scenario_leader.js";
-
-const S = 1_000_000; // µs per second
-
-function status(rank: number, atUs: number, over: Partial<StatusSnapshot> = {}): StatusSnapshot {
-  return {
-    rank,
-    round: 5,
-    leader: 0,
-    leading: null,
-    commitIndex: 100,
-    atUs,
-    pid: 1000 + rank,
-    ...over,
-  };
-}
-/** Snapshots every 100 ms from fromUs to toUs. */
-const every100ms = (
-  rank: number,
-  fromUs: number,
-  toUs: number,
-  over: Partial<StatusSnapshot> = {},
-) =>
-  Array.from({ length: Math.floor((toUs - fromUs) / 100_000) + 1 }, (_, i) =>
-    status(rank, fromUs + i * 100_000, over),
-  );
 
 describe("pickLeader", () => {
   const now = 10 * S;

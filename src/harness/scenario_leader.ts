@@ -1,8 +1,8 @@
 // The leader of a running cluster, as its ranks report it in their status files, and the proof that
 // killing it took effect: it was leading the round it was picked for, and the others replaced it.
-// Pure functions, like the other checks in scenario_checks.ts (which calls these from confirmAll).
+// Pure functions, like the other checks (scenario_checks.ts calls these from confirmAll).
 import { quorumOf } from "../protocol/effects.js";
-import type { Commit, LogTimes, StatusSnapshot } from "./scenario_checks.js";
+import type { Commit, LogTimes, StatusSnapshot } from "./scenario_evidence.js";
 
 export type LeaderPick = { rank: number; round: number } | { problem: string };
 

@@ -11,15 +11,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SystemClock } from "../io/system_clock.js";
 import { spawnRank, statusPath, waitExit, writeCluster, type RankOutcome } from "../cli/launch.js";
-import {
-  confirmAll,
-  emptyRecord,
-  parseLog,
-  parseStatus,
-  type FaultRecord,
-  type LogTimes,
-  type StatusSnapshot,
-} from "./scenario_checks.js";
+import { confirmAll, emptyRecord, type FaultRecord } from "./scenario_checks.js";
+import { parseLog, parseStatus, type LogTimes, type StatusSnapshot } from "./scenario_evidence.js";
 import { pickLeader } from "./scenario_leader.js";
 
 export interface Scenario {
