@@ -1,29 +1,16 @@
 // Runs one fault scenario on real rank processes (127.0.0.1, free ports from the OS): starts the
-// ranks, plays the scenario's script of faults (SIGSTOP/SIGCONT, kill -9 and restart with the same
-// command, a partition file, a late start), waits for every rank to finish, then runs the checker
-// (as its own program) on the logs. Every process started here is stopped by PID before returning.
-// Each rank writes a status file that the runner reads every POLL_STATUS_MS: it names the real
-// leader for the scenarios that kill it, and with the logs and the summary lines it proves that
-// every fault the script played took effect (scenario_checks.ts), or the scenario fails.
-import { execFile, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+// ranks, plays the scenario's script of faults (scenario_ctx.ts), waits for every rank to finish,
+// confirms from the logs, the status files and the summary lines that every fault took effect
+// (scenario_checks.ts), or the scenario fails, then runs the checker (as its own program) on the
+// logs. Every process started here is stopped by PID before returning.
+import { execFile } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { SystemClock } from "../io/system_clock.js";
-import { spawnRank, statusPath, waitExit, writeCluster, type RankOutcome } from "../cli/launch.js";
-import { confirmAll, emptyRecord, type FaultRecord } from "./scenario_checks.js";
-import { parseLog, parseStatus, type LogTimes, type StatusSnapshot } from "./scenario_evidence.js";
-import { pickLeader } from "./scenario_leader.js";
-
-export interface Scenario {
-  name: string;
-  n: number;
-  /** Flags for every rank (besides -i, --cluster, --log-dir, --partition-file, --status-file). */
-  args: string[];
-  /** Ranks not started at the beginning (the script starts them). */
-  lateRanks?: number[];
-  script(ctx: ScenarioCtx): Promise<void>;
-}
+import { writeCluster } from "../cli/launch.js";
+import { confirmAll } from "./scenario_checks.js";
+import { nowUs, ScenarioCtx, type Scenario } from "./scenario_ctx.js";
+import { parseLog, type LogTimes } from "./scenario_evidence.js";
 
 export interface ScenarioResult {
   name: string;
@@ -34,227 +21,6 @@ export interface ScenarioResult {
   faultToCommitMs: number | null;
   problems: string[];
   seconds: number;
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** Now in µs on the ranks' clock (SystemClock: wall time at process start plus a monotonic clock). */
-const clock = new SystemClock();
-export const nowUs = () => clock.nowUs();
-
-/** How often the runner reads every rank's status file into its history (ranks write every 100 ms). */
-const POLL_STATUS_MS = 40;
-
-export class ScenarioCtx {
-  readonly children: (ChildProcess | null)[];
-  readonly exits: Promise<RankOutcome>[] = [];
-  readonly problems: string[] = [];
-  /** What the script did to the ranks, and when: confirmed against the logs and statuses at the end. */
-  readonly record: FaultRecord = emptyRecord();
-  /** Every distinct status each rank wrote (as read every POLL_STATUS_MS), in order. */
-  readonly histories: StatusSnapshot[][];
-  faultAtUs: number | null = null;
-  private readonly partitionFile: string;
-  private readonly started = new Set<number>();
-  /** Late ranks to be started once the others committed this many (set by startLate). */
-  private readonly lateAfter = new Map<number, number>();
-  private poller: NodeJS.Timeout | null = null;
-
-  constructor(
-    readonly s: Scenario,
-    readonly dir: string,
-    readonly clusterFile: string,
-  ) {
-    this.children = new Array<ChildProcess | null>(s.n).fill(null);
-    this.histories = Array.from({ length: s.n }, () => []);
-    this.partitionFile = join(dir, "partition.json");
-  }
-
-  start(rank: number): void {
-    const at = nowUs();
-    const down = this.record.kills.find((k) => k.rank === rank && k.restartUs === null);
-    if (down) down.restartUs = at;
-    if (!this.started.has(rank) && this.s.lateRanks?.includes(rank))
-      this.record.lateStarts.push({ rank, atUs: at, afterCommits: this.lateAfter.get(rank) ?? 1 });
-    this.started.add(rank);
-    const flags = [
-      ...this.s.args,
-      "--partition-file",
-      this.partitionFile,
-      "--status-file",
-      statusPath(this.dir, rank),
-    ];
-    const child = spawnRank(rank, this.clusterFile, this.dir, flags);
-    this.children[rank] = child;
-    this.exits.push(waitExit(child, rank));
-  }
-
-  /**
-   * Start a rank held back by lateRanks once every running rank has logged afterCommits commits;
-   * the check then confirms that each of the others had committed that many before it started.
-   * (A late rank started with start() is only required to start after some commit.)
-   */
-  async startLate(rank: number, afterCommits: number): Promise<void> {
-    await this.waitCommits(afterCommits);
-    this.lateAfter.set(rank, afterCommits);
-    this.start(rank);
-  }
-
-  /** kill -9: no chance to flush or say goodbye. Resolves once the process is gone, when its last
-   * status is read (the proof of what it was doing). leaderRound: it was killed as that round's leader. */
-  kill(rank: number, leaderRound: number | null = null): Promise<void> {
-    const child = this.children[rank];
-    if (!child) {
-      this.fail(`rank ${rank} is not running: cannot kill it`);
-      return Promise.resolve();
-    }
-    child.kill("SIGKILL");
-    this.children[rank] = null;
-    const entry = {
-      rank,
-      atUs: nowUs(),
-      restartUs: null,
-      lastStatus: null as StatusSnapshot | null,
-      leaderRound,
-    };
-    this.record.kills.push(entry);
-    return exited(child).then(() => {
-      entry.lastStatus = this.statusOf(rank);
-    });
-  }
-
-  /**
-   * The rank leading the cluster now (see pickLeader), read from the status files; while there is
-   * no clear leader, read again every 50 ms; after timeoutMs, fail the scenario and return null.
-   */
-  async findLeader(timeoutMs = 5000): Promise<{ rank: number; round: number } | null> {
-    const until = Date.now() + timeoutMs;
-    for (;;) {
-      const latest = this.children.map((c, r) => (c ? this.statusOf(r) : null));
-      const pick = pickLeader(latest, this.s.n, nowUs());
-      if ("rank" in pick) return pick;
-      if (Date.now() > until) {
-        this.fail(`no clear leader in ${timeoutMs / 1000} s: ${pick.problem}`);
-        return null;
-      }
-      await sleep(50);
-    }
-  }
-
-  pause(rank: number): void {
-    const child = this.children[rank];
-    if (!child) return this.fail(`rank ${rank} is not running: cannot pause it`);
-    child.kill("SIGSTOP");
-    this.record.pauses.push({ rank, atUs: nowUs(), resumeUs: null });
-  }
-
-  resume(rank: number): void {
-    const p = this.record.pauses.find((e) => e.rank === rank && e.resumeUs === null);
-    if (p) p.resumeUs = nowUs();
-    this.children[rank]?.kill("SIGCONT");
-  }
-
-  partition(groups: number[][]): void {
-    this.record.partitions.push({ groups, atUs: nowUs(), healUs: null });
-    const tmp = `${this.partitionFile}.tmp`;
-    writeFileSync(tmp, JSON.stringify(groups));
-    renameSync(tmp, this.partitionFile);
-  }
-
-  heal(): void {
-    const p = this.record.partitions.find((e) => e.healUs === null);
-    if (p) p.healUs = nowUs();
-    rmSync(this.partitionFile, { force: true });
-  }
-
-  /**
-   * These ranks must commit nothing new from fromUs to toUs (they have no majority). heldUntilRestart:
-   * they must also have generated work in that window that is committed only after the ranks killed
-   * before it are restarted (the quiet is not for want of work).
-   */
-  expectQuiet(
-    ranks: number[],
-    fromUs: number,
-    toUs: number,
-    why: string,
-    heldUntilRestart = false,
-  ): void {
-    this.record.quiet.push({ ranks, fromUs, toUs, why, heldUntilRestart });
-  }
-
-  /** Wait until every running rank has logged at least count commits (the cluster is at work). */
-  async waitCommits(count: number, timeoutMs = 30_000): Promise<void> {
-    const until = Date.now() + timeoutMs;
-    for (;;) {
-      const running = this.children.flatMap((c, r) => (c ? [r] : []));
-      if (running.every((r) => countCommits(this.logPath(r)) >= count)) return;
-      if (Date.now() > until)
-        return this.fail(`the cluster did not reach ${count} commits in ${timeoutMs / 1000} s`);
-      await sleep(50);
-    }
-  }
-
-  /** Remember now as the moment of the fault whose recovery time is reported. */
-  markFault(): void {
-    this.faultAtUs = nowUs();
-    writeFileSync(join(this.dir, "fault-at-us.txt"), `${this.faultAtUs}\n`);
-  }
-
-  /** The rank's status file as it is now (null: missing or unreadable). */
-  statusOf(rank: number): StatusSnapshot | null {
-    try {
-      return parseStatus(readFileSync(statusPath(this.dir, rank), "utf8"));
-    } catch {
-      return null;
-    }
-  }
-
-  /** Read every status file now; keep what is new. */
-  pollStatuses(): void {
-    for (let r = 0; r < this.s.n; r++) {
-      const s = this.statusOf(r);
-      const h = this.histories[r] as StatusSnapshot[];
-      const last = h[h.length - 1];
-      if (s && (!last || s.atUs !== last.atUs || s.pid !== last.pid)) h.push(s);
-    }
-  }
-
-  startPolling(): void {
-    this.poller = setInterval(() => this.pollStatuses(), POLL_STATUS_MS);
-  }
-
-  stopPolling(): void {
-    if (this.poller) clearInterval(this.poller);
-    this.poller = null;
-  }
-
-  logPath(rank: number): string {
-    return join(this.dir, `rank-${rank}.log`);
-  }
-
-  fail(problem: string): void {
-    this.problems.push(problem);
-  }
-
-  stopAll(): void {
-    for (const c of this.children) {
-      if (!c || c.exitCode !== null || c.signalCode !== null) continue;
-      c.kill("SIGCONT");
-      c.kill("SIGKILL");
-    }
-  }
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once("exit", () => resolve()));
-}
-
-function countCommits(path: string): number {
-  try {
-    return readFileSync(path, "utf8").split("\ncommit ").length - 1;
-  } catch {
-    return 0;
-  }
 }
 
 function readLog(path: string): LogTimes {
@@ -314,29 +80,12 @@ export async function runScenario(
     ctx.fail(`still running after ${deadlineMs / 1000} s: stopped`);
     ctx.stopAll();
   }, deadlineMs);
-  const summaries: (string | undefined)[] = new Array<string | undefined>(s.n).fill(undefined);
+  let summaries: (string | undefined)[];
   try {
     ctx.startPolling();
     for (let r = 0; r < s.n; r++) if (!s.lateRanks?.includes(r)) ctx.start(r);
     await s.script(ctx);
-    // Every process started (restarts included) must end on its own, converged.
-    for (let settled = 0; settled < ctx.exits.length; settled = ctx.exits.length)
-      await Promise.all(ctx.exits.slice(settled));
-    const finals = await Promise.all(ctx.exits);
-    for (let r = 0; r < s.n; r++) {
-      const last = [...finals].reverse().find((o) => o.rank === r);
-      if (!last) ctx.fail(`rank ${r} never ran`);
-      else if (last.code !== 0)
-        ctx.fail(
-          `rank ${r} ended with ${last.signal ?? `exit code ${last.code}`}: ${last.stderr.trim().split("\n").pop() ?? ""}`,
-        );
-      else if (!last.stdout.includes("converged;"))
-        ctx.fail(`rank ${r} did not converge: ${last.stdout.trim()}`);
-      summaries[r] = last?.stdout
-        .trim()
-        .split("\n")
-        .find((l) => l.startsWith(`rank ${r}: `));
-    }
+    summaries = await awaitRanks(ctx);
   } finally {
     clearTimeout(deadline);
     ctx.stopAll();
@@ -344,19 +93,7 @@ export async function runScenario(
   }
   ctx.pollStatuses(); // the statuses written at exit
   const logs = Array.from({ length: s.n }, (_, r) => readLog(ctx.logPath(r)));
-  const confirmed = confirmAll(ctx.record, {
-    n: s.n,
-    args: s.args,
-    logs,
-    histories: ctx.histories,
-    summaries,
-    endUs: nowUs(),
-  });
-  writeFileSync(
-    join(dir, "faults.json"),
-    JSON.stringify({ ...ctx.record, problems: confirmed }, null, 1) + "\n",
-  );
-  for (const p of confirmed) ctx.fail(p);
+  confirmFaults(ctx, logs, summaries);
   const check = await runChecker(dir, s.n);
   if (typeof check === "string") ctx.fail(check);
   else if (!check.pass) {
@@ -371,6 +108,53 @@ export async function runScenario(
     problems: ctx.problems,
     seconds: (Date.now() - t0) / 1000,
   };
+}
+
+/**
+ * Wait until every process started (restarts included) has ended: each rank's last life must end
+ * on its own, converged. Returns the summary line of each rank's last life (undefined: none).
+ */
+async function awaitRanks(ctx: ScenarioCtx): Promise<(string | undefined)[]> {
+  const summaries: (string | undefined)[] = new Array<string | undefined>(ctx.s.n).fill(undefined);
+  for (let settled = 0; settled < ctx.exits.length; settled = ctx.exits.length)
+    await Promise.all(ctx.exits.slice(settled));
+  const finals = await Promise.all(ctx.exits);
+  for (let r = 0; r < ctx.s.n; r++) {
+    const last = [...finals].reverse().find((o) => o.rank === r);
+    if (!last) ctx.fail(`rank ${r} never ran`);
+    else if (last.code !== 0)
+      ctx.fail(
+        `rank ${r} ended with ${last.signal ?? `exit code ${last.code}`}: ${last.stderr.trim().split("\n").pop() ?? ""}`,
+      );
+    else if (!last.stdout.includes("converged;"))
+      ctx.fail(`rank ${r} did not converge: ${last.stdout.trim()}`);
+    summaries[r] = last?.stdout
+      .trim()
+      .split("\n")
+      .find((l) => l.startsWith(`rank ${r}: `));
+  }
+  return summaries;
+}
+
+/** Confirm every fault the script recorded (a problem fails the scenario); kept in faults.json. */
+function confirmFaults(
+  ctx: ScenarioCtx,
+  logs: readonly LogTimes[],
+  summaries: readonly (string | undefined)[],
+): void {
+  const confirmed = confirmAll(ctx.record, {
+    n: ctx.s.n,
+    args: ctx.s.args,
+    logs,
+    histories: ctx.histories,
+    summaries,
+    endUs: nowUs(),
+  });
+  writeFileSync(
+    join(ctx.dir, "faults.json"),
+    JSON.stringify({ ...ctx.record, problems: confirmed }, null, 1) + "\n",
+  );
+  for (const p of confirmed) ctx.fail(p);
 }
 
 /** ms from the fault to the first commit (on any rank) of an instance generated after it. */

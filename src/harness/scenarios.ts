@@ -4,14 +4,8 @@
 // logs, the status files and the summary lines (scenario_checks.ts): a fault that did not take
 // effect fails its scenario.
 import { join } from "node:path";
-import {
-  nowUs,
-  runScenario,
-  sleep,
-  type Scenario,
-  type ScenarioCtx,
-  type ScenarioResult,
-} from "./scenario_runner.js";
+import { nowUs, sleep, type Scenario, type ScenarioCtx } from "./scenario_ctx.js";
+import { runScenario, type ScenarioResult } from "./scenario_runner.js";
 
 interface Pace {
   /** Seconds of generation per rank. */
