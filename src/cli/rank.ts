@@ -13,7 +13,7 @@ import { InvariantError } from "../protocol/assert.js";
 import { BackgroundWorkload } from "../workload/driver.js";
 import { checkFlags, loadCluster, loopbackCluster, UsageError } from "./config.js";
 import type { FaultyTransport } from "../faults/faulty_transport.js";
-import { faultSpec, watchPartition, withFaults } from "./faults.js";
+import { faultSpec, watchPartition, withFaults, type FaultSpec } from "./faults.js";
 import { parseRankArgs, type RankArgs } from "./options.js";
 import { startStatusFile } from "./status_file.js";
 
@@ -82,6 +82,69 @@ function summaryLine(r: {
   return `rank ${s.rank}: ${state}; generated ${s.generated}, committed ${s.committed} in ${r.secs.toFixed(1)} s; round ${s.rounds}${restart}; ${usage}; ${io}${injected}\n`;
 }
 
+/** The rank's log file and its write-ahead log, their directories made if need be. */
+function openFiles(args: RankArgs, rank: number): { logSink: FileLogSink; storage: WalStorage } {
+  const logSink = inDir(args["log-dir"], `rank-${rank}.log`, "log", (p) => new FileLogSink(p));
+  const storage = inDir(
+    args["data-dir"] ?? args["log-dir"],
+    `rank-${rank}.wal`,
+    "write-ahead log",
+    (p) => new WalStorage(p, { fsync: args.fsync, warn }),
+  );
+  return { logSink, storage };
+}
+
+/**
+ * Fault injection, on when any of --drop, --dup, --delay or --partition-file asks for it: the
+ * transport wrapped, and the partition file watched. Returns a no-op stopWatch when off.
+ */
+function injectFaults(
+  tcp: TcpTransport,
+  faults: FaultSpec,
+  partitionFile: string | undefined,
+  flags: { i: number; seed: number },
+  clock: SystemClock,
+): { faulty: FaultyTransport | null; stopWatch: () => void } {
+  const faulty =
+    faults.drop > 0 || faults.dup > 0 || faults.maxDelayMs > 0 || partitionFile !== undefined
+      ? withFaults(tcp, flags.i, faults, flags.seed, clock)
+      : null;
+  const stopWatch =
+    faulty && partitionFile !== undefined ? watchPartition(partitionFile, faulty, warn) : () => {};
+  return { faulty, stopWatch };
+}
+
+/** --status-file: the rank's status, its generation schedule and its fault counters, as JSON. */
+function statusFile(
+  path: string,
+  rank: Rank,
+  workload: BackgroundWorkload,
+  clock: SystemClock,
+  faulty: FaultyTransport | null,
+): () => void {
+  const snapshot = () => ({
+    ...rank.status(),
+    generation: workload.info(),
+    atUs: clock.nowUs(),
+    pid: process.pid,
+    ...(faulty ? { faults: { ...faulty.stats }, partition: faulty.groups } : {}),
+  });
+  return startStatusFile(path, snapshot, warn);
+}
+
+/** YASP_STATS=1: the protocol counters, one JSON line on stderr. */
+function printStats(rank: Rank): void {
+  const s = rank.summary();
+  process.stderr.write(
+    JSON.stringify({
+      rank: s.rank,
+      refused: s.refusedWrites,
+      consensus: s.consensus,
+      ...s.protocol,
+    }) + "\n",
+  );
+}
+
 async function main(): Promise<number> {
   const args = parseRankArgs(hideBin(process.argv));
   const flags = checkFlags(args);
@@ -89,27 +152,11 @@ async function main(): Promise<number> {
   if (flags.i >= cluster.length)
     throw new UsageError(`-i ${flags.i} is outside the cluster (ranks 0..${cluster.length - 1})`);
   const faults = faultSpec(flags.drop, flags.dup, args.delay);
-  const logSink = inDir(args["log-dir"], `rank-${flags.i}.log`, "log", (p) => new FileLogSink(p));
-  const storage = inDir(
-    args["data-dir"] ?? args["log-dir"],
-    `rank-${flags.i}.wal`,
-    "write-ahead log",
-    (p) => new WalStorage(p, { fsync: args.fsync, warn }),
-  );
+  const { logSink, storage } = openFiles(args, flags.i);
   const clock = new SystemClock();
   const tcp = new TcpTransport(flags.i, cluster);
   await listen(tcp, cluster[flags.i] as PeerAddress, flags.i);
-  const faulty =
-    faults.drop > 0 ||
-    faults.dup > 0 ||
-    faults.maxDelayMs > 0 ||
-    args["partition-file"] !== undefined
-      ? withFaults(tcp, flags.i, faults, flags.seed, clock)
-      : null;
-  const stopWatch =
-    faulty && args["partition-file"] !== undefined
-      ? watchPartition(args["partition-file"], faulty, warn)
-      : () => {};
+  const { faulty, stopWatch } = injectFaults(tcp, faults, args["partition-file"], flags, clock);
   const transport: Transport = faulty ?? tcp;
   const cfg: RankConfig = {
     ...DEFAULTS,
@@ -137,33 +184,15 @@ async function main(): Promise<number> {
   process.once("SIGTERM", onSignal);
   rank.start();
   workload.start(rank);
-  let stopStatus = () => {};
-  if (args["status-file"] !== undefined) {
-    const ft = faulty;
-    const snapshot = () => ({
-      ...rank.status(),
-      generation: workload.info(),
-      atUs: clock.nowUs(),
-      pid: process.pid,
-      ...(ft ? { faults: { ...ft.stats }, partition: ft.groups } : {}),
-    });
-    stopStatus = startStatusFile(args["status-file"], snapshot, warn);
-  }
+  const stopStatus =
+    args["status-file"] !== undefined
+      ? statusFile(args["status-file"], rank, workload, clock, faulty)
+      : () => {};
   const converged = await Promise.race([workload.finished, rank.failed]);
   stopWatch();
   await rank.stop();
   stopStatus();
-  if (process.env.YASP_STATS) {
-    const s = rank.summary();
-    process.stderr.write(
-      JSON.stringify({
-        rank: s.rank,
-        refused: s.refusedWrites,
-        consensus: s.consensus,
-        ...s.protocol,
-      }) + "\n",
-    );
-  }
+  if (process.env.YASP_STATS) printStats(rank);
   process.stdout.write(
     summaryLine({ rank, converged, secs: (clock.nowUs() - started) / 1e6, tcp, storage, faulty }),
   );

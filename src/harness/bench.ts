@@ -206,14 +206,28 @@ async function sweep(
   return points;
 }
 
+/** --long: the memory check (bench/long.{md,json}). */
+async function mainLong(): Promise<number> {
+  const r = await longRun(checkerPasses);
+  process.stdout.write(longReport(r));
+  mkdirSync("bench", { recursive: true });
+  writeLong(r);
+  return r.pass ? 0 : 1;
+}
+
+/** The results of a full run, kept in bench/results.{md,json}. */
+function writeResults(table: string, results: Results): void {
+  mkdirSync("bench", { recursive: true });
+  writeFileSync(
+    join("bench", "results.md"),
+    table +
+      `\nReproduce a row: npx yasp-cluster -n <ranks> --log-dir logs/bench -- <args>; args of each row are in results.json.\n`,
+  );
+  writeFileSync(join("bench", "results.json"), JSON.stringify(results, null, 2) + "\n");
+}
+
 async function main(): Promise<number> {
-  if (process.argv.includes("--long")) {
-    const r = await longRun(checkerPasses);
-    process.stdout.write(longReport(r));
-    mkdirSync("bench", { recursive: true });
-    writeLong(r);
-    return r.pass ? 0 : 1;
-  }
+  if (process.argv.includes("--long")) return mainLong();
   if (process.argv.includes("--report")) {
     process.stdout.write(
       renderResults(
@@ -264,15 +278,7 @@ async function main(): Promise<number> {
   const table = renderResults(results, only === null);
   process.stdout.write(table);
   // --quick and --point are for a quick look: print, and keep the results of the last full run.
-  if (!only && !quick) {
-    mkdirSync("bench", { recursive: true });
-    writeFileSync(
-      join("bench", "results.md"),
-      table +
-        `\nReproduce a row: npx yasp-cluster -n <ranks> --log-dir logs/bench -- <args>; args of each row are in results.json.\n`,
-    );
-    writeFileSync(join("bench", "results.json"), JSON.stringify(results, null, 2) + "\n");
-  }
+  if (!only && !quick) writeResults(table, results);
   return points.every((p) => p.checked) ? 0 : 1;
 }
 

@@ -36,6 +36,11 @@ async function pauseFor(ctx: ScenarioCtx, ranks: number[], ms: number): Promise<
 }
 
 function matrix(pace: Pace): Scenario[] {
+  return [...frameFaultScenarios(pace), ...processFaultScenarios(pace)];
+}
+
+/** No faults, then faults injected into the frames by the ranks' own flags. */
+function frameFaultScenarios(pace: Pace): Scenario[] {
   const quiet = async () => {};
   const list: Scenario[] = [];
   for (const n of [3, 5]) {
@@ -65,6 +70,12 @@ function matrix(pace: Pace): Scenario[] {
     args: base(pace, ["--dup", "0.2", "--seed", "9"]),
     script: quiet,
   });
+  return list;
+}
+
+/** Faults done to the rank processes and their links: pause, kill, late start, partition. */
+function processFaultScenarios(pace: Pace): Scenario[] {
+  const list: Scenario[] = [];
   // SIGSTOP some ranks for the fault time once the run is under way, then SIGCONT them.
   const pausing = (name: string, ranks: number[]): Scenario => ({
     name,
@@ -84,16 +95,7 @@ function matrix(pace: Pace): Scenario[] {
     name: "kill-leader-5",
     n: 5,
     args: base(pace, [], 10_000),
-    script: async (ctx) => {
-      await ctx.waitCommits(300);
-      const leader = await ctx.findLeader();
-      if (!leader) return;
-      const dead = ctx.kill(leader.rank, leader.round);
-      ctx.markFault();
-      await dead;
-      await sleep(pace.faultMs);
-      ctx.start(leader.rank); // the same command: it recovers from its WAL and log
-    },
+    script: (ctx) => killLeader(ctx, pace),
   });
   list.push({
     name: "late-start-5",
@@ -124,6 +126,18 @@ function matrix(pace: Pace): Scenario[] {
     },
   });
   return list;
+}
+
+/** Once the cluster is at work, kill -9 its leader; restart it after the fault time. */
+async function killLeader(ctx: ScenarioCtx, pace: Pace): Promise<void> {
+  await ctx.waitCommits(300);
+  const leader = await ctx.findLeader();
+  if (!leader) return;
+  const dead = ctx.kill(leader.rank, leader.round);
+  ctx.markFault();
+  await dead;
+  await sleep(pace.faultMs);
+  ctx.start(leader.rank); // the same command: it recovers from its WAL and log
 }
 
 /**
