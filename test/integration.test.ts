@@ -50,6 +50,7 @@ describe("3 real ranks over TCP", () => {
       Number(a.split(":")[1]),
     );
     const children: ChildProcess[] = [];
+    let total: number;
     try {
       const outcomes: Promise<RankOutcome>[] = [];
       for (let i = 0; i < 3; i++) {
@@ -70,9 +71,20 @@ describe("3 real ranks over TCP", () => {
       }
       await sendJunk(ports[0] as number);
       const results = await Promise.all(outcomes);
-      for (const r of results) {
+      // 900 scheduled instances per rank (3 s at 300/s). A leader change can add a few fillers
+      // (made-up instances filling holes, logged as generated) when the machine is busy, so the
+      // exact count is not the point: every rank commits every instance generated anywhere.
+      const counts = results.map((r) => {
         expect(r.code, r.stderr).toBe(0);
-        expect(r.stdout).toMatch(/converged; generated 900, committed 2700/);
+        const m = /converged; generated (\d+), committed (\d+)/.exec(r.stdout);
+        expect(m, r.stdout).not.toBeNull();
+        return { generated: Number(m?.[1]), committed: Number(m?.[2]) };
+      });
+      total = counts.reduce((sum, c) => sum + c.generated, 0);
+      for (const c of counts) {
+        expect(c.generated).toBeGreaterThanOrEqual(900);
+        expect(c.generated).toBeLessThan(1000);
+        expect(c.committed).toBe(total);
       }
       const warnings = (results[0] as RankOutcome).stderr.trim().split("\n");
       expect(warnings.length).toBeGreaterThanOrEqual(2);
@@ -90,7 +102,7 @@ describe("3 real ranks over TCP", () => {
     ]);
     expect(check.code, check.stdout + check.stderr).toBe(0);
     expect(check.stdout).toContain(
-      "node 0 commits 2700 times\nnode 1 commits 2700 times\nnode 2 commits 2700 times\n",
+      `node 0 commits ${total} times\nnode 1 commits ${total} times\nnode 2 commits ${total} times\n`,
     );
     expect(check.stdout).toMatch(/check validity -+\npass\n-+ check safety -+\npass\n/);
   }, 60_000);
