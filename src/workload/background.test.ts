@@ -4,10 +4,9 @@ import {
   NOTE_CONVERGED,
   NOTE_GEN_DONE,
   type BackgroundConfig,
-  type PeerProgress,
-  type RankProgress,
 } from "./background.js";
 import { GenerationSchedule } from "./schedule.js";
+import type { PeerProgress, RankProgress } from "../rank_types.js";
 
 const T = 100_000;
 const S = 1_000_000;
@@ -21,7 +20,12 @@ const cfg = (over: Partial<BackgroundConfig> = {}): BackgroundConfig => ({
   createdUs: 0,
   ...over,
 });
-const peer = (note = 0, commitIndex = 0): PeerProgress => ({ commitIndex, backlog: 0, note });
+const peer = (note = 0, commitIndex = 0): PeerProgress => ({
+  commitIndex,
+  backlog: 0,
+  generated: 0,
+  note,
+});
 /** Rank 1's view: its own slot is unused. */
 const view = (
   peers: (PeerProgress | undefined)[],

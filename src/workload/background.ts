@@ -2,6 +2,7 @@
 // once the cluster is up, then wait until every rank committed everything (or the grace period
 // ends) and say the run is over. It sees the rank only as the library API shows it: its progress,
 // the other ranks' status notes, and a note of its own. Pure: time comes in, decisions go out.
+import type { RankProgress } from "../rank_types.js";
 import { GenerationSchedule, type GenerationInfo } from "./schedule.js";
 
 export interface BackgroundConfig {
@@ -14,23 +15,6 @@ export interface BackgroundConfig {
   /** Without a majority for graceUs after creation, or unconverged graceUs after generation ends, give up. */
   graceUs: number;
   createdUs: number;
-}
-
-/** A peer as its last status message described it. */
-export interface PeerProgress {
-  commitIndex: number;
-  backlog: number;
-  note: number;
-}
-
-/** What the workload reads of its rank (Rank.progress()). */
-export interface RankProgress {
-  commitIndex: number;
-  backlog: number;
-  /** Values known chosen above a missing seq. */
-  hasGap: boolean;
-  generated: number;
-  peers: readonly (PeerProgress | undefined)[];
 }
 
 /** Bits of the status note: this rank stopped generating; it sees every rank done and equal. */

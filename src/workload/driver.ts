@@ -3,7 +3,8 @@
 // generation starts). The same driver runs in the rank command and in the simulator.
 import type { Clock } from "../ports.js";
 import type { ProposalSource } from "../protocol/proposing.js";
-import { BackgroundRun, type RankProgress } from "./background.js";
+import type { RankProgress } from "../rank_types.js";
+import { BackgroundRun } from "./background.js";
 import type { GenerationInfo } from "./schedule.js";
 
 /** -t, --rate and --grace of the rank command. */
