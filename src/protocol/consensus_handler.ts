@@ -143,7 +143,7 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
   }
 
   wakeAt(): number {
-    return Math.min(this.proposer.wakeAt(), this.repair.statusDue.at);
+    return Math.min(this.proposer.wakeAt(), this.repair.statusDue.at, this.repair.nextFetchUs());
   }
 
   private onNet(
@@ -156,7 +156,8 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
         return this.proposer.onWant(msg, (s) => this.learner.isOpen(s), nowUs, out);
       case "commit":
         this.learner.applyChosen(msg.seq, msg.ids, nowUs, out);
-        return this.repair.afterApply();
+        this.repair.afterApply();
+        return this.repair.maybeFetch(nowUs, out); // a gap opened: start its quarter-timeout wait now
       case "fetched":
         return this.repair.onFetched(msg, nowUs, out);
       case "status":

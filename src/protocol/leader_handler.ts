@@ -121,8 +121,17 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
     else this.tickEnding(nowUs, out);
   }
 
+  /** The periodic tick, or sooner the deadline of the phase: a heartbeat or a repeated read or
+   * end leaves on time, not at the next tick after it. */
   wakeAt(): number {
-    return this.phase === "idle" ? Infinity : this.tick.at;
+    if (this.phase === "idle") return Infinity;
+    const due =
+      this.phase === "reading"
+        ? this.readAgain
+        : this.phase === "imposing"
+          ? this.heartbeat
+          : this.endAgain;
+    return Math.min(this.tick.at, due.at);
   }
 
   endStep(nowUs: number, out: Effect[]): void {

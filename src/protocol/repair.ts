@@ -96,7 +96,7 @@ export class Repairer {
     if (nowUs < this.fetchWhenStalled.at) return; // stays armed: still behind
     if (this.fetchSeq >= commitIndex && nowUs < this.fetchAgain.at) return;
     const source = this.pickSource();
-    if (source < 0) return;
+    if (source < 0) return this.fetchWhenStalled.disarm(); // nobody to ask (a cluster of one)
     this.fetchSeq = commitIndex;
     this.fetchAgain.arm(nowUs + this.cfg.timeoutUs);
     this.stats.fetchesSent++;
@@ -105,6 +105,14 @@ export class Repairer {
       to: source,
       msg: { t: "fetch", from: this.cfg.me, seq: commitIndex, max: this.cfg.fetchMax },
     });
+  }
+
+  /** When the next fetch may go out: a quarter timeout after falling behind, and a timeout after
+   * the last fetch for the same seq (Infinity: not behind). */
+  nextFetchUs(): number {
+    if (!this.fetchWhenStalled.armed) return Infinity;
+    const retryUs = this.fetchSeq >= this.learner.commitIndex ? this.fetchAgain.at : -Infinity;
+    return Math.max(this.fetchWhenStalled.at, retryUs);
   }
 
   broadcastStatus(own: OwnProgress, out: Effect[]): void {
