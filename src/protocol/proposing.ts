@@ -36,6 +36,11 @@ export interface ProposerStats {
   requeued: number;
 }
 
+function allOpen(seq: number, count: number, isOpen: (seq: number) => boolean): boolean {
+  for (let s = seq; s < seq + count; s++) if (!isOpen(s)) return false;
+  return true;
+}
+
 /** Pending instances and no allotment for this many timeouts: the leader is not serving us. */
 const STARVED_TIMEOUTS = 10;
 
@@ -121,7 +126,10 @@ export class Proposer {
     this.takeDue(nowUs, out, true); // every instance due now comes before any filler
     const ids: string[] = [];
     let firstNew = -1;
-    for (let s = want.seq; ids.length < want.max && isOpen(s); s++) {
+    // A seq of the run known chosen: the asking round is stale and could not impose a short grant
+    // anyway, so bind nothing (no instance tied up, no filler made) and grant nothing.
+    const stale = !allOpen(want.seq, want.max, isOpen);
+    for (let s = want.seq; !stale && ids.length < want.max; s++) {
       const bound = this.bound.get(s);
       if (bound !== undefined) {
         ids.push(bound);
