@@ -48,3 +48,27 @@ export interface LogSink {
   load(): string;
   close(): Promise<void>;
 }
+
+/** A state-machine snapshot: the state as of seq (the last seq applied to it), as bytes. */
+export interface StoredSnapshot {
+  seq: number;
+  data: Uint8Array;
+}
+
+/** Snapshots above this size are refused unless a store is configured otherwise. */
+export const DEFAULT_MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
+
+/** A snapshot is over its store's size limit (save: nothing was written; load: nothing was read). */
+export class SnapshotTooLargeError extends Error {
+  override name = "SnapshotTooLargeError";
+}
+
+/** Keeps the latest state-machine snapshot. save replaces the previous one atomically and is durable
+ * when it resolves (saves take effect in call order; data must not change until it resolves); over
+ * the store's limit it rejects with SnapshotTooLargeError. load gives the latest complete snapshot,
+ * or null when none was ever saved (it rejects when what is stored cannot be trusted: never a
+ * damaged snapshot, never an older one instead). */
+export interface SnapshotStore {
+  save(snapshot: StoredSnapshot): Promise<void>;
+  load(): Promise<StoredSnapshot | null>;
+}
