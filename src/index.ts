@@ -15,6 +15,7 @@ export {
 } from "./rank_types.js";
 export type { ProposalSource } from "./protocol/proposing.js";
 export { InvariantError } from "./protocol/assert.js";
+export { RankBusyError, RankStoppedError } from "./rank_waiters.js";
 export {
   BackgroundWorkload,
   BACKGROUND_DEFAULTS,

@@ -18,7 +18,9 @@ import { FollowerHandler } from "./protocol/follower_handler.js";
 import { LeaderHandler } from "./protocol/leader_handler.js";
 import type { WireMsg } from "./protocol/messages.js";
 import { MsgHandler } from "./protocol/msg_handler.js";
+import { MAX_READ_BARRIERS } from "./protocol/read_barriers.js";
 import { recoverLog } from "./protocol/recovery.js";
+import { RankStoppedError, Waiters } from "./rank_waiters.js";
 import type {
   Commit,
   RankConfig,
@@ -47,6 +49,7 @@ export class Rank {
   private rejectFailed!: (e: Error) => void;
   /** Rejects if a processor stopped on a broken invariant (the rank halts: nothing it says can be trusted). */
   readonly failed: Promise<never> = new Promise<never>((_, reject) => (this.rejectFailed = reject));
+  private readonly barriers = new Waiters<number>(MAX_READ_BARRIERS, "read barriers");
   private readonly commitQueue: Commit[] = [];
   private commitWaiter: (() => void) | null = null;
 
@@ -170,6 +173,9 @@ export class Rank {
     this.stopping = true;
     for (const ch of [this.msgIn, this.leaderIn, this.followerIn, this.consensusIn]) ch.close();
     this.commitWaiter?.();
+    this.barriers.stop(
+      new RankStoppedError(`rank ${this.cfg.me} stopped: ${this.failure.message}`),
+    );
     this.rejectFailed(this.failure);
   }
 
@@ -212,6 +218,20 @@ export class Rank {
     return this.consensus.commitIndex;
   }
 
+  /** A linearizable read point: resolves with a seq S such that everything committed anywhere
+   * before this call is at seq <= S (-1: nothing was), a majority of ranks confirmed that after
+   * the call, and this rank has committed S. Without a majority it waits. At most 65536 barriers
+   * are in the rank at once; more callers wait for a slot (RankBusyError past twice that).
+   * Rejects with RankStoppedError if the rank stops first. */
+  async readBarrier(): Promise<number> {
+    const { ticket, answer } = await this.barriers.admit();
+    while (!this.consensusIn.offer({ kind: "readBarrier", ticket })) {
+      if (this.stopping) break; // stop() rejects the answer
+      await new Promise<void>((resolve) => this.ports.clock.after(1, resolve)); // inbox full
+    }
+    return answer;
+  }
+
   /** Ids committed from seq `from` on that are still held in memory (old seqs are compacted). */
   committedIds(from: number): string[] {
     return this.consensus.committedIds(from);
@@ -241,6 +261,7 @@ export class Rank {
   /** Stop the processors without flushing or closing anything (the simulator's crash). */
   async halt(): Promise<void> {
     this.stopping = true;
+    this.barriers.stop(new RankStoppedError(`rank ${this.cfg.me} stopped`));
     for (const ch of [this.msgIn, this.leaderIn, this.followerIn, this.consensusIn]) ch.close();
     await Promise.all(this.loops);
     this.commitWaiter?.();
@@ -341,6 +362,9 @@ export class Rank {
           break;
         case "toConsensus":
           this.consensusIn.offer(e.msg);
+          break;
+        case "readDone":
+          this.barriers.settle(e.ticket, e.seq);
           break;
         case "committed":
           this.commitQueue.push({ seq: e.seq, id: e.id });

@@ -3,12 +3,13 @@
 // - learning.ts: chosen values into the log in seq order (commit lines);
 // - repair.ts: status to the other ranks, fetching what this rank missed, serving fetches.
 // This file routes inputs to them and tells leader and follower how far the log goes.
-import { StepTime } from "./assert.js";
+import { invariant, StepTime } from "./assert.js";
 import type { ConsensusIn, Effect, ProcessorLogic, StorageRecord } from "./effects.js";
 import { Learner } from "./learning.js";
 import type { StatusMsg } from "./messages.js";
 import { Proposer, type ProposalSource } from "./proposing.js";
 import type { RecoveredLog } from "./recovery.js";
+import { ReadBarriers } from "./read_barriers.js";
 import { Repairer } from "./repair.js";
 
 export interface ConsensusConfig {
@@ -39,6 +40,7 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
   private readonly proposer: Proposer;
   private readonly learner: Learner;
   private readonly repair: Repairer;
+  private readonly reads: ReadBarriers;
   private note = 0;
   private notified = { commitIndex: -1, backlog: -1 };
   private readonly time: StepTime;
@@ -51,6 +53,7 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
       onCommitted: (seq, id) => this.proposer.onCommitted(seq, id),
     });
     this.repair = new Repairer(cfg, this.learner);
+    this.reads = new ReadBarriers(cfg);
     this.time = new StepTime(`rank ${cfg.me}: consensus`);
   }
 
@@ -121,10 +124,16 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
           this.broadcastStatus(out); // tell the others at once
         }
         break;
+      case "readBarrier": {
+        const started = this.reads.start(input.ticket, nowUs, out);
+        invariant(started, () => `rank ${this.cfg.me}: more read barriers than the rank lets in`);
+        break;
+      }
       case "net":
         this.onNet(input.msg, nowUs, out);
         break;
     }
+    this.reads.resolve(this.learner.commitIndex, out);
     this.proposer.maybeOffer(nowUs, out);
     this.notifyLocal(out);
   }
@@ -133,6 +142,7 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
     this.time.enter(nowUs);
     this.proposer.takeDue(nowUs, out);
     this.repair.maybeFetch(nowUs, out);
+    this.reads.onTime(nowUs, out);
     if (this.repair.statusDue.fired(nowUs)) {
       this.repair.statusDue.arm(nowUs + this.repair.statusEveryUs);
       this.broadcastStatus(out);
@@ -143,7 +153,12 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
   }
 
   wakeAt(): number {
-    return Math.min(this.proposer.wakeAt(), this.repair.statusDue.at, this.repair.nextFetchUs());
+    return Math.min(
+      this.proposer.wakeAt(),
+      this.repair.statusDue.at,
+      this.repair.nextFetchUs(),
+      this.reads.wakeAt(),
+    );
   }
 
   private onNet(
@@ -164,6 +179,8 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
         return this.repair.onStatus(msg, nowUs, out);
       case "fetch":
         return this.repair.onFetch(msg, out);
+      case "readIndexOk":
+        return this.reads.onAnswer(msg, this.learner.commitIndex, nowUs, out);
     }
   }
 

@@ -7,6 +7,7 @@ import type {
   ImposeMsg,
   LogMsg,
   OfferMsg,
+  ReadIndexMsg,
   ReadMsg,
   WantMsg,
   WireMsg,
@@ -31,7 +32,8 @@ export type RoundChange = { kind: "round"; round: number };
 export type LeaderIn =
   RoundChange | { kind: "net"; msg: GatherMsg | AckMsg | OfferMsg | GrantMsg } | LocalStatus;
 
-export type FollowerIn = RoundChange | { kind: "net"; msg: ReadMsg | ImposeMsg } | LocalStatus;
+export type FollowerIn =
+  RoundChange | { kind: "net"; msg: ReadMsg | ImposeMsg | ReadIndexMsg } | LocalStatus;
 
 export type ConsensusIn =
   | { kind: "net"; msg: LogMsg | WantMsg }
@@ -40,7 +42,9 @@ export type ConsensusIn =
   /** A proposal from the library API (count 0 only wakes the loop: a paced source may have started). */
   | { kind: "propose"; count: number }
   /** The note this rank's status messages carry from now on (told to every peer at once). */
-  | { kind: "note"; note: number };
+  | { kind: "note"; note: number }
+  /** A read barrier starts (answered by a readDone effect with the same ticket). */
+  | { kind: "readBarrier"; ticket: number };
 
 /** What a rank makes durable before it reveals it: the acceptor's promise, accepts and floor;
  * the consensus handler's bindings of own instances to seqs. */
@@ -62,7 +66,9 @@ export type Effect =
   | { kind: "log"; line: string }
   /** Something an operator must hear about (one line on stderr). */
   | { kind: "warn"; line: string }
-  | { kind: "committed"; seq: number; id: string };
+  | { kind: "committed"; seq: number; id: string }
+  /** A read barrier is satisfied: everything committed before it started is at seq <= seq. */
+  | { kind: "readDone"; ticket: number; seq: number };
 
 /** The shape every processor's pure logic has: an input or the passage of time in, effects out. */
 export interface ProcessorLogic<I> {

@@ -14,7 +14,7 @@ import {
   type ProcessorLogic,
   type StorageRecord,
 } from "./effects.js";
-import type { ImposeMsg, ReadMsg } from "./messages.js";
+import type { ImposeMsg, ReadIndexMsg, ReadMsg } from "./messages.js";
 
 /** How far above its floor an acceptor accepts (a bound against hostile frames, not a protocol limit). */
 const MAX_AHEAD = 1 << 24;
@@ -103,6 +103,7 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
         return this.onLocal(input.commitIndex, input.backlog, out);
       case "net":
         if (input.msg.t === "read") this.onRead(input.msg, nowUs, out);
+        else if (input.msg.t === "readIndex") this.onReadIndex(input.msg, out);
         else this.onImpose(input.msg, nowUs, out);
         return;
     }
@@ -213,6 +214,18 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
   private heard(round: number, from: number, nowUs: number): void {
     if (round > this.round) this.round = round;
     if (from === leaderOf(this.round, this.n)) this.silence.arm(nowUs + this.timeoutUs);
+  }
+
+  /** How far this acceptor's log goes: one past its highest accepted seq, or its floor (its own
+   * commit index) if higher. A value chosen before the probe was sent was accepted by a majority,
+   * so some acceptor of any answering majority counts it (or has committed past it). */
+  private onReadIndex(msg: ReadIndexMsg, out: Effect[]): void {
+    const upTo = Math.max(this.log.end, this.log.floor);
+    out.push({
+      kind: "send",
+      to: msg.from,
+      msg: { t: "readIndexOk", from: this.me, nonce: msg.nonce, upTo },
+    });
   }
 
   private onLocal(commitIndex: number, backlog: number, out: Effect[]): void {

@@ -109,6 +109,17 @@ export const fetchMsg = z.strictObject({
 });
 export const fetchedMsg = z.strictObject({ t: z.literal("fetched"), from: rank, seq: nat, ids });
 
+/** A read barrier's probe: every acceptor answers how far its log goes (accepted or committed).
+ * The nonce matches answers to the probe; probes carry no round (any acceptor answers). */
+export const readIndexMsg = z.strictObject({ t: z.literal("readIndex"), from: rank, nonce: nat });
+/** upTo: one past the highest seq this acceptor has accepted or committed. */
+export const readIndexOkMsg = z.strictObject({
+  t: z.literal("readIndexOk"),
+  from: rank,
+  nonce: nat,
+  upTo: nat,
+});
+
 export const wireMsg = z.discriminatedUnion("t", [
   readMsg,
   gatherMsg,
@@ -124,6 +135,8 @@ export const wireMsg = z.discriminatedUnion("t", [
   statusMsg,
   fetchMsg,
   fetchedMsg,
+  readIndexMsg,
+  readIndexOkMsg,
 ]);
 
 export type ReadMsg = z.infer<typeof readMsg>;
@@ -141,6 +154,8 @@ export type CommitMsg = z.infer<typeof commitMsg>;
 export type StatusMsg = z.infer<typeof statusMsg>;
 export type FetchMsg = z.infer<typeof fetchMsg>;
 export type FetchedMsg = z.infer<typeof fetchedMsg>;
+export type ReadIndexMsg = z.infer<typeof readIndexMsg>;
+export type ReadIndexOkMsg = z.infer<typeof readIndexOkMsg>;
 export type WireMsg = z.infer<typeof wireMsg>;
 export type AcceptedRun = z.infer<typeof acceptedRun>;
 
@@ -156,4 +171,4 @@ export type RoundMsg =
   | OfferMsg
   | WantMsg
   | GrantMsg;
-export type LogMsg = CommitMsg | StatusMsg | FetchMsg | FetchedMsg;
+export type LogMsg = CommitMsg | StatusMsg | FetchMsg | FetchedMsg | ReadIndexOkMsg;

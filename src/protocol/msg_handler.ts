@@ -32,6 +32,7 @@ export class MsgHandler implements ProcessorLogic<MsgIn> {
     if (input.kind === "bump") return this.onBumpRequest(input.round, input.reason, input.by, out);
     const msg = input.msg;
     if ("round" in msg) this.onRoundMsg(msg, out);
+    else if (msg.t === "readIndex") out.push({ kind: "toFollower", msg: { kind: "net", msg } });
     else out.push({ kind: "toConsensus", msg: { kind: "net", msg } });
   }
 

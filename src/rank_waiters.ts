@@ -1,0 +1,74 @@
+// Callers waiting for their rank to answer (read barriers now; submissions next): one ticket each,
+// at most `limit` handed to the processors at once. Past the limit a caller waits for a free slot
+// (memory stays bounded by the callers, not by the rank); past `limit` waiting callers too, it is
+// refused with RankBusyError. When the rank stops, every caller still waiting is rejected.
+
+/** More callers are waiting on this rank than it lets queue up. */
+export class RankBusyError extends Error {
+  override readonly name = "RankBusyError";
+}
+
+/** The rank stopped (or halted on a broken invariant) before it answered. */
+export class RankStoppedError extends Error {
+  override readonly name = "RankStoppedError";
+}
+
+interface Open<T> {
+  resolve(value: T): void;
+  reject(e: Error): void;
+}
+
+export class Waiters<T> {
+  private nextTicket = 1;
+  private readonly open = new Map<number, Open<T>>();
+  private readonly queued: Open<void>[] = [];
+  private stoppedWith: Error | null = null;
+
+  constructor(
+    private readonly limit: number,
+    private readonly what: string,
+  ) {}
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  /** A ticket and the promise of its answer, once a slot is free. */
+  async admit(): Promise<{ ticket: number; answer: Promise<T> }> {
+    while (this.open.size >= this.limit) {
+      if (this.stoppedWith) throw this.stoppedWith;
+      if (this.queued.length >= this.limit)
+        throw new RankBusyError(`more than ${2 * this.limit} ${this.what} waiting`);
+      await new Promise<void>((resolve, reject) => this.queued.push({ resolve, reject }));
+    }
+    if (this.stoppedWith) throw this.stoppedWith;
+    const ticket = this.nextTicket++;
+    const answer = new Promise<T>((resolve, reject) => this.open.set(ticket, { resolve, reject }));
+    answer.catch(() => {}); // rejected before its caller awaits it is not an unhandled rejection
+    return { ticket, answer };
+  }
+
+  settle(ticket: number, value: T): void {
+    const w = this.open.get(ticket);
+    if (!w) return;
+    this.open.delete(ticket);
+    w.resolve(value);
+    this.queued.shift()?.resolve();
+  }
+
+  fail(ticket: number, e: Error): void {
+    const w = this.open.get(ticket);
+    if (!w) return;
+    this.open.delete(ticket);
+    w.reject(e);
+    this.queued.shift()?.resolve();
+  }
+
+  /** Reject everyone, now and later. */
+  stop(e: Error): void {
+    this.stoppedWith ??= e;
+    for (const w of this.open.values()) w.reject(e);
+    this.open.clear();
+    for (const q of this.queued.splice(0)) q.reject(e);
+  }
+}
