@@ -36,6 +36,9 @@ export interface ConsensusStats {
   conflicts: number;
 }
 
+/** Most instances a stuck read barrier asks for at once (see ReadBarriers.nudgeCount). */
+const NUDGE_MAX = 256;
+
 export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
   private readonly proposer: Proposer;
   private readonly learner: Learner;
@@ -143,6 +146,11 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
     this.proposer.takeDue(nowUs, out);
     this.repair.maybeFetch(nowUs, out);
     this.reads.onTime(nowUs, out);
+    this.proposer.propose(
+      this.reads.nudgeCount(this.learner.commitIndex, nowUs, NUDGE_MAX),
+      nowUs,
+      out,
+    );
     if (this.repair.statusDue.fired(nowUs)) {
       this.repair.statusDue.arm(nowUs + this.repair.statusEveryUs);
       this.broadcastStatus(out);

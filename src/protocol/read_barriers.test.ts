@@ -63,4 +63,23 @@ describe("ReadBarriers (rank 1 of 3)", () => {
       { ticket: 2, seq: 6 },
     ]);
   });
+
+  it("asks for new instances when its barriers wait a timeout on a commit index that does not move", () => {
+    const r = make();
+    const out: Effect[] = [];
+    r.start(1, 0, out);
+    const nonce = probes(out)[0] as number;
+    // An acceptor reports a seq a dead leader imposed on it alone: S = 9, the log is at 3.
+    r.onAnswer(ok(1, nonce, 3), 3, 10, out);
+    r.onAnswer(ok(2, nonce, 10), 3, 10, out);
+    expect(r.nudgeCount(3, 10, 256)).toBe(0); // starts the wait
+    expect(r.nudgeCount(3, 10 + T - 1, 256)).toBe(0);
+    expect(r.nudgeCount(3, 10 + T, 256)).toBe(7); // seqs 3..9
+    expect(r.nudgeCount(5, 10 + T + 1, 256)).toBe(0); // the log moved: wait again
+    expect(r.nudgeCount(5, 10 + 2 * T + 1, 4)).toBe(4); // at most maxNudge
+    r.resolve(10, out);
+    expect(done(out)).toEqual([{ ticket: 1, seq: 9 }]);
+    expect(r.nudgeCount(10, 10 + 5 * T, 256)).toBe(0); // nothing waits
+    expect(r.wakeAt()).toBe(Infinity);
+  });
 });

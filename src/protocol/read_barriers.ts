@@ -6,6 +6,10 @@
 // it. Then wait until this rank's commit index passes S. Without a majority nothing resolves:
 // probes are repeated every half timeout. One probe is in flight at a time; every barrier started
 // before a probe left shares it.
+// An acceptor may report a value a dead leader imposed on a minority only (never chosen, never
+// re-imposed): S then lies beyond the log, and an idle cluster would never commit that far. So a
+// barrier that waits a whole timeout without the commit index moving asks for a few new instances
+// (nudge): allotted at the leader's next free seqs, they grow the log past S.
 import { Deadline } from "./deadline.js";
 import { quorumOf, type Effect } from "./effects.js";
 import type { ReadIndexOkMsg } from "./messages.js";
@@ -31,6 +35,9 @@ export class ReadBarriers {
   /** Barriers whose S is known, waiting for the commit index to pass it (S ascending by probe). */
   private waiting: { ticket: number; seq: number }[] = [];
   private readonly probeAgain = new Deadline("read-probe-again");
+  /** Barriers wait and the commit index has not moved for a timeout: grow the log. */
+  private readonly nudge = new Deadline("read-nudge");
+  private lastCommitIndex = -1;
 
   constructor(private readonly cfg: ReadBarrierConfig) {
     this.nextNonce = Math.floor(cfg.createdUs) + 1;
@@ -63,13 +70,30 @@ export class ReadBarriers {
 
   /** The commit index moved: barriers whose S it passed resolve. */
   resolve(commitIndex: number, out: Effect[]): void {
-    if (this.waiting.length === 0) return;
+    if (this.waiting.length === 0) return this.nudge.disarm();
     const still: { ticket: number; seq: number }[] = [];
     for (const w of this.waiting) {
       if (w.seq < commitIndex) out.push({ kind: "readDone", ticket: w.ticket, seq: w.seq });
       else still.push(w);
     }
     this.waiting = still;
+    if (still.length === 0) this.nudge.disarm();
+  }
+
+  /** How many new instances to ask for now (0: none): barriers have waited a timeout for a commit
+   * index that did not move. At most maxNudge at a time, and again a timeout later if need be. */
+  nudgeCount(commitIndex: number, nowUs: number, maxNudge: number): number {
+    if (this.waiting.length === 0) return 0;
+    if (commitIndex !== this.lastCommitIndex || !this.nudge.armed) {
+      this.lastCommitIndex = commitIndex;
+      this.nudge.arm(nowUs + this.cfg.timeoutUs);
+      return 0;
+    }
+    if (!this.nudge.fired(nowUs)) return 0;
+    this.nudge.arm(nowUs + this.cfg.timeoutUs);
+    let highest = -1;
+    for (const w of this.waiting) highest = Math.max(highest, w.seq);
+    return Math.max(0, Math.min(maxNudge, highest + 1 - commitIndex));
   }
 
   /** Repeat the probe to the ranks that have not answered (lost, or a minority is all we hear). */
@@ -83,7 +107,7 @@ export class ReadBarriers {
   }
 
   wakeAt(): number {
-    return this.probe ? this.probeAgain.at : Infinity;
+    return Math.min(this.probe ? this.probeAgain.at : Infinity, this.nudge.at);
   }
 
   private sendProbe(nowUs: number, out: Effect[]): void {

@@ -36,6 +36,7 @@ describe("read barriers in the simulator", () => {
       );
     }
     expect(await c.runUntilFinished(30)).toBe(true);
+    await c.runFor(3000); // barriers started late may still wait for a commit
     await c.stop();
     expect(problems).toEqual([]);
     expect(answered).toBe(60);
