@@ -30,6 +30,9 @@ export interface SeedPlan {
    * snapshots is exercised). */
   checkpointBytes: number;
   events: FaultEvent[];
+  /** Read barriers started during the safety phase (drawn from a stream of their own, so the
+   * rest of a seed's plan is what it was before barriers were added). */
+  barriers: { atMs: number; rank: number }[];
   bugs: BugName[];
 }
 
@@ -56,6 +59,7 @@ export function drawPlan(seed: number, n: number, bugs: BugName[] = []): SeedPla
     rate: rng.int(2, 20),
     checkpointBytes: rng.chance(0.3) ? rng.int(2_000, 20_000) : 64 * 1024 * 1024,
     events: drawEvents(rng, n, safetyMs),
+    barriers: drawBarriers(new Prng(seed ^ 0xba55), n, safetyMs),
     bugs,
   };
 }
@@ -72,6 +76,15 @@ function drawEvents(rng: Prng, n: number, safetyMs: number): FaultEvent[] {
     else events.push({ atMs, forMs, kind, rank: rng.int(0, n - 1) });
   }
   return events.sort((a, b) => a.atMs - b.atMs);
+}
+
+function drawBarriers(rng: Prng, n: number, safetyMs: number): { atMs: number; rank: number }[] {
+  const count = rng.int(5, 30);
+  const barriers = Array.from({ length: count }, () => ({
+    atMs: rng.int(200, safetyMs - 200),
+    rank: rng.int(0, n - 1),
+  }));
+  return barriers.sort((a, b) => a.atMs - b.atMs);
 }
 
 /** Two groups: a random minority (1..floor(n/2) ranks) and the rest. */

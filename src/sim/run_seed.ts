@@ -5,6 +5,7 @@ import { CALM, mix } from "./network.js";
 import { checkLogs, parseLog } from "./check.js";
 import { SimCluster } from "./cluster.js";
 import type { FaultEvent, SeedPlan } from "./plan.js";
+import { ReadChecks } from "./read_checks.js";
 
 export interface SeedResult {
   plan: SeedPlan;
@@ -82,7 +83,14 @@ export async function runSeed(plan: SeedPlan): Promise<SeedResult> {
 
 /** The safety phase with the plan's faults, then healing and the liveness phase. */
 async function phases(c: SimCluster, plan: SeedPlan): Promise<SeedResult> {
-  const timeline = plan.events.flatMap((e) => actions(c, plan, e)).sort((a, b) => a.atMs - b.atMs);
+  const reads = new ReadChecks();
+  const barriers = plan.barriers.map((b) => ({
+    atMs: b.atMs,
+    apply: () => reads.start(c, b.rank),
+  }));
+  const timeline = [...plan.events.flatMap((e) => actions(c, plan, e)), ...barriers].sort(
+    (a, b) => a.atMs - b.atMs,
+  );
   for (const step of timeline) {
     await c.runFor(Math.max(0, step.atMs - c.elapsedMs()));
     await step.apply();
@@ -96,6 +104,7 @@ async function phases(c: SimCluster, plan: SeedPlan): Promise<SeedResult> {
     if (c.crashed.has(r)) await c.restart(r, { genSeconds: 0 });
   }
   const converged = await c.runUntilFinished(plan.livenessMs / 1000);
+  if (reads.waiting > 0) await c.runFor(3000); // a barrier may still wait for its commit
   const virtualMs = c.elapsedMs();
   await c.stop();
   const result = summarize(c, plan, converged, virtualMs);
@@ -104,6 +113,9 @@ async function phases(c: SimCluster, plan: SeedPlan): Promise<SeedResult> {
       `liveness: not every rank converged within ${plan.livenessMs / 1000} s after healing`,
     );
   for (const w of c.warnings) if (w.includes("SAFETY")) result.violations.push(w);
+  result.violations.push(...reads.problems);
+  if (reads.waiting > 0)
+    result.violations.push(`liveness: ${reads.waiting} read barriers never answered`);
   return result;
 }
 
