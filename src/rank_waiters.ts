@@ -49,19 +49,20 @@ export class Waiters<T> {
   }
 
   settle(ticket: number, value: T): void {
-    const w = this.open.get(ticket);
-    if (!w) return;
-    this.open.delete(ticket);
-    w.resolve(value);
-    this.queued.shift()?.resolve();
+    this.take(ticket)?.resolve(value);
   }
 
   fail(ticket: number, e: Error): void {
+    this.take(ticket)?.reject(e);
+  }
+
+  /** The caller holding ticket, if still waiting; its slot goes to the next caller in line. */
+  private take(ticket: number): Open<T> | undefined {
     const w = this.open.get(ticket);
-    if (!w) return;
+    if (!w) return undefined;
     this.open.delete(ticket);
-    w.reject(e);
     this.queued.shift()?.resolve();
+    return w;
   }
 
   /** Reject everyone, now and later. */

@@ -1,0 +1,35 @@
+import { describe, expect, it } from "vitest";
+import { RankBusyError, RankStoppedError, Waiters } from "./rank_waiters.js";
+
+const flush = () => new Promise((r) => setImmediate(r));
+
+describe("Waiters", () => {
+  it("answers each ticket once, and past the limit a caller waits for a free slot", async () => {
+    const w = new Waiters<number>(2, "barriers");
+    const a = await w.admit();
+    const b = await w.admit();
+    let third: { ticket: number; answer: Promise<number> } | null = null;
+    void w.admit().then((t) => (third = t));
+    await flush();
+    expect(third).toBeNull(); // two in the rank: the third waits
+    w.settle(a.ticket, 41);
+    w.settle(a.ticket, 99); // a second answer for one ticket is ignored
+    expect(await a.answer).toBe(41);
+    await flush();
+    expect(third).not.toBeNull();
+    w.fail(b.ticket, new Error("no"));
+    await expect(b.answer).rejects.toThrow("no");
+    expect(w.size).toBe(1);
+  });
+
+  it("refuses callers past twice the limit, and rejects everyone when the rank stops", async () => {
+    const w = new Waiters<number>(1, "barriers");
+    const a = await w.admit();
+    const queued = w.admit(); // waits for a slot
+    await expect(w.admit()).rejects.toBeInstanceOf(RankBusyError);
+    w.stop(new RankStoppedError("rank 0 stopped"));
+    await expect(a.answer).rejects.toBeInstanceOf(RankStoppedError);
+    await expect(queued).rejects.toBeInstanceOf(RankStoppedError);
+    await expect(w.admit()).rejects.toBeInstanceOf(RankStoppedError);
+  });
+});
