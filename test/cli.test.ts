@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import net from "node:net";
 import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -32,6 +33,8 @@ describe("yasp CLI", () => {
       "--rate",
       "--log-dir",
       "--grace",
+      "--cluster-secret",
+      "--insecure",
     ])
       expect(r.stdout).toContain(flag);
   });
@@ -63,6 +66,59 @@ describe("yasp CLI", () => {
       await runRank(["-i", "0", "--cluster", join(dir, "missing.json"), "--log-dir", dir]),
       /cannot read/,
     );
+  });
+
+  describe("peer authentication flags", () => {
+    const secret = join(dir, "secret");
+    const run = (...args: string[]) => runRank(["-i", "0", "--log-dir", dir, ...args]);
+
+    it("rejects a cluster secret file that is missing, unreadable or too short", async () => {
+      expectUsageError(
+        await run("-n", "1", "--cluster-secret", join(dir, "no-secret")),
+        /cannot read cluster secret .*no-secret: ENOENT/,
+      );
+      expectUsageError(await run("-n", "1", "--cluster-secret", dir), /cannot read cluster secret/);
+      writeFileSync(secret, "fifteen bytes..\n");
+      expectUsageError(
+        await run("-n", "1", "--cluster-secret", secret),
+        /cluster secret .* has 15 bytes, at least 16 are needed \(make one: head -c 32/,
+      );
+    });
+
+    it("refuses a non-loopback cluster without a secret, unless --insecure", async () => {
+      expectUsageError(
+        await run("-n", "3", "--host", "10.11.12.13"),
+        /cluster names 10\.11\.12\.13, which is not loopback: give --cluster-secret <file> .* or, .*--insecure/,
+      );
+      const file = join(dir, "remote-cluster.json");
+      writeFileSync(file, JSON.stringify(["127.0.0.1:7000", "db.example:7000"]));
+      expectUsageError(await run("--cluster", file), /cluster names db\.example, .*not loopback/);
+      // --insecure gets past the check: what stops this rank is the address it cannot listen on.
+      expectUsageError(
+        await run("-n", "3", "--host", "10.11.12.13", "--insecure"),
+        /cannot listen on 10\.11\.12\.13/,
+      );
+    });
+
+    it("takes either --cluster-secret or --insecure, not both", async () => {
+      writeFileSync(secret, randomBytes(32));
+      expectUsageError(
+        await run("-n", "1", "--cluster-secret", secret, "--insecure"),
+        /either --cluster-secret or --insecure/,
+      );
+    });
+
+    it("a single rank with a secret runs as without one", async () => {
+      writeFileSync(secret, "a secret of more than sixteen bytes\n");
+      const [port] = await freePorts(1);
+      const r = await runRank([
+        ...["-i", "0", "-n", "1", "--base-port", String(port), "-t", "0.3", "--rate", "100"],
+        ...["--cluster-secret", secret, "--log-dir", join(dir, "with-secret")],
+      ]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^rank 0: converged; generated 30, committed 30 /);
+    });
   });
 
   it("rejects an unwritable log directory before starting", async () => {

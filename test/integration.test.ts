@@ -54,7 +54,9 @@ describe("3 real ranks over TCP", () => {
     try {
       const outcomes: Promise<RankOutcome>[] = [];
       for (let i = 0; i < 3; i++) {
-        const child = spawnRank(i, clusterFile, dir, [
+        // No secret: on loopback a rank runs unauthenticated, exactly as before peer
+        // authentication, and junk frames are dropped as malformed (test/auth.test.ts: with one).
+        const child = spawnRank(i, { cluster: clusterFile }, dir, [
           "-o",
           "50",
           "-l",

@@ -1,6 +1,7 @@
 // The rank's command line and cluster file, validated with zod. Every mistake becomes one line.
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { MIN_SECRET_BYTES } from "../io/peer_auth.js";
 import type { PeerAddress } from "../io/tcp_transport.js";
 
 export class UsageError extends Error {}
@@ -89,4 +90,51 @@ export function checkFlags(argv: Record<string, unknown>): z.infer<typeof rankFl
   const parsed = rankFlags.safeParse(argv);
   if (!parsed.success) throw new UsageError(parsed.error.issues[0]?.message ?? "invalid flags");
   return parsed.data;
+}
+
+const MAKE_SECRET = "head -c 32 /dev/urandom > secret; chmod 600 secret";
+
+/** The cluster secret: the file's bytes, less a trailing line break (so an editor adding or a hex
+ * secret ending with one makes no difference). */
+export function loadSecret(path: string): Buffer {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new UsageError(
+      `cannot read cluster secret ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+    );
+  }
+  let end = bytes.length;
+  while (end > 0 && (bytes[end - 1] === 0x0a || bytes[end - 1] === 0x0d)) end--;
+  if (end < MIN_SECRET_BYTES)
+    throw new UsageError(
+      `cluster secret ${path} has ${end} bytes, at least ${MIN_SECRET_BYTES} are needed (make one: ${MAKE_SECRET})`,
+    );
+  return bytes.subarray(0, end);
+}
+
+/** 127.0.0.0/8 and localhost: only this machine can reach them. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * The secret peer frames are authenticated with, or null: none given. A cluster that names an
+ * address other machines may reach needs one, unless --insecure says otherwise.
+ */
+export function peerSecret(
+  cluster: readonly PeerAddress[],
+  secretFile: string | undefined,
+  insecure: boolean,
+): Buffer | null {
+  if (secretFile !== undefined && insecure)
+    throw new UsageError("give either --cluster-secret or --insecure, not both");
+  if (secretFile !== undefined) return loadSecret(secretFile);
+  const exposed = cluster.find((a) => !isLoopback(a.host));
+  if (exposed && !insecure)
+    throw new UsageError(
+      `the cluster names ${exposed.host}, which is not loopback: give --cluster-secret <file> (make one: ${MAKE_SECRET}) or, to accept frames from anyone who reaches the peer port, --insecure`,
+    );
+  return null;
 }

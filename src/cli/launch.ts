@@ -1,7 +1,10 @@
 // `yasp-cluster`: start N rank processes on 127.0.0.1 (free ports from the OS), wait for them,
 // stop any that outlive the deadline (by PID), and report. Used by run_and_check.sh and tests.
+// Every run gets a cluster secret of its own (in its directory, mode 0600), so peer frames are
+// authenticated wherever the launchers run ranks.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -71,23 +74,52 @@ export async function writeCluster(logDir: string, n: number): Promise<string> {
   return file;
 }
 
+/** The files every rank of a run reads: the cluster file and, if the run has one, the secret. */
+export interface ClusterFiles {
+  cluster: string;
+  secret?: string;
+}
+
+/** A new cluster secret, 32 random bytes in <dir>/cluster.secret, readable by this user only. */
+export function writeSecret(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, "cluster.secret");
+  rmSync(file, { force: true });
+  writeFileSync(file, randomBytes(32), { mode: 0o600, flag: "wx" });
+  return file;
+}
+
+/** The cluster file (free ports on 127.0.0.1) and a new secret, in dir. */
+export async function writeClusterFiles(dir: string, n: number): Promise<ClusterFiles> {
+  return { cluster: await writeCluster(dir, n), secret: writeSecret(dir) };
+}
+
 export function statusPath(logDir: string, rank: number): string {
   return join(logDir, `rank-${rank}.status.json`);
 }
 
 export function spawnRank(
   rank: number,
-  clusterFile: string,
+  files: ClusterFiles,
   logDir: string,
   rankArgs: string[],
 ): ChildProcess {
   const { cmd, args } = rankEntry();
+  const secret = files.secret !== undefined ? ["--cluster-secret", files.secret] : [];
   return spawn(
     cmd,
-    [...args, "-i", String(rank), "--cluster", clusterFile, "--log-dir", logDir, ...rankArgs],
-    {
-      stdio: ["ignore", "pipe", "pipe"],
-    },
+    [
+      ...args,
+      "-i",
+      String(rank),
+      "--cluster",
+      files.cluster,
+      ...secret,
+      "--log-dir",
+      logDir,
+      ...rankArgs,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
   );
 }
 
@@ -103,9 +135,14 @@ export function waitExit(child: ChildProcess, rank: number): Promise<RankOutcome
   });
 }
 
-/** Run a whole cluster to completion. Every process started here is gone when this returns. */
+/** Run a whole cluster to completion. Every process started here is gone when this returns.
+ * The ranks authenticate their frames with a secret made for the run, unless rankArgs already
+ * say how (--cluster-secret or --insecure). */
 export async function runCluster(opts: ClusterOptions): Promise<RankOutcome[]> {
-  const clusterFile = await writeCluster(opts.logDir, opts.n);
+  const own = opts.rankArgs.some((a) => /^--(cluster-secret|insecure)(=|$)/.test(a));
+  const files = own
+    ? { cluster: await writeCluster(opts.logDir, opts.n) }
+    : await writeClusterFiles(opts.logDir, opts.n);
   const children: ChildProcess[] = [];
   const timer = setTimeout(
     () => children.forEach((c) => c.exitCode === null && c.kill("SIGKILL")),
@@ -115,7 +152,7 @@ export async function runCluster(opts: ClusterOptions): Promise<RankOutcome[]> {
     const outcomes: Promise<RankOutcome>[] = [];
     for (let i = 0; i < opts.n; i++) {
       const status = opts.statusFiles ? ["--status-file", statusPath(opts.logDir, i)] : [];
-      const child = spawnRank(i, clusterFile, opts.logDir, [...opts.rankArgs, ...status]);
+      const child = spawnRank(i, files, opts.logDir, [...opts.rankArgs, ...status]);
       children.push(child);
       outcomes.push(waitExit(child, i));
     }

@@ -92,6 +92,21 @@ const RUN_OPTIONS = {
   },
 } satisfies Record<string, Options>;
 
+/** Peer authentication. */
+const AUTH_OPTIONS = {
+  "cluster-secret": {
+    type: "string",
+    describe:
+      "file holding the cluster's secret (at least 16 bytes; e.g. head -c 32 /dev/urandom > secret): every peer frame is authenticated with it; every rank needs the same one",
+  },
+  insecure: {
+    type: "boolean",
+    default: false,
+    describe:
+      "run without --cluster-secret although the cluster names a non-loopback address: anyone who reaches the peer port can then forge frames",
+  },
+} satisfies Record<string, Options>;
+
 /** Fault injection (off by default). */
 const FAULT_OPTIONS = {
   drop: {
@@ -128,7 +143,9 @@ export function parseRankArgs(argv: string[]) {
       "$0 -i <rank> [-o ms] [-l n] [-t s] (--cluster file | -n ranks [--base-port p])\n\nRun one rank of a yasp cluster; it writes <log-dir>/rank-<i>.log.",
     )
     .options(RUN_OPTIONS)
+    .options(AUTH_OPTIONS)
     .options(FAULT_OPTIONS)
+    .group(["cluster-secret", "insecure"], "Peer authentication (optional on loopback):")
     .group(["drop", "dup", "delay", "seed", "partition-file"], "Fault injection (off by default):")
     .strict()
     .help()

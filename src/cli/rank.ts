@@ -11,7 +11,7 @@ import { Rank } from "../rank.js";
 import { DEFAULTS, type RankConfig } from "../rank_types.js";
 import { InvariantError } from "../protocol/assert.js";
 import { BackgroundWorkload } from "../workload/driver.js";
-import { checkFlags, loadCluster, loopbackCluster, UsageError } from "./config.js";
+import { checkFlags, loadCluster, loopbackCluster, peerSecret, UsageError } from "./config.js";
 import type { FaultyTransport } from "../faults/faulty_transport.js";
 import { faultSpec, watchPartition, withFaults, type FaultSpec } from "./faults.js";
 import { parseRankArgs, type RankArgs } from "./options.js";
@@ -132,8 +132,9 @@ function statusFile(
   return startStatusFile(path, snapshot, warn);
 }
 
-/** YASP_STATS=1: the protocol counters, one JSON line on stderr. */
-function printStats(rank: Rank): void {
+/** YASP_STATS=1: the protocol counters and the peer port's frame counters (frames in and out,
+ * and those dropped: malformed, oversized, unknown, unauthenticated), one JSON line on stderr. */
+function printStats(rank: Rank, tcp: TcpTransport): void {
   const s = rank.summary();
   process.stderr.write(
     JSON.stringify({
@@ -141,6 +142,7 @@ function printStats(rank: Rank): void {
       refused: s.refusedWrites,
       consensus: s.consensus,
       ...s.protocol,
+      frames: { ...tcp.stats },
     }) + "\n",
   );
 }
@@ -151,10 +153,11 @@ async function main(): Promise<number> {
   const cluster = clusterOf(args);
   if (flags.i >= cluster.length)
     throw new UsageError(`-i ${flags.i} is outside the cluster (ranks 0..${cluster.length - 1})`);
+  const secret = peerSecret(cluster, args["cluster-secret"], args.insecure);
   const faults = faultSpec(flags.drop, flags.dup, args.delay);
   const { logSink, storage } = openFiles(args, flags.i);
   const clock = new SystemClock();
-  const tcp = new TcpTransport(flags.i, cluster);
+  const tcp = new TcpTransport(flags.i, cluster, warn, secret ? { secret } : {});
   await listen(tcp, cluster[flags.i] as PeerAddress, flags.i);
   const { faulty, stopWatch } = injectFaults(tcp, faults, args["partition-file"], flags, clock);
   const transport: Transport = faulty ?? tcp;
@@ -192,7 +195,7 @@ async function main(): Promise<number> {
   stopWatch();
   await rank.stop();
   stopStatus();
-  if (process.env.YASP_STATS) printStats(rank);
+  if (process.env.YASP_STATS) printStats(rank, tcp);
   process.stdout.write(
     summaryLine({ rank, converged, secs: (clock.nowUs() - started) / 1e6, tcp, storage, faulty }),
   );

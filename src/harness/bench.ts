@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { median, measurePoint, usageOf } from "./bench_measure.js";
 import { longReport, longRun, writeLong } from "./bench_long.js";
 import { renderResults, sustained, type Limits, type Point, type Results } from "./bench_report.js";
-import { RANK_NODE_FLAGS, runCluster, writeCluster } from "../cli/launch.js";
+import { RANK_NODE_FLAGS, runCluster, writeClusterFiles } from "../cli/launch.js";
 
 const WARM_S = 3;
 const WINDOW_S = 5;
@@ -120,7 +120,7 @@ async function ceiling(ranks: number): Promise<number> {
 async function limitOnce(ranks: number, fsync: boolean): Promise<number> {
   const dir = join("bench", "tmp", `limit-${ranks}-${fsync ? "fsync" : "nofsync"}`);
   rmSync(dir, { recursive: true, force: true });
-  const clusterFile = await writeCluster(dir, ranks);
+  const files = await writeClusterFiles(dir, ranks);
   const children: ChildProcess[] = [];
   try {
     const outputs = Array.from({ length: ranks }, (_, r) => {
@@ -128,11 +128,12 @@ async function limitOnce(ranks: number, fsync: boolean): Promise<number> {
         ...RANK_NODE_FLAGS,
         dist("./bench_limit.js"),
         String(r),
-        clusterFile,
+        files.cluster,
         String(WARM_S),
         String(WINDOW_S),
         dir,
         fsync ? "1" : "0",
+        files.secret ?? "",
       ];
       const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
       children.push(child);

@@ -8,8 +8,9 @@
 // reads, no offers, no bindings (the owner's second fsync), no retransmission (loopback does not
 // lose frames): an upper bound of what the protocol could reach with this transport, WAL and log.
 // Like a benchmark point, each rank counts the commit lines it wrote in a window after a warm-up
-// (from its first frame) and prints their rate; the bench takes the slowest rank's.
-//   node dist/src/harness/bench_limit.js <rank> <cluster file> <warm-up s> <window s> <dir> <fsync: 1|0>
+// (from its first frame) and prints their rate; the bench takes the slowest rank's. Frames are
+// authenticated with the cluster secret when one is given, as the ranks' are.
+//   node dist/src/harness/bench_limit.js <rank> <cluster file> <warm-up s> <window s> <dir> <fsync: 1|0> [secret file]
 import { join } from "node:path";
 import { FileLogSink } from "../io/file_log.js";
 import { SystemClock } from "../io/system_clock.js";
@@ -17,7 +18,7 @@ import { TcpTransport } from "../io/tcp_transport.js";
 import { WalStorage } from "../io/wal.js";
 import { commitLine, generateLine } from "../protocol/log_lines.js";
 import type { AckMsg, CommitMsg, ImposeMsg, WireMsg } from "../protocol/messages.js";
-import { loadCluster } from "../cli/config.js";
+import { loadCluster, loadSecret } from "../cli/config.js";
 
 const BATCH = 256;
 const WINDOW = 8;
@@ -33,6 +34,7 @@ const [
   windowText = "5",
   dir = ".",
   fsyncText = "1",
+  secretFile = "",
 ] = process.argv.slice(2);
 const warmUs = Number(warmText) * 1e6;
 const windowUs = Number(windowText) * 1e6;
@@ -44,7 +46,12 @@ const clock = new SystemClock();
 const nowUs = () => clock.nowUs();
 const warn = (line: string) => void process.stderr.write(line + "\n");
 
-const transport = new TcpTransport(me, addrs, warn);
+const transport = new TcpTransport(
+  me,
+  addrs,
+  warn,
+  secretFile ? { secret: loadSecret(secretFile) } : {},
+);
 await transport.listen();
 const wal = new WalStorage(join(dir, `rank-${me}.wal`), { fsync: fsyncText === "1", warn });
 await wal.load();

@@ -7,7 +7,13 @@ import type { ChildProcess } from "node:child_process";
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SystemClock } from "../io/system_clock.js";
-import { spawnRank, statusPath, waitExit, type RankOutcome } from "../cli/launch.js";
+import {
+  spawnRank,
+  statusPath,
+  waitExit,
+  type ClusterFiles,
+  type RankOutcome,
+} from "../cli/launch.js";
 import { emptyRecord, type FaultRecord } from "./scenario_checks.js";
 import { parseStatus, type StatusSnapshot } from "./scenario_evidence.js";
 import { pickLeader } from "./scenario_leader.js";
@@ -15,7 +21,8 @@ import { pickLeader } from "./scenario_leader.js";
 export interface Scenario {
   name: string;
   n: number;
-  /** Flags for every rank (besides -i, --cluster, --log-dir, --partition-file, --status-file). */
+  /** Flags for every rank (besides -i, --cluster, --cluster-secret, --log-dir, --partition-file,
+   * --status-file). */
   args: string[];
   /** Ranks not started at the beginning (the script starts them). */
   lateRanks?: number[];
@@ -48,7 +55,8 @@ export class ScenarioCtx {
   constructor(
     readonly s: Scenario,
     readonly dir: string,
-    readonly clusterFile: string,
+    /** The cluster file and the run's secret: every start (and restart) uses both. */
+    readonly files: ClusterFiles,
   ) {
     this.children = new Array<ChildProcess | null>(s.n).fill(null);
     this.histories = Array.from({ length: s.n }, () => []);
@@ -69,7 +77,7 @@ export class ScenarioCtx {
       "--status-file",
       statusPath(this.dir, rank),
     ];
-    const child = spawnRank(rank, this.clusterFile, this.dir, flags);
+    const child = spawnRank(rank, this.files, this.dir, flags);
     this.children[rank] = child;
     this.exits.push(waitExit(child, rank));
   }

@@ -7,7 +7,7 @@ import { execFile } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { writeCluster } from "../cli/launch.js";
+import { writeClusterFiles } from "../cli/launch.js";
 import { confirmAll } from "./scenario_checks.js";
 import { nowUs, ScenarioCtx, type Scenario } from "./scenario_ctx.js";
 import { parseLog, type LogTimes } from "./scenario_evidence.js";
@@ -75,7 +75,8 @@ export async function runScenario(
   const dir = join(baseDir, s.name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const ctx = new ScenarioCtx(s, dir, await writeCluster(dir, s.n));
+  // The ranks authenticate peer frames with a secret made for this scenario (in its directory).
+  const ctx = new ScenarioCtx(s, dir, await writeClusterFiles(dir, s.n));
   const deadline = setTimeout(() => {
     ctx.fail(`still running after ${deadlineMs / 1000} s: stopped`);
     ctx.stopAll();

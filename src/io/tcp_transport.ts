@@ -2,10 +2,21 @@
 // (reconnecting with backoff, so a peer that is not up yet is no error). Frames for one peer are
 // gathered and written once per event-loop turn: the write system call, not encoding, is the cost.
 // A message a rank sends itself never touches a socket.
+// With a cluster secret, every connection starts with a challenge from the accepting side and
+// every frame carries a MAC and a counter (peer_auth.ts); a frame that fails them is dropped,
+// counted and its connection closed. Without one, frames travel unauthenticated.
 import net from "node:net";
 import type { WireMsg } from "../protocol/messages.js";
 import type { Transport } from "../ports.js";
 import { encodeFrame, FrameDecoder, type FrameProblem } from "./codec.js";
+import {
+  CHALLENGE_BYTES,
+  FrameOpener,
+  FrameSealer,
+  newChallenge,
+  PeerKey,
+  readChallenge,
+} from "./peer_auth.js";
 
 export interface PeerAddress {
   host: string;
@@ -19,6 +30,16 @@ export interface TransportStats {
   malformed: number;
   oversized: number;
   unknown: number;
+  /** Frames that failed the MAC or counter check (only with a cluster secret). */
+  unauthenticated: number;
+}
+
+export interface TransportOptions {
+  /** The cluster secret (at least 16 bytes): peer frames are authenticated with it. */
+  secret?: Uint8Array;
+  /** With a secret: a peer that accepts a connection but sends no challenge in this time is not a
+   * rank with the secret; the connection is closed and tried again. Default 10 s. */
+  challengeTimeoutMs?: number;
 }
 
 const QUEUE_LIMIT_BYTES = 8 * 1024 * 1024;
@@ -31,6 +52,9 @@ interface Peer {
   queuedBytes: number;
   backoffMs: number;
   retry: NodeJS.Timeout | null;
+  /** With a secret: MACs this connection's frames, once the peer's challenge is in. */
+  sealer: FrameSealer | null;
+  challengeTimer: NodeJS.Timeout | null;
 }
 
 export class TcpTransport implements Transport {
@@ -44,6 +68,8 @@ export class TcpTransport implements Transport {
   private lastMsg: WireMsg | null = null;
   private lastFrame: Buffer = Buffer.alloc(0);
   private readonly warned = new Set<string>();
+  private readonly key: PeerKey | null;
+  private readonly challengeTimeoutMs: number;
   readonly stats: TransportStats = {
     framesOut: 0,
     framesIn: 0,
@@ -51,13 +77,17 @@ export class TcpTransport implements Transport {
     malformed: 0,
     oversized: 0,
     unknown: 0,
+    unauthenticated: 0,
   };
 
   constructor(
     private readonly me: number,
     private readonly addrs: readonly PeerAddress[],
     private readonly warn: (line: string) => void = (line) => process.stderr.write(line + "\n"),
+    options: TransportOptions = {},
   ) {
+    this.key = options.secret ? new PeerKey(options.secret) : null;
+    this.challengeTimeoutMs = options.challengeTimeoutMs ?? 10_000;
     this.peers = addrs.map(() => ({
       socket: null,
       connected: false,
@@ -65,6 +95,8 @@ export class TcpTransport implements Transport {
       queuedBytes: 0,
       backoffMs: 20,
       retry: null,
+      sealer: null,
+      challengeTimer: null,
     }));
   }
 
@@ -122,6 +154,7 @@ export class TcpTransport implements Transport {
     this.closed = true;
     for (const p of this.peers) {
       if (p.retry) clearTimeout(p.retry);
+      if (p.challengeTimer) clearTimeout(p.challengeTimer);
       p.socket?.end();
       p.socket?.destroy();
     }
@@ -143,8 +176,9 @@ export class TcpTransport implements Transport {
     for (const msg of local) this.handler(msg);
     for (const peer of this.peers) {
       if (!peer.connected || !peer.socket || peer.queue.length === 0) continue;
-      const data =
-        peer.queue.length === 1
+      const data = peer.sealer
+        ? sealAll(peer.sealer, peer.queue)
+        : peer.queue.length === 1
           ? (peer.queue[0] as Buffer)
           : Buffer.concat(peer.queue, peer.queuedBytes);
       this.stats.framesOut += peer.queue.length;
@@ -161,16 +195,19 @@ export class TcpTransport implements Transport {
     const socket = net.connect({ host: addr.host, port: addr.port });
     socket.setNoDelay(true);
     peer.socket = socket;
-    socket.on("connect", () => {
-      peer.connected = true;
-      peer.backoffMs = 20;
-      this.scheduleFlush();
-    });
-    socket.on("data", () => {}); // peers never answer on this connection
+    const key = this.key;
+    if (key) this.awaitChallenge(to, socket, key);
+    else {
+      socket.on("connect", () => this.ready(peer));
+      socket.on("data", () => {}); // peers never answer on this connection
+    }
     socket.on("error", () => {}); // 'close' follows; a peer that is down is retried
     socket.on("close", () => {
       peer.socket = null;
       peer.connected = false;
+      peer.sealer = null;
+      if (peer.challengeTimer) clearTimeout(peer.challengeTimer);
+      peer.challengeTimer = null;
       if (this.closed) return;
       // Frames queued for a dead peer are stale by the time it is back: the protocol resends.
       peer.queue = [];
@@ -183,9 +220,55 @@ export class TcpTransport implements Transport {
     });
   }
 
+  /** With a secret, an outgoing connection carries frames once the peer's challenge is in; a peer
+   * that does not send one in time, or sends something else, is not a rank with the secret. */
+  private awaitChallenge(to: number, socket: net.Socket, key: PeerKey): void {
+    const peer = this.peers[to] as Peer;
+    const addr = this.addrs[to] as PeerAddress;
+    const refuse = (kind: string, what: string) => {
+      this.warnOnce(
+        kind,
+        `rank ${this.me}: peer ${to} at ${addr.host}:${addr.port} ${what} (does it run without --cluster-secret?); reconnecting`,
+      );
+      socket.destroy();
+    };
+    socket.on("connect", () => {
+      peer.challengeTimer = setTimeout(
+        () => refuse("no-challenge", `sent no challenge in ${this.challengeTimeoutMs / 1000} s`),
+        this.challengeTimeoutMs,
+      );
+    });
+    let hello = Buffer.alloc(0);
+    socket.on("data", (chunk: Buffer) => {
+      // After the challenge, peers never send anything on this connection.
+      if (peer.sealer || socket !== peer.socket) return;
+      hello = Buffer.concat([hello, chunk]);
+      if (hello.length < CHALLENGE_BYTES) return;
+      const nonce = readChallenge(hello);
+      if (!nonce) return refuse("bad-challenge", "did not open with a challenge");
+      peer.sealer = new FrameSealer(key, nonce);
+      this.ready(peer);
+    });
+  }
+
+  /** The connection can carry frames (with a secret: the peer's challenge is in). */
+  private ready(peer: Peer): void {
+    if (peer.challengeTimer) clearTimeout(peer.challengeTimer);
+    peer.challengeTimer = null;
+    peer.connected = true;
+    peer.backoffMs = 20;
+    this.scheduleFlush();
+  }
+
   private accept(socket: net.Socket): void {
     this.inbound.add(socket);
     socket.setNoDelay(true);
+    let opener: FrameOpener | null = null;
+    if (this.key) {
+      const challenge = newChallenge();
+      socket.write(challenge.bytes);
+      opener = new FrameOpener(this.key, challenge.nonce);
+    }
     const decoder = new FrameDecoder(
       {
         message: (msg) => {
@@ -195,6 +278,8 @@ export class TcpTransport implements Transport {
         problem: (kind, detail) => this.onProblem(kind, detail, socket),
       },
       this.addrs.length,
+      undefined,
+      opener,
     );
     socket.on("data", (chunk: Buffer) => {
       if (!decoder.push(chunk)) socket.destroy();
@@ -205,11 +290,30 @@ export class TcpTransport implements Transport {
 
   private onProblem(kind: FrameProblem, detail: string, socket: net.Socket): void {
     this.stats[kind]++;
-    // One line per kind of problem, not one per frame: a noisy peer must not flood stderr.
-    if (this.warned.has(kind)) return;
-    this.warned.add(kind);
-    this.warn(
-      `rank ${this.me}: dropped a ${kind} frame from ${socket.remoteAddress}:${socket.remotePort}: ${detail} (further ones are counted, not shown)`,
+    const a = kind === "unauthenticated" || kind === "oversized" ? "an" : "a";
+    this.warnOnce(
+      kind,
+      `rank ${this.me}: dropped ${a} ${kind} frame from ${socket.remoteAddress}:${socket.remotePort}: ${detail} (further ones are counted, not shown)`,
     );
   }
+
+  /** One line per kind of problem, not one per frame: a noisy peer must not flood stderr. */
+  private warnOnce(kind: string, line: string): void {
+    if (this.warned.has(kind)) return;
+    this.warned.add(kind);
+    this.warn(line);
+  }
+}
+
+/** The queued frames of one connection, each with its counter and MAC, in one buffer. */
+function sealAll(sealer: FrameSealer, frames: readonly Buffer[]): Buffer {
+  const parts: Buffer[] = [];
+  let bytes = 0;
+  for (const frame of frames) {
+    const body = frame.subarray(4); // the codec's length is replaced by the sealed one
+    const header = sealer.header(body);
+    parts.push(header, body);
+    bytes += header.length + body.length;
+  }
+  return Buffer.concat(parts, bytes);
 }
