@@ -74,13 +74,13 @@ describe("the transcript runner", () => {
     [
       "an unknown command",
       "delivr read{from:1 round:4 base:0}\n----\n",
-      /^t\.txt:3: unknown command "delivr": this processor takes deliver read\|impose, round, local/,
+      /^t\.txt:3: unknown command "delivr": this processor takes deliver read\|impose\|readIndex, round, local/,
     ],
     ["a missing separator", "round 4\n\nround 5\n----\n", /^t\.txt:3: a block needs a "----" line/],
     [
       "a message this processor is never routed",
       "deliver ack{from:0 round:1 seq:0 count:1 backlog:0}\n----\n",
-      /^t\.txt:3: this processor is delivered read\|impose, not ack/,
+      /^t\.txt:3: this processor is delivered read\|impose\|readIndex, not ack/,
     ],
     [
       "a malformed message",

@@ -139,7 +139,7 @@ export function parseWire(text: string): WireMsg {
   let candidate: unknown;
   if (trimmed.startsWith("{")) candidate = JSON.parse(trimmed);
   else {
-    const type = /^([a-z]+)\{/.exec(trimmed)?.[1];
+    const type = /^([a-zA-Z]+)\{/.exec(trimmed)?.[1];
     if (type === undefined)
       throw new Error(`expected a message like read{from:1 round:4 base:0}, got "${trimmed}"`);
     const reader = new Reader(trimmed);
@@ -218,6 +218,8 @@ export function parseInput(verb: string, rest: string): AnyInput | undefined {
       return { kind: "propose", count: parseNumber(rest.trim(), "propose") };
     case "note":
       return { kind: "note", note: parseNumber(rest.trim(), "note") };
+    case "readBarrier":
+      return { kind: "readBarrier", ticket: parseNumber(rest.trim(), "readBarrier") };
     default:
       return undefined;
   }
@@ -260,6 +262,8 @@ export function formatInput(input: AnyInput): string {
       return `propose ${input.count}`;
     case "note":
       return `note ${input.note}`;
+    case "readBarrier":
+      return `readBarrier ${input.ticket}`;
     default:
       return JSON.stringify(input); // a kind added after this file was written: still shown
   }
@@ -287,6 +291,8 @@ export function formatEffect(e: Effect): string {
       return `warn ${e.line}`;
     case "committed":
       return `committed seq=${e.seq} id=${formatValue(e.id)}`;
+    case "readDone":
+      return `readDone ticket=${e.ticket} seq=${e.seq}`;
     default:
       return JSON.stringify(e); // an effect kind added after this file was written: still shown
   }

@@ -122,7 +122,7 @@ function followerTarget(rest: string): Target {
   return target({
     logic: h,
     verbs: ["deliver", "round", "local"],
-    delivers: ["read", "impose"],
+    delivers: ["read", "impose", "readIndex"],
     state: () => {
       // The accepted entries as runs, in the form a gather reports them.
       const runs = h
@@ -169,8 +169,8 @@ function consensusTarget(rest: string): Target {
   });
   return target({
     logic: h,
-    verbs: ["deliver", "round", "propose", "note"],
-    delivers: ["commit", "status", "fetch", "fetched", "want"],
+    verbs: ["deliver", "round", "propose", "note", "readBarrier"],
+    delivers: ["commit", "status", "fetch", "fetched", "want", "readIndexOk"],
     state: () =>
       `commitIndex=${h.commitIndex} backlog=${h.backlog} gap=${h.hasGap} committed=${formatValue(h.committedIds())}`,
     stats: () => h.stats,
