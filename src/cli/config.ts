@@ -115,7 +115,7 @@ export function loadSecret(path: string): Buffer {
 }
 
 /** 127.0.0.0/8 and localhost: only this machine can reach them. */
-export function isLoopback(host: string): boolean {
+function isLoopback(host: string): boolean {
   return host === "localhost" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 

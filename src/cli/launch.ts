@@ -81,7 +81,7 @@ export interface ClusterFiles {
 }
 
 /** A new cluster secret, 32 random bytes in <dir>/cluster.secret, readable by this user only. */
-export function writeSecret(dir: string): string {
+function writeSecret(dir: string): string {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, "cluster.secret");
   rmSync(file, { force: true });

@@ -42,6 +42,7 @@ export type Verdict =
 const CUT: Verdict = Object.freeze({ fate: "cut" });
 const DROPPED: Verdict = Object.freeze({ fate: "dropped" });
 const NOW: Verdict = Object.freeze({ fate: "sent", delaysUs: Object.freeze([0]) });
+const TWICE_NOW: Verdict = Object.freeze({ fate: "sent", delaysUs: Object.freeze([0, 0]) });
 
 /** Links are keyed from * LINK_SPAN + to; ranks must be below it. */
 const LINK_SPAN = 0x10000;
@@ -76,7 +77,7 @@ export class FaultModel {
     }
     const twice = dup > 0 && this.random.next() < dup;
     if (twice) this.stats.duplicated++;
-    if (maxDelayUs <= 0) return twice ? { fate: "sent", delaysUs: [0, 0] } : NOW;
+    if (maxDelayUs <= 0) return twice ? TWICE_NOW : NOW;
     const delaysUs = twice ? [this.drawDelay(), this.drawDelay()] : [this.drawDelay()];
     return { fate: "sent", delaysUs };
   }

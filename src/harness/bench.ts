@@ -3,6 +3,7 @@
 // the checker on every run, and in the same run the messaging limit (bench_limit.ts) and the old
 // log-writing ceiling. Definitions of every figure: bench_measure.ts. Prints a table and writes
 // bench/results.json and bench/results.md.
+import { checkerEntry } from "./scenario_runner.js";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -40,7 +41,7 @@ function rankArgs(rate: number, fsync: boolean, seconds: number): string[] {
 function checkerPasses(dir: string, n: number): boolean {
   const logs = Array.from({ length: n }, (_, r) => join(dir, `rank-${r}.log`));
   try {
-    execFileSync(process.execPath, [dist("../../checker/cli.js"), ...logs], { stdio: "ignore" });
+    execFileSync(process.execPath, [...checkerEntry(), ...logs], { stdio: "ignore" });
     return true;
   } catch {
     return false;

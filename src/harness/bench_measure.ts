@@ -55,7 +55,7 @@ export interface RunFigures {
 }
 
 /** Growth of the backlog across the window still counted as "not growing", as a share of offered. */
-export const BACKLOG_SLACK = 0.01;
+const BACKLOG_SLACK = 0.01;
 interface Instance {
   rank: number;
   filler: boolean;

@@ -31,7 +31,8 @@ function readLog(path: string): LogTimes {
   }
 }
 
-function checkerEntry(): string[] {
+/** How to run the checker as its own program (under tsx when this file runs as TypeScript). */
+export function checkerEntry(): string[] {
   const isTs = import.meta.url.endsWith(".ts");
   const entry = fileURLToPath(
     new URL(isTs ? "../../checker/cli.ts" : "../../checker/cli.js", import.meta.url),

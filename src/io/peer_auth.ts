@@ -37,7 +37,7 @@ const MAGIC = Buffer.from("YSA1", "latin1");
 const NONCE_BYTES = 16;
 export const CHALLENGE_BYTES = MAGIC.length + NONCE_BYTES;
 const COUNTER_BYTES = 8;
-export const TAG_BYTES = 16;
+const TAG_BYTES = 16;
 /** Counter and tag, between a frame's length and its body. */
 export const AUTH_BYTES = COUNTER_BYTES + TAG_BYTES;
 const LABEL = "yasp peer auth v1";

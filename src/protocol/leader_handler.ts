@@ -12,7 +12,7 @@
 //         moves to the next rank.
 // Lost messages are retransmitted; no progress for giveUp time bumps the round.
 import { invariant, StepTime } from "./assert.js";
-import { Deadline } from "./deadline.js";
+import { Deadline, earliest } from "./deadline.js";
 import { leaderOf, quorumOf, type Effect, type LeaderIn, type ProcessorLogic } from "./effects.js";
 import { ImposePipeline, type PipelineConfig, type PipelineStats } from "./impose_pipeline.js";
 import { syncPlan } from "./leader_plan.js";
@@ -125,13 +125,8 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
    * end leaves on time, not at the next tick after it. */
   wakeAt(): number {
     if (this.phase === "idle") return Infinity;
-    const due =
-      this.phase === "reading"
-        ? this.readAgain
-        : this.phase === "imposing"
-          ? this.heartbeat
-          : this.endAgain;
-    return Math.min(this.tick.at, due.at);
+    const byPhase = { reading: this.readAgain, imposing: this.heartbeat, ending: this.endAgain };
+    return earliest([this.tick, byPhase[this.phase]]);
   }
 
   endStep(nowUs: number, out: Effect[]): void {

@@ -13,7 +13,9 @@ import type { OfferState, WantMsg } from "./messages.js";
 
 /** A paced producer of own instances (the background workload is one). It is asked at every
  * wake-up, and again right before a want would be filled with made-up instances: a paced producer
- * must hand over what is due by then, or fillers would take the numbers of its instances. */
+ * must hand over what is due by then, or fillers would take the numbers of its instances. Its
+ * nextUs is read when the rank's loop computes its wake-up: a source that starts (or moves nextUs
+ * earlier) from outside must wake the loop, e.g. with rank.propose(0), as the workload driver does. */
 export interface ProposalSource {
   /** How many instances are due by nowUs (they count as proposed); `urgent`: a want is waiting. */
   takeDue(nowUs: number, urgent: boolean): number;
@@ -227,7 +229,7 @@ export class Proposer {
   }
 
   private offerState(): OfferState {
-    // Bound instances matter to the leader only when nothing is pending (see LeaderHandler.allotment).
+    // Bound instances matter to the leader only when nothing is pending (see OfferBook.allotment).
     const upTo = this.pending.length > 0 ? -1 : this.maxBoundSeq();
     return { epoch: Math.floor(this.cfg.createdUs), enq: this.enq, deq: this.deq, upTo };
   }

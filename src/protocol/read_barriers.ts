@@ -10,7 +10,8 @@
 // re-imposed): S then lies beyond the log, and an idle cluster would never commit that far. So a
 // barrier that waits a whole timeout without the commit index moving asks for a few new instances
 // (nudge): allotted at the leader's next free seqs, they grow the log past S.
-import { Deadline } from "./deadline.js";
+import { invariant } from "./assert.js";
+import { Deadline, earliest } from "./deadline.js";
 import { quorumOf, type Effect } from "./effects.js";
 import type { ReadIndexOkMsg } from "./messages.js";
 
@@ -32,7 +33,7 @@ export class ReadBarriers {
   /** Nonces start from the rank's creation time, so an answer to a probe of an earlier life of
    * this rank (sent before a restart) never matches a probe of this one. */
   private nextNonce: number;
-  /** Barriers whose S is known, waiting for the commit index to pass it (S ascending by probe). */
+  /** Barriers whose S is known, waiting for the commit index to pass it (a later probe's S may be lower: all are scanned). */
   private waiting: { ticket: number; seq: number }[] = [];
   private readonly probeAgain = new Deadline("read-probe-again");
   /** Barriers wait and the commit index has not moved for a timeout: grow the log. */
@@ -47,12 +48,14 @@ export class ReadBarriers {
     return this.unprobed.length + (this.probe?.tickets.length ?? 0) + this.waiting.length;
   }
 
-  /** A barrier starts now. Returns false (nothing started) past MAX_READ_BARRIERS. */
-  start(ticket: number, nowUs: number, out: Effect[]): boolean {
-    if (this.pending >= MAX_READ_BARRIERS) return false;
+  /** A barrier starts now. The rank lets in at most MAX_READ_BARRIERS: more is a bug of its own. */
+  start(ticket: number, nowUs: number, out: Effect[]): void {
+    invariant(
+      this.pending < MAX_READ_BARRIERS,
+      () => `rank ${this.cfg.me}: more read barriers than the rank lets in`,
+    );
     this.unprobed.push(ticket);
     if (!this.probe) this.sendProbe(nowUs, out);
-    return true;
   }
 
   onAnswer(msg: ReadIndexOkMsg, commitIndex: number, nowUs: number, out: Effect[]): void {
@@ -107,7 +110,7 @@ export class ReadBarriers {
   }
 
   wakeAt(): number {
-    return Math.min(this.probe ? this.probeAgain.at : Infinity, this.nudge.at);
+    return this.probe ? earliest([this.probeAgain, this.nudge]) : this.nudge.at;
   }
 
   private sendProbe(nowUs: number, out: Effect[]): void {

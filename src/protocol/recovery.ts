@@ -1,7 +1,7 @@
 // What a restarted rank learns from its own log file: the commits it already wrote (so it never
 // writes a seq twice), how many instances it generated (so ids stay unique), and its own
 // instances that are not committed yet (so none is lost).
-import { parseLogLine } from "./log_lines.js";
+import { parseLogLines } from "./log_lines.js";
 
 export interface RecoveredLog {
   commits: string[];
@@ -19,9 +19,7 @@ export function recoverLog(text: string, me: number): RecoveredLog {
   const own: string[] = [];
   const problems: string[] = [];
   let generated = 0;
-  for (const raw of text.split("\n")) {
-    const line = parseLogLine(raw);
-    if (line === null) continue;
+  for (const line of parseLogLines(text)) {
     const { id, seq } = line;
     if (line.kind === "commit") {
       if (seq === commits.length) {

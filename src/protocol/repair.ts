@@ -72,7 +72,6 @@ export class Repairer {
   onFetched(msg: FetchedMsg, nowUs: number, out: Effect[]): void {
     this.stats.fetchedIds += msg.ids.length;
     this.learner.applyChosen(msg.seq, msg.ids, nowUs, out);
-    this.afterApply();
     if (this.fetchSeq >= 0 && msg.ids.length > 0) {
       this.fetchSeq = -1;
       this.fetchAgain.disarm();
@@ -80,12 +79,8 @@ export class Repairer {
     this.maybeFetch(nowUs, out);
   }
 
-  /** New commits may have closed the distance to the peers. */
-  afterApply(): void {
-    if (this.fetchWhenStalled.armed && !this.isBehind()) this.fetchWhenStalled.disarm();
-  }
-
-  /** If this rank stays behind a peer (or has a gap) for a while, fetch the missing values. */
+  /** If this rank stays behind a peer (or has a gap) for a while, fetch the missing values; once
+   * it is not behind any more (new commits closed the distance), stop waiting to. */
   maybeFetch(nowUs: number, out: Effect[]): void {
     if (!this.isBehind()) {
       this.fetchWhenStalled.disarm();

@@ -1,6 +1,6 @@
 // The checker's rules, applied in memory to a simulated run's logs (the simulator checks thousands
 // of runs; checker/ stays the independent second opinion on real runs).
-import { parseLogLine } from "../protocol/log_lines.js";
+import { parseLogLines } from "../protocol/log_lines.js";
 
 export interface ParsedLog {
   commits: string[];
@@ -11,9 +11,7 @@ export interface ParsedLog {
 export function parseLog(rank: number, text: string, violations: string[]): ParsedLog {
   const commits: string[] = [];
   const generated: string[] = [];
-  for (const raw of text.split("\n")) {
-    const line = parseLogLine(raw);
-    if (line === null) continue;
+  for (const line of parseLogLines(text)) {
     const { id, seq } = line;
     if (line.kind === "generate") {
       generated.push(id);
