@@ -94,6 +94,11 @@ export async function writeClusterFiles(dir: string, n: number): Promise<Cluster
   return { cluster: await writeCluster(dir, n), secret: writeSecret(dir) };
 }
 
+/** Where rank `rank` writes its log in logDir (the rank command's --log-dir). */
+export function logPath(logDir: string, rank: number): string {
+  return join(logDir, `rank-${rank}.log`);
+}
+
 export function statusPath(logDir: string, rank: number): string {
   return join(logDir, `rank-${rank}.status.json`);
 }

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { median, measurePoint, usageOf } from "./bench_measure.js";
 import { longReport, longRun, writeLong } from "./bench_long.js";
 import { renderResults, sustained, type Limits, type Point, type Results } from "./bench_report.js";
-import { RANK_NODE_FLAGS, runCluster, writeClusterFiles } from "../cli/launch.js";
+import { logPath, RANK_NODE_FLAGS, runCluster, writeClusterFiles } from "../cli/launch.js";
 
 const WARM_S = 3;
 const WINDOW_S = 5;
@@ -39,7 +39,7 @@ function rankArgs(rate: number, fsync: boolean, seconds: number): string[] {
 }
 
 function checkerPasses(dir: string, n: number): boolean {
-  const logs = Array.from({ length: n }, (_, r) => join(dir, `rank-${r}.log`));
+  const logs = Array.from({ length: n }, (_, r) => logPath(dir, r));
   try {
     execFileSync(process.execPath, [...checkerEntry(), ...logs], { stdio: "ignore" });
     return true;
@@ -104,7 +104,7 @@ async function ceiling(ranks: number): Promise<number> {
             String(r),
             String(ranks),
             "3",
-            join(dir, `rank-${r}.log`),
+            logPath(dir, r),
           ]);
           let out = "";
           child.stdout.on("data", (d: Buffer) => (out += d.toString()));

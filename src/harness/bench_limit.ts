@@ -11,6 +11,7 @@
 // (from its first frame) and prints their rate; the bench takes the slowest rank's. Frames are
 // authenticated with the cluster secret when one is given, as the ranks' are.
 //   node dist/src/harness/bench_limit.js <rank> <cluster file> <warm-up s> <window s> <dir> <fsync: 1|0> [secret file]
+import { logPath } from "../cli/launch.js";
 import { join } from "node:path";
 import { FileLogSink } from "../io/file_log.js";
 import { SystemClock } from "../io/system_clock.js";
@@ -55,7 +56,7 @@ const transport = new TcpTransport(
 await transport.listen();
 const wal = new WalStorage(join(dir, `rank-${me}.wal`), { fsync: fsyncText === "1", warn });
 await wal.load();
-const log = new FileLogSink(join(dir, `rank-${me}.log`));
+const log = new FileLogSink(logPath(dir, me));
 
 /** Generate lines for this rank's ids of a batch (id "<owner>-<k>": instance k of its owner). */
 function logGenerated(ids: readonly string[], atUs: number): void {

@@ -14,8 +14,7 @@
 //   offered in it: commits arrive in batches, so the count at an instant jitters).
 // - Latency: from the scheduled time to the commit on the generating rank (same clock).
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { statusPath } from "../cli/launch.js";
+import { logPath, statusPath } from "../cli/launch.js";
 import { eachLogLine } from "../protocol/log_lines.js";
 
 /** A rank's generation schedule, as its status file reports it. */
@@ -233,7 +232,7 @@ export function measurePoint(dir: string, n: number, warmS: number, windowS: num
       throw new Error(
         `rank ${r} reported no generation schedule in ${statusPath(dir, r)}: cannot time its instances from their schedule`,
       );
-    return { log: readFileSync(join(dir, `rank-${r}.log`), "utf8"), schedule };
+    return { log: readFileSync(logPath(dir, r), "utf8"), schedule };
   });
   return measureRun(ranks, warmS, windowS);
 }

@@ -8,6 +8,7 @@ import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SystemClock } from "../io/system_clock.js";
 import {
+  logPath,
   spawnRank,
   statusPath,
   waitExit,
@@ -222,7 +223,7 @@ export class ScenarioCtx {
   }
 
   logPath(rank: number): string {
-    return join(this.dir, `rank-${rank}.log`);
+    return logPath(this.dir, rank);
   }
 
   fail(problem: string): void {

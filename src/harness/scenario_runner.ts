@@ -7,7 +7,7 @@ import { execFile } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { writeClusterFiles } from "../cli/launch.js";
+import { logPath, writeClusterFiles } from "../cli/launch.js";
 import { confirmAll } from "./scenario_checks.js";
 import { nowUs, ScenarioCtx, type Scenario } from "./scenario_ctx.js";
 import { parseLog, type LogTimes } from "./scenario_evidence.js";
@@ -48,7 +48,7 @@ interface CheckerSummary {
 
 function runChecker(dir: string, n: number): Promise<CheckerSummary | string> {
   const json = join(dir, "check.json");
-  const logs = Array.from({ length: n }, (_, r) => join(dir, `rank-${r}.log`));
+  const logs = Array.from({ length: n }, (_, r) => logPath(dir, r));
   return new Promise((resolve) => {
     execFile(
       process.execPath,
