@@ -72,3 +72,14 @@ export interface SnapshotStore {
   save(snapshot: StoredSnapshot): Promise<void>;
   load(): Promise<StoredSnapshot | null>;
 }
+
+/** The replicated state: every rank applies the same commands in the same seq order. apply must be
+ * deterministic (same commands, same order: same state and results on every rank) and must not
+ * throw for a command it cannot use (answer with an error result instead: the command is in the
+ * log for good). snapshot returns the state as of the last seq applied; restore replaces the
+ * state by a snapshot taken at seq (the last seq it covers). */
+export interface StateMachine {
+  apply(seq: number, command: Uint8Array): unknown;
+  snapshot(): Uint8Array;
+  restore(snapshot: Uint8Array, seq: number): void;
+}

@@ -47,12 +47,19 @@ export type ConsensusIn =
   | { kind: "readBarrier"; ticket: number };
 
 /** What a rank makes durable before it reveals it: the acceptor's promise, accepts and floor;
- * the consensus handler's bindings of own instances to seqs. */
+ * the consensus handler's own instances (proposed, then bound to seqs) and commits. cmds as in
+ * messages: absent means every command is a no-op. */
 export type StorageRecord =
   | { r: "promise"; round: number }
-  | { r: "accept"; round: number; seq: number; ids: string[] }
+  | { r: "accept"; round: number; seq: number; ids: string[]; cmds?: Uint8Array[] }
   | { r: "floor"; seq: number }
-  | { r: "bind"; seq: number; ids: string[] };
+  /** Own instances just proposed (so a restart proposes them again). */
+  | { r: "propose"; ids: string[]; cmds?: Uint8Array[] }
+  | { r: "bind"; seq: number; ids: string[]; cmds?: Uint8Array[] }
+  /** Values committed at seq, seq+1, ... (recovery rebuilds the log above the snapshot from them). */
+  | { r: "commit"; seq: number; ids: string[]; cmds?: Uint8Array[] }
+  /** This rank's generate counter is at least next (kept across checkpoints: ids stay unique). */
+  | { r: "gen"; next: number };
 
 export type Effect =
   | { kind: "send"; to: number; msg: WireMsg }

@@ -8,8 +8,23 @@ export const LIMITS = {
   maxRanks: 64,
   maxIdsPerFrame: 65_536,
   maxIdLength: 256,
-  maxFrameBytes: 16 * 1024 * 1024,
+  /** A frame may carry several commands of up to maxCommandBytes each (senders cut batches at
+   * BATCH_BYTES, so only a gather after a long stall comes near this). */
+  maxFrameBytes: 64 * 1024 * 1024,
+  /** The largest command the wire carries (a rank may be configured lower, never higher). */
+  maxCommandBytes: 8 * 1024 * 1024,
 } as const;
+
+/** Senders cut impose, commit, grant and fetched frames once their commands reach this many bytes
+ * (one command larger than this still travels, alone). */
+export const BATCH_BYTES = 1024 * 1024;
+
+/** The command of an instance the library made up itself (a filler, a read barrier's nudge, an
+ * instance from propose()): a no-op the state machine never sees. */
+export const NO_OP: Uint8Array = new Uint8Array(0);
+
+/** Snapshot chunks are at most this many bytes. */
+export const SNAP_CHUNK_BYTES = 256 * 1024;
 
 const rank = z
   .int()
@@ -21,9 +36,18 @@ const round = nat;
 // One regular expression checks length and characters in a single pass (cheaper per id than three checks).
 export const instanceId = z.string().regex(new RegExp(`^[^\\]\\r\\n]{1,${LIMITS.maxIdLength}}$`));
 const ids = z.array(instanceId).max(LIMITS.maxIdsPerFrame);
+const command = z
+  .instanceof(Uint8Array)
+  .refine((b) => b.length <= LIMITS.maxCommandBytes, "command too large");
+/** The commands of the instances named by `ids`, index for index. Absent: every one is a no-op
+ * (NO_OP). Where both are present they have the same length (checked with sameLength). */
+const cmds = z.array(command).max(LIMITS.maxIdsPerFrame).optional();
 
-/** A run of consecutive seqs accepted in one round: [first seq, round, ids]. */
-const acceptedRun = z.tuple([nat, round, ids]);
+/** A run of consecutive seqs accepted in one round: [first seq, round, ids, cmds?]. */
+const acceptedRun = z.union([
+  z.tuple([nat, round, ids]),
+  z.tuple([nat, round, ids, command.array()]),
+]);
 
 export const readMsg = z.strictObject({ t: z.literal("read"), from: rank, round, base: nat });
 export const gatherMsg = z.strictObject({
@@ -41,6 +65,7 @@ export const imposeMsg = z.strictObject({
   round,
   seq: nat,
   ids,
+  cmds,
 });
 export const ackMsg = z.strictObject({
   t: z.literal("ack"),
@@ -83,13 +108,20 @@ export const grantMsg = z.strictObject({
   round,
   seq: nat,
   ids,
+  cmds,
   state: offerState,
 });
 export const nackMsg = z.strictObject({ t: z.literal("nack"), from: rank, round });
 /** The leader of round ends it; everyone moves to round next (> round), led by a rank that has work. */
 export const endMsg = z.strictObject({ t: z.literal("end"), from: rank, round, next: nat });
 export const pingMsg = z.strictObject({ t: z.literal("ping"), from: rank, round });
-export const commitMsg = z.strictObject({ t: z.literal("commit"), from: rank, seq: nat, ids });
+export const commitMsg = z.strictObject({
+  t: z.literal("commit"),
+  from: rank,
+  seq: nat,
+  ids,
+  cmds,
+});
 export const statusMsg = z.strictObject({
   t: z.literal("status"),
   from: rank,
@@ -107,7 +139,32 @@ export const fetchMsg = z.strictObject({
   seq: nat,
   max: z.int().min(1).max(LIMITS.maxIdsPerFrame),
 });
-export const fetchedMsg = z.strictObject({ t: z.literal("fetched"), from: rank, seq: nat, ids });
+export const fetchedMsg = z.strictObject({
+  t: z.literal("fetched"),
+  from: rank,
+  seq: nat,
+  ids,
+  cmds,
+});
+/** A snapshot's bytes, asked for in chunks (offset) so memory stays bounded on both sides and a
+ * transfer cut off resumes where it stopped. seq: the last seq the snapshot covers. */
+export const snapFetchMsg = z.strictObject({
+  t: z.literal("snapFetch"),
+  from: rank,
+  seq: nat,
+  offset: nat,
+});
+/** One chunk of the sender's snapshot (also the answer to a fetch below what the sender still
+ * holds: its first chunk). total: the snapshot's size; crc: crc32 of all its bytes. */
+export const snapChunkMsg = z.strictObject({
+  t: z.literal("snapChunk"),
+  from: rank,
+  seq: nat,
+  total: nat,
+  crc: z.int().min(0).max(0xffffffff),
+  offset: nat,
+  data: z.instanceof(Uint8Array).refine((b) => b.length <= SNAP_CHUNK_BYTES, "chunk too large"),
+});
 
 /** A read barrier's probe: every acceptor answers how far its log goes (accepted or committed).
  * The nonce matches answers to the probe; probes carry no round (any acceptor answers). */
@@ -137,6 +194,8 @@ export const wireMsg = z.discriminatedUnion("t", [
   fetchedMsg,
   readIndexMsg,
   readIndexOkMsg,
+  snapFetchMsg,
+  snapChunkMsg,
 ]);
 
 export type ReadMsg = z.infer<typeof readMsg>;
@@ -156,6 +215,8 @@ export type FetchMsg = z.infer<typeof fetchMsg>;
 export type FetchedMsg = z.infer<typeof fetchedMsg>;
 export type ReadIndexMsg = z.infer<typeof readIndexMsg>;
 export type ReadIndexOkMsg = z.infer<typeof readIndexOkMsg>;
+export type SnapFetchMsg = z.infer<typeof snapFetchMsg>;
+export type SnapChunkMsg = z.infer<typeof snapChunkMsg>;
 export type WireMsg = z.infer<typeof wireMsg>;
 export type AcceptedRun = z.infer<typeof acceptedRun>;
 
@@ -171,4 +232,25 @@ export type RoundMsg =
   | OfferMsg
   | WantMsg
   | GrantMsg;
-export type LogMsg = CommitMsg | StatusMsg | FetchMsg | FetchedMsg | ReadIndexOkMsg;
+export type LogMsg =
+  CommitMsg | StatusMsg | FetchMsg | FetchedMsg | ReadIndexOkMsg | SnapFetchMsg | SnapChunkMsg;
+
+/** Messages whose ids and cmds must pair up index for index (checked at the boundary). */
+export function cmdsMatchIds(msg: WireMsg): boolean {
+  switch (msg.t) {
+    case "impose":
+    case "grant":
+    case "commit":
+    case "fetched":
+      return msg.cmds === undefined || msg.cmds.length === msg.ids.length;
+    case "gather":
+      return msg.runs.every((r) => r[3] === undefined || r[3].length === r[2].length);
+    default:
+      return true;
+  }
+}
+
+/** The command at index i of a message's cmds (NO_OP when they are absent). */
+export function cmdAt(cmds: readonly Uint8Array[] | undefined, i: number): Uint8Array {
+  return cmds?.[i] ?? NO_OP;
+}
