@@ -36,9 +36,9 @@ const round = nat;
 // One regular expression checks length and characters in a single pass (cheaper per id than three checks).
 export const instanceId = z.string().regex(new RegExp(`^[^\\]\\r\\n]{1,${LIMITS.maxIdLength}}$`));
 const ids = z.array(instanceId).max(LIMITS.maxIdsPerFrame);
-const command = z
-  .instanceof(Uint8Array)
-  .refine((b) => b.length <= LIMITS.maxCommandBytes, "command too large");
+/** Bytes of any backing buffer (z.instanceof would narrow them to an ArrayBuffer-backed type). */
+const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, "expected bytes");
+const command = bytes.refine((b) => b.length <= LIMITS.maxCommandBytes, "command too large");
 /** The commands of the instances named by `ids`, index for index. Absent: every one is a no-op
  * (NO_OP). Where both are present they have the same length (checked with sameLength). */
 const cmds = z.array(command).max(LIMITS.maxIdsPerFrame).optional();
@@ -163,7 +163,7 @@ export const snapChunkMsg = z.strictObject({
   total: nat,
   crc: z.int().min(0).max(0xffffffff),
   offset: nat,
-  data: z.instanceof(Uint8Array).refine((b) => b.length <= SNAP_CHUNK_BYTES, "chunk too large"),
+  data: bytes.refine((b) => b.length <= SNAP_CHUNK_BYTES, "chunk too large"),
 });
 
 /** A read barrier's probe: every acceptor answers how far its log goes (accepted or committed).
