@@ -31,6 +31,9 @@ export interface Storage {
   sync(): Promise<void>;
   /** Records that survived the last run, in append order (empty on a fresh data directory). */
   load(): Promise<StorageRecord[]>;
+  /** Hand what was appended to the OS without waiting for the disk (a process crash then loses
+   * none of it). Storage that keeps nothing in the process need not have it. */
+  flush?(): void;
   close(): Promise<void>;
 }
 
@@ -69,6 +72,8 @@ export class SnapshotTooLargeError extends Error {
  * or null when none was ever saved (it rejects when what is stored cannot be trusted: never a
  * damaged snapshot, never an older one instead). */
 export interface SnapshotStore {
+  /** The largest snapshot it keeps (default DEFAULT_MAX_SNAPSHOT_BYTES). */
+  readonly maxBytes?: number;
   save(snapshot: StoredSnapshot): Promise<void>;
   load(): Promise<StoredSnapshot | null>;
 }

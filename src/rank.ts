@@ -1,8 +1,10 @@
 // One rank: the four processors and their channels, built over the ports it is given. The same
 // code runs over TCP (cli/) and inside the simulator (sim/). Also the library API: create a rank,
-// propose, iterate commits, read its progress, stop. Workloads drive it from outside (workload/).
+// submit commands (applied to its state machine), read barriers, iterate commits, read its
+// progress, stop. Workloads drive it from outside (workload/).
 import { Chan } from "./csp/chan.js";
 import { runProcessor, type LoopOptions } from "./csp/processor.js";
+import { CommitFeed } from "./commit_feed.js";
 import type { Checkpointable, Storage } from "./ports.js";
 import { ConsensusHandler } from "./protocol/consensus_handler.js";
 import {
@@ -16,20 +18,33 @@ import {
 } from "./protocol/effects.js";
 import { FollowerHandler } from "./protocol/follower_handler.js";
 import { LeaderHandler } from "./protocol/leader_handler.js";
-import type { WireMsg } from "./protocol/messages.js";
+import { LIMITS, type WireMsg } from "./protocol/messages.js";
 import { MsgHandler } from "./protocol/msg_handler.js";
 import { MAX_READ_BARRIERS } from "./protocol/read_barriers.js";
-import { recoverLog } from "./protocol/recovery.js";
-import { RankStoppedError, Waiters } from "./rank_waiters.js";
-import type {
-  Commit,
-  RankConfig,
-  RankOptions,
-  RankPorts,
-  RankProgress,
-  RankStatus,
-  RankSummary,
+import { recoverState } from "./protocol/recovery.js";
+import { MemorySnapshotStore, NoStateMachine, RankState } from "./rank_state.js";
+import {
+  ByteBudget,
+  CommandTooLargeError,
+  OutcomeUnknownError,
+  RankStoppedError,
+  Waiters,
+} from "./rank_waiters.js";
+import {
+  DEFAULT_MAX_COMMAND_BYTES,
+  type Commit,
+  type RankConfig,
+  type RankOptions,
+  type RankPorts,
+  type RankProgress,
+  type RankStatus,
+  type RankSummary,
+  type Submitted,
 } from "./rank_types.js";
+
+/** Most submissions handed to the processors at once, and most bytes of their commands. */
+const MAX_SUBMITS = 65_536;
+const MAX_SUBMIT_BYTES = 64 * 1024 * 1024;
 
 export class Rank {
   private readonly msgIn: Chan<MsgIn>;
@@ -50,8 +65,12 @@ export class Rank {
   /** Rejects if a processor stopped on a broken invariant (the rank halts: nothing it says can be trusted). */
   readonly failed: Promise<never> = new Promise<never>((_, reject) => (this.rejectFailed = reject));
   private readonly barriers = new Waiters<number>(MAX_READ_BARRIERS, "read barriers");
-  private readonly commitQueue: Commit[] = [];
-  private commitWaiter: (() => void) | null = null;
+  private readonly submits = new Waiters<Submitted>(MAX_SUBMITS, "submissions");
+  private readonly submitBytes = new ByteBudget(MAX_SUBMIT_BYTES);
+  private readonly feed: CommitFeed;
+  private readonly maxCommandBytes: number;
+  /** The state machine, what was applied to it, its snapshots. */
+  readonly state: RankState;
 
   private constructor(
     readonly cfg: RankConfig,
@@ -87,19 +106,27 @@ export class Rank {
       leaderCfg,
       follower.restoredPromise,
     );
+    const store = ports.snapshots ?? new MemorySnapshotStore();
     this.consensus = new ConsensusHandler({
       me: cfg.me,
       n: cfg.n,
       timeoutUs,
       createdUs: nowUs,
       fetchMax: cfg.fetchMax,
-      emitCommits: opts.emitCommits ?? false,
+      maxSnapshotBytes: store.maxBytes ?? LIMITS.maxFrameBytes,
       source: opts.source,
     });
+    this.state = new RankState(opts.stateMachine ?? new NoStateMachine(), store, cfg.me);
+    this.feed = new CommitFeed(opts.emitCommits ?? false);
+    this.maxCommandBytes = Math.min(
+      opts.maxCommandBytes ?? DEFAULT_MAX_COMMAND_BYTES,
+      LIMITS.maxCommandBytes,
+    );
   }
 
-  /** Build a rank over its ports, restoring what a previous run left: the acceptor and the
-   * bindings from storage, commits and own instances from the log. */
+  /** Build a rank over its ports, restoring what a previous run left: the state machine from the
+   * last snapshot, then from the write-ahead log the acceptor, own instances and the commits
+   * above the snapshot (applied again). The text log is never read: it is an audit. */
   static async create(cfg: RankConfig, ports: RankPorts, opts: RankOptions = {}): Promise<Rank> {
     const records = await ports.storage.load();
     const follower = new (opts.processors?.Follower ?? FollowerHandler)(
@@ -112,9 +139,11 @@ export class Rank {
     const rank = new Rank(cfg, ports, follower, opts);
     if (opts.warn) rank.warn = opts.warn;
     rank.highestPromise = follower.restoredPromise;
-    const recovered = recoverLog(ports.logSink.load(), cfg.me);
-    for (const p of recovered.problems.slice(0, 3)) opts.warn?.(`rank ${cfg.me}: log: ${p}`);
-    rank.consensus.restore(recovered, records);
+    const snapshot = await rank.state.restoreStored();
+    const recovered = recoverState(records, cfg.me, snapshot?.seq ?? -1);
+    for (const p of recovered.problems.slice(0, 3)) opts.warn?.(`rank ${cfg.me}: wal: ${p}`);
+    rank.consensus.restore(recovered, snapshot);
+    recovered.commits.forEach((v, i) => rank.state.apply(recovered.snapshotSeq + 1 + i, v.cmd));
     rank.recoveredCommits = recovered.commits.length;
     return rank;
   }
@@ -123,7 +152,7 @@ export class Rank {
   /** The highest promise record appended to storage (by the follower or the leader). */
   private highestPromise = -1;
 
-  /** Commits found in the log file at start (a restart). */
+  /** Commits found in the write-ahead log above the snapshot at start (a restart). */
   recoveredCommits = 0;
 
   start(): void {
@@ -172,11 +201,39 @@ export class Rank {
     this.failure = e instanceof Error ? e : new Error(String(e));
     this.stopping = true;
     for (const ch of [this.msgIn, this.leaderIn, this.followerIn, this.consensusIn]) ch.close();
-    this.commitWaiter?.();
-    this.barriers.stop(
-      new RankStoppedError(`rank ${this.cfg.me} stopped: ${this.failure.message}`),
-    );
+    this.feed.end();
+    const stopped = new RankStoppedError(`rank ${this.cfg.me} stopped: ${this.failure.message}`);
+    this.barriers.stop(stopped);
+    this.submits.stop(stopped);
+    this.submitBytes.stop(stopped);
     this.rejectFailed(this.failure);
+  }
+
+  /** Replicate a command: resolves once it is committed and applied on this rank, with its seq
+   * and what the state machine's apply returned (an empty command is a no-op: committed, never
+   * applied, result undefined). Larger than maxCommandBytes: CommandTooLargeError, nothing
+   * proposed. At most 65536 submissions and 64 MiB of commands are in the rank at once; more
+   * callers wait for room (RankBusyError once another 65536 wait). Rejects with
+   * RankStoppedError if the rank stops first (the command may still commit), and with
+   * OutcomeUnknownError in the rare case a snapshot from a peer covered its seq. */
+  async submit(command: Uint8Array): Promise<Submitted> {
+    if (!(command instanceof Uint8Array)) throw new TypeError("a command is a Uint8Array");
+    if (command.length > this.maxCommandBytes)
+      throw new CommandTooLargeError(
+        `command of ${command.length} bytes: the limit is ${this.maxCommandBytes}`,
+      );
+    await this.submitBytes.take(command.length);
+    try {
+      const { ticket, answer } = await this.submits.admit();
+      const cmd = command.slice(); // the caller may reuse its buffer
+      while (!this.consensusIn.offer({ kind: "submit", ticket, cmd })) {
+        if (this.stopping) break; // stop() rejects the answer
+        await new Promise<void>((resolve) => this.ports.clock.after(1, resolve)); // inbox full
+      }
+      return await answer;
+    } finally {
+      this.submitBytes.give(command.length);
+    }
   }
 
   /** Ask for count more own instances (they are generated, logged and proposed like background ones). */
@@ -237,16 +294,11 @@ export class Rank {
     return this.consensus.committedIds(from);
   }
 
-  /** Commits in seq order (only if the rank was created with emitCommits). */
-  async *commits(): AsyncGenerator<Commit> {
-    while (!this.stopping || this.commitQueue.length > 0) {
-      const next = this.commitQueue.shift();
-      if (next) {
-        yield next;
-        continue;
-      }
-      await new Promise<void>((resolve) => (this.commitWaiter = resolve));
-    }
+  /** Commits in seq order, from this call on (with emitCommits, the first consumer gets every
+   * commit since the rank was created). Every consumer has its own; one that falls a million
+   * behind ends with CommitFeedOverflowError. Ends when the rank stops. */
+  commits(): AsyncGenerator<Commit> {
+    return this.feed.iterate();
   }
 
   async stop(): Promise<void> {
@@ -261,10 +313,13 @@ export class Rank {
   /** Stop the processors without flushing or closing anything (the simulator's crash). */
   async halt(): Promise<void> {
     this.stopping = true;
-    this.barriers.stop(new RankStoppedError(`rank ${this.cfg.me} stopped`));
+    const stopped = new RankStoppedError(`rank ${this.cfg.me} stopped`);
+    this.barriers.stop(stopped);
+    this.submits.stop(stopped);
+    this.submitBytes.stop(stopped);
     for (const ch of [this.msgIn, this.leaderIn, this.followerIn, this.consensusIn]) ch.close();
     await Promise.all(this.loops);
-    this.commitWaiter?.();
+    this.feed.end();
   }
 
   summary(): RankSummary {
@@ -299,23 +354,38 @@ export class Rank {
     };
   }
 
-  /** Keep the write-ahead log bounded: past checkpointBytes, replace it by a snapshot. */
+  /** Keep the write-ahead log bounded: past checkpointBytes, snapshot the state machine and
+   * rewrite the log without what the snapshot covers. */
   private async checkpointLoop(): Promise<void> {
     const storage = this.ports.storage as Storage & Partial<Checkpointable>;
     if (!storage.checkpoint) return;
     while (!this.stopping) {
       await new Promise<void>((resolve) => this.ports.clock.after(1000, resolve));
       if (this.stopping || (storage.size ?? 0) < this.cfg.checkpointBytes) continue;
-      // The leader handler persists its own promise for every round it leads, which the follower may
-      // not have seen yet: the snapshot keeps the highest promise ever appended, or a restarted
-      // rank could lead such a round a second time.
-      const promise: StorageRecord = { r: "promise", round: this.highestPromise };
-      await storage.checkpoint([
-        promise,
-        ...this.follower.snapshotRecords(),
-        ...this.consensus.bindRecords(),
-      ]);
+      await this.checkpoint(storage as Storage & Checkpointable);
     }
+  }
+
+  private async checkpoint(storage: Storage & Checkpointable): Promise<void> {
+    // The commits the snapshot covers must be durable first: a snapshot ahead of the log would
+    // make a restart re-propose own instances it already holds.
+    await storage.sync();
+    if (this.state.appliedSeq < 0 || this.stopping) return;
+    const snapshot = await this.state.take();
+    if (this.stopping) return;
+    while (!this.consensusIn.offer({ kind: "snapshot", ...snapshot })) {
+      if (this.stopping) return;
+      await new Promise<void>((resolve) => this.ports.clock.after(1, resolve));
+    }
+    // The leader handler persists its own promise for every round it leads, which the follower may
+    // not have seen yet: the rewrite keeps the highest promise ever appended, or a restarted
+    // rank could lead such a round a second time.
+    const promise: StorageRecord = { r: "promise", round: this.highestPromise };
+    await storage.checkpoint([
+      promise,
+      ...this.follower.snapshotRecords(),
+      ...this.consensus.checkpointRecords(snapshot.seq),
+    ]);
   }
 
   /** Effects in the order durability needs: log lines to the OS first (a durable binding must never
@@ -326,23 +396,33 @@ export class Rank {
     let persisted = false;
     for (const e of out) {
       if (e.kind === "log") {
+        if (e.afterPersist) continue;
         this.ports.logSink.write(e.line);
         logged = true;
       } else if (e.kind === "persist") {
         this.ports.storage.append(e.record);
         if (e.record.r === "promise" && e.record.round > this.highestPromise)
           this.highestPromise = e.record.round;
-        // A floor only lets the log forget entries sooner; it need not be synced on its own.
-        if (e.record.r !== "floor") persisted = true;
+        if (needsSync(e.record)) persisted = true;
       }
     }
     if (logged) this.ports.logSink.flush();
-    if (!persisted) return this.performRest(out);
+    if (!persisted) {
+      this.ports.storage.flush?.(); // to the OS: a process crash loses nothing appended
+      return this.performRest(out);
+    }
     return this.ports.storage.sync().then(() => this.performRest(out));
   }
 
   private performRest(out: Effect[]): void {
-    const { transport } = this.ports;
+    const { transport, logSink } = this.ports;
+    let logged = false;
+    for (const e of out) {
+      if (e.kind !== "log" || !e.afterPersist) continue;
+      logSink.write(e.line);
+      logged = true;
+    }
+    if (logged) logSink.flush();
     for (const e of out) {
       switch (e.kind) {
         case "send":
@@ -366,10 +446,23 @@ export class Rank {
         case "readDone":
           this.barriers.settle(e.ticket, e.seq);
           break;
-        case "committed":
-          this.commitQueue.push({ seq: e.seq, id: e.id });
-          this.commitWaiter?.();
-          this.commitWaiter = null;
+        case "committed": {
+          const result = this.state.apply(e.seq, e.cmd);
+          if (e.ticket !== undefined) this.submits.settle(e.ticket, { seq: e.seq, result });
+          this.feed.push({ seq: e.seq, id: e.id, cmd: e.cmd });
+          break;
+        }
+        case "install":
+          // Restored at once (commits after it apply on top); saved in order with other saves.
+          this.state.install(e.seq, e.data).catch((err: unknown) => this.fail(err));
+          break;
+        case "submitUnknown":
+          this.submits.fail(
+            e.ticket,
+            new OutcomeUnknownError(
+              `rank ${this.cfg.me}: a peer's snapshot covers the command's seq`,
+            ),
+          );
           break;
         case "warn":
           this.warn(e.line);
@@ -380,4 +473,12 @@ export class Rank {
       }
     }
   }
+}
+
+/** Records whose loss in a crash only costs work, never a promise made: a floor lets the log
+ * forget sooner; proposals are pending until a binding (synced) names them; commits are facts a
+ * majority holds (recovery fetches whatever tail was lost). They reach the OS at once, and the
+ * disk with the next sync. */
+function needsSync(record: StorageRecord): boolean {
+  return record.r === "promise" || record.r === "accept" || record.r === "bind";
 }

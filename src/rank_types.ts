@@ -1,6 +1,6 @@
 // The shapes of the library API around a rank: its configuration and defaults, the ports it is
 // built over, the options of Rank.create, and what it reports (summary, status, progress).
-import type { Clock, LogSink, Storage, Transport } from "./ports.js";
+import type { Clock, LogSink, SnapshotStore, StateMachine, Storage, Transport } from "./ports.js";
 import type { ConsensusStats } from "./protocol/consensus_handler.js";
 import type { FollowerHandler, FollowerStats } from "./protocol/follower_handler.js";
 import type { LeaderHandler, LeaderStats } from "./protocol/leader_handler.js";
@@ -18,7 +18,8 @@ export interface RankConfig {
   window: number;
   channelCapacity: number;
   fetchMax: number;
-  /** Rewrite the write-ahead log as a snapshot once it grows past this many bytes. */
+  /** Past this many bytes of write-ahead log, the rank takes a state-machine snapshot and
+   * rewrites the log without what the snapshot covers. */
   checkpointBytes: number;
 }
 
@@ -37,12 +38,25 @@ export interface RankPorts {
   transport: Transport;
   storage: Storage;
   logSink: LogSink;
+  /** Where state-machine snapshots are kept (default: in memory, gone with the process). */
+  snapshots?: SnapshotStore;
 }
 
 export interface Commit {
   seq: number;
   id: string;
+  /** The command (empty: a no-op the library made). */
+  cmd: Uint8Array;
 }
+
+/** What submit resolves with: where the command was committed, and what apply() returned. */
+export interface Submitted {
+  seq: number;
+  result: unknown;
+}
+
+/** Commands above this size are refused unless RankOptions.maxCommandBytes says otherwise. */
+export const DEFAULT_MAX_COMMAND_BYTES = 1024 * 1024;
 
 export interface RankSummary {
   rank: number;
@@ -91,7 +105,13 @@ export interface RankProgress {
 }
 
 export interface RankOptions {
-  /** Emit every commit to commits() (library users iterate commits). */
+  /** The replicated state: every committed command is applied to it, in seq order (default: none,
+   * only the order is replicated). */
+  stateMachine?: StateMachine;
+  /** Largest command submit accepts (default 1 MiB, at most 8 MiB: what a frame carries). */
+  maxCommandBytes?: number;
+  /** Keep every commit from creation for the first commits() consumer (later consumers get the
+   * commits from their call on). */
   emitCommits?: boolean;
   /** Operator warnings (one line each). */
   warn?: (line: string) => void;

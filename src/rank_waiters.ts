@@ -1,4 +1,4 @@
-// Callers waiting for their rank to answer (read barriers now; submissions next): one ticket each,
+// Callers waiting for their rank to answer (read barriers, submissions): one ticket each,
 // at most `limit` handed to the processors at once. Past the limit a caller waits for a free slot
 // (memory stays bounded by the callers, not by the rank); past `limit` waiting callers too, it is
 // refused with RankBusyError. When the rank stops, every caller still waiting is rejected.
@@ -11,6 +11,54 @@ export class RankBusyError extends Error {
 /** The rank stopped (or halted on a broken invariant) before it answered. */
 export class RankStoppedError extends Error {
   override readonly name = "RankStoppedError";
+}
+
+/** A command larger than the rank accepts: nothing was proposed. */
+export class CommandTooLargeError extends Error {
+  override readonly name = "CommandTooLargeError";
+}
+
+/** The command may or may not have been committed: a peer's snapshot covered its seq before this
+ * rank learned which value won there. */
+export class OutcomeUnknownError extends Error {
+  override readonly name = "OutcomeUnknownError";
+}
+
+/** At most `limit` bytes taken at once; take waits for room (one take larger than the limit
+ * proceeds alone, when nothing else is taken). */
+export class ByteBudget {
+  private used = 0;
+  private readonly waiting: Array<{ bytes: number; resolve(): void; reject(e: Error): void }> = [];
+  private stoppedWith: Error | null = null;
+
+  constructor(private readonly limit: number) {}
+
+  async take(bytes: number): Promise<void> {
+    if (this.stoppedWith) throw this.stoppedWith;
+    if (this.waiting.length === 0 && this.fits(bytes)) {
+      this.used += bytes;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => this.waiting.push({ bytes, resolve, reject }));
+  }
+
+  give(bytes: number): void {
+    this.used -= bytes;
+    while (this.waiting.length > 0 && this.fits((this.waiting[0] as { bytes: number }).bytes)) {
+      const w = this.waiting.shift() as { bytes: number; resolve(): void };
+      this.used += w.bytes;
+      w.resolve();
+    }
+  }
+
+  stop(e: Error): void {
+    this.stoppedWith ??= e;
+    for (const w of this.waiting.splice(0)) w.reject(e);
+  }
+
+  private fits(bytes: number): boolean {
+    return this.used === 0 || this.used + bytes <= this.limit;
+  }
 }
 
 interface Open<T> {

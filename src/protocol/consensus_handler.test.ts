@@ -13,7 +13,7 @@ const cfg = (over: Partial<ConsensusConfig> = {}): ConsensusConfig => ({
   timeoutUs: T,
   createdUs: 0,
   fetchMax: 100,
-  emitCommits: false,
+  maxSnapshotBytes: 1 << 20,
   ...over,
 });
 const lines = (out: Effect[]) => out.flatMap((e) => (e.kind === "log" ? [e.line] : []));

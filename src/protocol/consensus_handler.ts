@@ -1,16 +1,19 @@
 // consensus handler: owns the rank's log. Three parts, one job each:
 // - proposing.ts: own instances (generate lines), offers to the leader, bindings and grants;
 // - learning.ts: chosen values into the log in seq order (commit lines);
-// - repair.ts: status to the other ranks, fetching what this rank missed, serving fetches.
+// - repair.ts: status to the other ranks, fetching what this rank missed, serving fetches;
+// - snapshot_transfer.ts: serving and receiving snapshots when a fetch goes below the log held.
 // This file routes inputs to them and tells leader and follower how far the log goes.
 import { StepTime } from "./assert.js";
 import type { ConsensusIn, Effect, ProcessorLogic, StorageRecord } from "./effects.js";
 import { Learner } from "./learning.js";
+import { installLine } from "./log_lines.js";
 import type { StatusMsg } from "./messages.js";
 import { Proposer, type ProposalSource } from "./proposing.js";
-import type { RecoveredLog } from "./recovery.js";
+import type { RecoveredState } from "./recovery.js";
 import { ReadBarriers } from "./read_barriers.js";
 import { Repairer } from "./repair.js";
+import { SnapshotReceiver, SnapshotServer, type Snapshot } from "./snapshot_transfer.js";
 
 export interface ConsensusConfig {
   me: number;
@@ -20,8 +23,8 @@ export interface ConsensusConfig {
   createdUs: number;
   /** Most ids in one fetched reply. */
   fetchMax: number;
-  /** Emit a `committed` effect per commit (library users iterate commits). */
-  emitCommits: boolean;
+  /** Snapshots from peers larger than this are refused. */
+  maxSnapshotBytes: number;
   /** A paced producer of own instances (the background workload), if any. */
   source?: ProposalSource;
 }
@@ -34,6 +37,9 @@ export interface ConsensusStats {
   fetchesSent: number;
   fetchedIds: number;
   conflicts: number;
+  snapshotsInstalled: number;
+  snapshotChunks: number;
+  snapshotsRefused: number;
 }
 
 /** Most instances a stuck read barrier asks for at once (see ReadBarriers.nudgeCount). */
@@ -44,6 +50,8 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
   private readonly learner: Learner;
   private readonly repair: Repairer;
   private readonly reads: ReadBarriers;
+  private readonly snapshots: SnapshotServer;
+  private readonly receiver: SnapshotReceiver;
   private note = 0;
   private notified = { commitIndex: -1, backlog: -1 };
   private readonly time: StepTime;
@@ -52,11 +60,12 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
     this.proposer = new Proposer(cfg);
     this.learner = new Learner({
       me: cfg.me,
-      emitCommits: cfg.emitCommits,
       onCommitted: (seq, id) => this.proposer.onCommitted(seq, id),
     });
     this.repair = new Repairer(cfg, this.learner);
     this.reads = new ReadBarriers(cfg);
+    this.snapshots = new SnapshotServer(cfg.me);
+    this.receiver = new SnapshotReceiver(cfg.me, cfg.timeoutUs, cfg.maxSnapshotBytes);
     this.time = new StepTime(`rank ${cfg.me}: consensus`);
   }
 
@@ -86,7 +95,15 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
   get stats(): ConsensusStats {
     const { generated, fillers, requeued } = this.proposer.stats;
     const { committed, conflicts } = this.learner.stats;
-    return { generated, fillers, committed, requeued, ...this.repair.stats, conflicts };
+    return {
+      generated,
+      fillers,
+      committed,
+      requeued,
+      ...this.repair.stats,
+      conflicts,
+      ...this.receiver.stats,
+    };
   }
 
   /** Committed ids still held in memory, from seq `from`. */
@@ -94,21 +111,30 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
     return this.learner.log.slice(from, this.learner.log.length);
   }
 
-  /** Restart: commits and own instances from the log file, bindings from the write-ahead log. */
-  restore(recovered: RecoveredLog, records: readonly StorageRecord[]): void {
-    this.learner.restore(recovered.commits);
-    this.proposer.restore(
-      recovered.generated,
-      recovered.uncommitted,
-      records,
-      this.learner.commitIndex,
-      new Set(recovered.commits),
-    );
+  /** Restart: what the write-ahead log kept above the snapshot the rank restored (if any). */
+  restore(recovered: RecoveredState, snapshot: Snapshot | null): void {
+    this.learner.restore(recovered.snapshotSeq, recovered.commits);
+    this.proposer.restore(recovered.generated, recovered.pending, recovered.bindings);
+    if (snapshot) this.snapshots.hold(snapshot);
   }
 
-  /** Durable records describing the live bindings (for a write-ahead log checkpoint). */
-  bindRecords(): StorageRecord[] {
-    return this.proposer.bindRecords();
+  /** Durable records describing the consensus state above snapshotSeq (for a write-ahead log
+   * checkpoint): own instances still to commit, and the commits the snapshot does not cover. */
+  checkpointRecords(snapshotSeq: number): StorageRecord[] {
+    const recs = this.proposer.ownRecords();
+    const log = this.learner.log;
+    const from = Math.max(snapshotSeq + 1, log.start);
+    for (let seq = from; seq < log.length; seq += 4096) {
+      const end = Math.min(log.length, seq + 4096);
+      const ids = log.slice(seq, end);
+      const cmds = log.sliceCmds(seq, end);
+      recs.push(
+        cmds.some((c) => c.length > 0)
+          ? { r: "commit", seq, ids, cmds }
+          : { r: "commit", seq, ids },
+      );
+    }
+    return recs;
   }
 
   onInput(input: ConsensusIn, nowUs: number, out: Effect[]): void {
@@ -130,6 +156,14 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
       case "readBarrier":
         this.reads.start(input.ticket, nowUs, out);
         break;
+      case "submit":
+        this.proposer.submit(input.ticket, input.cmd, nowUs, out);
+        break;
+      case "snapshot":
+        // A snapshot is durable: it serves peers from now on, and the log may forget below it.
+        this.snapshots.hold(input);
+        this.learner.snapshotTaken(input.seq);
+        break;
       case "net":
         this.onNet(input.msg, nowUs, out);
         break;
@@ -144,6 +178,7 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
     this.proposer.takeDue(nowUs, out);
     this.repair.maybeFetch(nowUs, out);
     this.reads.onTime(nowUs, out);
+    this.receiver.onTime(nowUs);
     this.proposer.propose(
       this.reads.nudgeCount(this.learner.commitIndex, nowUs, NUDGE_MAX),
       nowUs,
@@ -164,6 +199,7 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
       this.repair.statusDue.at,
       this.repair.nextFetchUs(),
       this.reads.wakeAt(),
+      this.receiver.stalled.at,
     );
   }
 
@@ -176,7 +212,7 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
       case "want":
         return this.proposer.onWant(msg, (s) => this.learner.isOpen(s), nowUs, out);
       case "commit":
-        this.learner.applyChosen(msg.seq, msg.ids, nowUs, out);
+        this.learner.applyChosen(msg.seq, msg.ids, msg.cmds, nowUs, out);
         // A gap opened: start its quarter-timeout wait now (or stop it: the gap closed).
         return this.repair.maybeFetch(nowUs, out);
       case "fetched":
@@ -184,10 +220,31 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
       case "status":
         return this.repair.onStatus(msg, nowUs, out);
       case "fetch":
+        // Below the log held: the peer needs the snapshot first.
+        if (msg.seq < this.learner.log.start) return this.snapshots.chunk(msg.from, -1, 0, out);
         return this.repair.onFetch(msg, out);
       case "readIndexOk":
         return this.reads.onAnswer(msg, this.learner.commitIndex, nowUs, out);
+      case "snapFetch":
+        return this.snapshots.chunk(msg.from, msg.seq, msg.offset, out);
+      case "snapChunk": {
+        const got = this.receiver.onChunk(msg, this.learner.commitIndex, nowUs, out);
+        if (got) this.install(got, nowUs, out);
+        return;
+      }
     }
+  }
+
+  /** A peer's snapshot is complete: the shell restores it into the state machine (and keeps it,
+   * durably) before anything after it is applied; the log goes on after it. */
+  private install(snapshot: Snapshot, nowUs: number, out: Effect[]): void {
+    if (snapshot.seq < this.learner.commitIndex) return;
+    out.push({ kind: "install", seq: snapshot.seq, data: snapshot.data });
+    out.push({ kind: "log", line: installLine(snapshot.seq, nowUs), afterPersist: true });
+    this.snapshots.hold(snapshot);
+    this.learner.installed(snapshot.seq);
+    this.proposer.dropBoundBelow(snapshot.seq + 1, out);
+    this.repair.maybeFetch(nowUs, out);
   }
 
   private broadcastStatus(out: Effect[]): void {

@@ -24,6 +24,10 @@ export class Deque<T> {
     return item;
   }
 
+  peek(): T | undefined {
+    return this.head < this.items.length ? this.items[this.head] : undefined;
+  }
+
   unshift(item: T): void {
     if (this.head > 0) this.items[--this.head] = item;
     else this.items.unshift(item);

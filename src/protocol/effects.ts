@@ -44,7 +44,11 @@ export type ConsensusIn =
   /** The note this rank's status messages carry from now on (told to every peer at once). */
   | { kind: "note"; note: number }
   /** A read barrier starts (answered by a readDone effect with the same ticket). */
-  | { kind: "readBarrier"; ticket: number };
+  | { kind: "readBarrier"; ticket: number }
+  /** A command from the library API (answered by the committed effect that carries ticket). */
+  | { kind: "submit"; ticket: number; cmd: Uint8Array }
+  /** The shell saved a snapshot covering up to seq: serve it to peers, forget the log below it. */
+  | { kind: "snapshot"; seq: number; data: Uint8Array };
 
 /** What a rank makes durable before it reveals it: the acceptor's promise, accepts and floor;
  * the consensus handler's own instances (proposed, then bound to seqs) and commits. cmds as in
@@ -70,10 +74,19 @@ export type Effect =
   | { kind: "toFollower"; msg: FollowerIn }
   | { kind: "toConsensus"; msg: ConsensusIn }
   | { kind: "persist"; record: StorageRecord }
-  | { kind: "log"; line: string }
+  /** A text-log line. Generate lines are written before the step's records are persisted (a
+   * durable record never names an instance whose generate line could be lost); afterPersist
+   * lines (commits, installs) after (a commit line never precedes its commit record). */
+  | { kind: "log"; line: string; afterPersist?: true }
   /** Something an operator must hear about (one line on stderr). */
   | { kind: "warn"; line: string }
-  | { kind: "committed"; seq: number; id: string }
+  /** A value committed (in seq order): the shell applies its command to the state machine and
+   * answers the submission with ticket, if this rank submitted it. */
+  | { kind: "committed"; seq: number; id: string; cmd: Uint8Array; ticket?: number }
+  /** A peer's snapshot, covering up to seq, replaces the state (before any later commit applies). */
+  | { kind: "install"; seq: number; data: Uint8Array }
+  /** A submission whose outcome cannot be known any more (see Proposer.dropBoundBelow). */
+  | { kind: "submitUnknown"; ticket: number }
   /** A read barrier is satisfied: everything committed before it started is at seq <= seq. */
   | { kind: "readDone"; ticket: number; seq: number };
 

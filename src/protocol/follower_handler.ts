@@ -14,7 +14,7 @@ import {
   type ProcessorLogic,
   type StorageRecord,
 } from "./effects.js";
-import type { ImposeMsg, ReadIndexMsg, ReadMsg } from "./messages.js";
+import { cmdAt, type ImposeMsg, type ReadIndexMsg, type ReadMsg } from "./messages.js";
 
 /** How far above its floor an acceptor accepts (a bound against hostile frames, not a protocol limit). */
 const MAX_AHEAD = 1 << 24;
@@ -60,7 +60,7 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
         this.restoredPromise = this.promised = Math.max(this.promised, rec.round);
       else if (rec.r === "floor") this.log.raiseFloor(rec.seq);
       else if (rec.r === "accept")
-        rec.ids.forEach((id, i) => this.log.set(rec.seq + i, rec.round, id));
+        rec.ids.forEach((id, i) => this.log.set(rec.seq + i, rec.round, id, cmdAt(rec.cmds, i)));
     }
     this.round = this.promised;
   }
@@ -85,8 +85,8 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
       { r: "promise", round: this.promised },
       { r: "floor", seq: this.log.floor },
     ];
-    for (const [seq, round, ids] of this.log.runsFrom(0))
-      recs.push({ r: "accept", round, seq, ids });
+    for (const [seq, round, ids, cmds] of this.log.runsFrom(0))
+      recs.push(cmds ? { r: "accept", round, seq, ids, cmds } : { r: "accept", round, seq, ids });
     return recs;
   }
 
@@ -148,10 +148,11 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
     this.heard(msg.round, msg.from, nowUs);
     if (msg.seq + msg.ids.length - this.log.floor > MAX_AHEAD) return; // no correct leader is that far ahead
     if (msg.ids.length > 0) {
-      msg.ids.forEach((id, i) => this.log.set(msg.seq + i, msg.round, id));
+      msg.ids.forEach((id, i) => this.log.set(msg.seq + i, msg.round, id, cmdAt(msg.cmds, i)));
+      const { round, seq, ids, cmds } = msg;
       out.push({
         kind: "persist",
-        record: { r: "accept", round: msg.round, seq: msg.seq, ids: msg.ids },
+        record: cmds ? { r: "accept", round, seq, ids, cmds } : { r: "accept", round, seq, ids },
       });
     }
     this.stats.acks++;

@@ -4,8 +4,15 @@
 // sent again; an owner that stays silent has its run taken over by the leader's own instances.
 // The phases around it (read, sync, end, giving up) are the leader handler's.
 import type { Effect } from "./effects.js";
-import { mergeRuns, OfferBook } from "./leader_plan.js";
-import { LIMITS, type AckMsg, type GrantMsg, type OfferMsg, type WireMsg } from "./messages.js";
+import { cutRuns, mergeRuns, OfferBook, type Value } from "./leader_plan.js";
+import {
+  cmdAt,
+  LIMITS,
+  type AckMsg,
+  type GrantMsg,
+  type OfferMsg,
+  type WireMsg,
+} from "./messages.js";
 
 export interface PipelineConfig {
   me: number;
@@ -37,6 +44,8 @@ export interface PipelineHooks {
 interface Batch {
   seq: number;
   ids: string[];
+  /** Absent: every command a no-op. */
+  cmds?: Uint8Array[];
   acked: boolean[];
   acks: number;
   sentUs: number;
@@ -100,27 +109,16 @@ export class ImposePipeline {
   }
 
   /** Sync: re-impose best[seq] for the seqs that have one in [from, to]; want own instances for the holes. */
-  resync(
-    from: number,
-    to: number,
-    best: Map<number, { round: number; id: string }>,
-    nowUs: number,
-    out: Effect[],
-  ): void {
+  resync(from: number, to: number, best: Map<number, Value>, nowUs: number, out: Effect[]): void {
     let seq = from;
     while (seq <= to) {
       const start = seq;
       if (best.has(seq)) {
-        const ids: string[] = [];
-        for (
-          let v = best.get(seq);
-          v && seq <= to && ids.length < this.cfg.batch;
-          v = best.get(++seq)
-        )
-          ids.push(v.id);
-        this.stats.reimposed += ids.length;
-        this.openIds += ids.length;
-        this.imposeBatch(start, ids, nowUs);
+        const values: Value[] = [];
+        for (let v = best.get(seq); v && seq <= to; v = best.get(++seq)) values.push(v);
+        this.stats.reimposed += values.length;
+        this.openIds += values.length;
+        for (const run of cutRuns(start, values, this.cfg.batch)) this.imposeBatch(run, nowUs);
       } else {
         while (seq <= to && !best.has(seq)) seq++;
         this.wantHoles(start, seq - start, nowUs, out);
@@ -168,8 +166,8 @@ export class ImposePipeline {
     if (!want || want.to !== msg.from || msg.ids.length !== want.max) return;
     this.wants.delete(msg.seq);
     if (!want.hole) this.offers.allotted.delete(msg.from);
-    for (let i = 0; i < msg.ids.length; i += this.cfg.batch)
-      this.imposeBatch(msg.seq + i, msg.ids.slice(i, i + this.cfg.batch), nowUs);
+    const values = msg.ids.map((id, i) => ({ id, cmd: cmdAt(msg.cmds, i) }));
+    for (const run of cutRuns(msg.seq, values, this.cfg.batch)) this.imposeBatch(run, nowUs);
     this.offers.ready.add(msg.from);
     this.serveOffers(nowUs, out);
   }
@@ -197,6 +195,7 @@ export class ImposePipeline {
         round: this.round,
         seq: b.seq,
         ids: b.ids,
+        ...(b.cmds ? { cmds: b.cmds } : {}),
       };
       for (let r = 0; r < this.cfg.n; r++) {
         if (b.acked[r]) continue;
@@ -221,9 +220,9 @@ export class ImposePipeline {
   }
 
   flushImposes(nowUs: number, out: Effect[]): void {
-    for (const [seq, ids] of mergeRuns(this.unsent))
+    for (const run of mergeRuns(this.unsent))
       this.hooks.broadcast(
-        { t: "impose", from: this.cfg.me, round: this.round, seq, ids },
+        { t: "impose", from: this.cfg.me, round: this.round, ...run },
         nowUs,
         out,
       );
@@ -232,8 +231,8 @@ export class ImposePipeline {
 
   /** Chosen values are facts whatever the round: they always leave, before an end or a new round. */
   flushCommits(out: Effect[]): void {
-    for (const [seq, ids] of mergeRuns(this.toCommit))
-      out.push({ kind: "broadcast", msg: { t: "commit", from: this.cfg.me, seq, ids } });
+    for (const run of mergeRuns(this.toCommit))
+      out.push({ kind: "broadcast", msg: { t: "commit", from: this.cfg.me, ...run } });
     this.toCommit = [];
   }
 
@@ -260,10 +259,13 @@ export class ImposePipeline {
 
   /** A batch is tracked (acks, retransmission) on its own, but leaves at the end of the step,
    * merged with the adjacent batches of the same step into one frame. */
-  private imposeBatch(seq: number, ids: string[], nowUs: number): void {
+  private imposeBatch(
+    run: { seq: number; ids: string[]; cmds?: Uint8Array[] },
+    nowUs: number,
+  ): void {
+    const { seq } = run;
     const batch: Batch = {
-      seq,
-      ids,
+      ...run,
       acked: new Array<boolean>(this.cfg.n).fill(false),
       acks: 0,
       sentUs: nowUs,

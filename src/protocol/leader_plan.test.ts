@@ -1,9 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { mergeRuns, OfferBook, syncPlan } from "./leader_plan.js";
+import { cutRuns, mergeRuns, OfferBook, syncPlan } from "./leader_plan.js";
 
 describe("leader plan", () => {
   it("sync: chosen below the highest floor; per open seq the value of the highest round", () => {
-    const gather = (floor: number, runs: Array<[number, number, string[]]>) => ({
+    const cmd = new Uint8Array([1, 2, 3]);
+    const gather = (
+      floor: number,
+      runs: Array<[number, number, string[]] | [number, number, string[], Uint8Array[]]>,
+    ) => ({
       t: "gather" as const,
       from: 0,
       round: 9,
@@ -15,7 +19,7 @@ describe("leader plan", () => {
       [
         gather(1, [[0, 2, ["a", "b", "c"]]]),
         gather(0, [
-          [2, 5, ["C"]],
+          [2, 5, ["C"], [cmd]],
           [6, 1, ["g"]],
         ]),
       ],
@@ -24,9 +28,9 @@ describe("leader plan", () => {
     expect(plan.chosenBelow).toBe(1);
     expect(plan.maxSeen).toBe(6);
     expect([...plan.best]).toEqual([
-      [1, { round: 2, id: "b" }],
-      [2, { round: 5, id: "C" }],
-      [6, { round: 1, id: "g" }],
+      [1, { round: 2, id: "b", cmd: new Uint8Array(0) }],
+      [2, { round: 5, id: "C", cmd }],
+      [6, { round: 1, id: "g", cmd: new Uint8Array(0) }],
     ]);
     expect(syncPlan([], 4)).toEqual({ chosenBelow: 4, maxSeen: 3, best: new Map() });
   });
@@ -39,16 +43,45 @@ describe("leader plan", () => {
       { seq: 2, ids: ["c"] },
     ]);
     expect(runs).toEqual([
-      [0, ["a", "b", "c"]],
-      [5, ["f"]],
+      { seq: 0, ids: ["a", "b", "c"] },
+      { seq: 5, ids: ["f"] },
     ]);
     const big = mergeRuns([
       { seq: 0, ids: ids(4000, "x") },
       { seq: 4000, ids: ids(200, "y") },
     ]);
-    expect(big.map(([seq, got]) => [seq, got.length])).toEqual([
+    expect(big.map(({ seq, ids: got }) => [seq, got.length])).toEqual([
       [0, 4000],
       [4000, 200],
+    ]);
+  });
+
+  it("merging keeps commands with their ids and stops at a megabyte of commands", () => {
+    const mb = new Uint8Array(700 * 1024);
+    const runs = mergeRuns([
+      { seq: 0, ids: ["a"] },
+      { seq: 1, ids: ["b"], cmds: [mb] },
+      { seq: 2, ids: ["c"], cmds: [mb] },
+    ]);
+    expect(runs.map((r) => [r.seq, r.ids, r.cmds?.map((c) => c.length)])).toEqual([
+      [0, ["a", "b"], [0, mb.length]],
+      [2, ["c"], [mb.length]],
+    ]);
+    const cut = cutRuns(
+      10,
+      [
+        { id: "x", cmd: mb },
+        { id: "y", cmd: mb },
+        { id: "z", cmd: new Uint8Array(0) },
+      ],
+      256,
+    );
+    expect(cut.map((r) => [r.seq, r.ids])).toEqual([
+      [10, ["x"]],
+      [11, ["y", "z"]],
+    ]);
+    expect(cutRuns(0, [{ id: "f", cmd: new Uint8Array(0) }], 256)).toEqual([
+      { seq: 0, ids: ["f"] },
     ]);
   });
 

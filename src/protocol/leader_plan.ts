@@ -1,6 +1,12 @@
 // Pure pieces of the leader handler: what a read phase found (sync), how batches are packed into
 // frames, and the book of offers it allots seqs from.
-import type { GatherMsg, OfferState } from "./messages.js";
+import { BATCH_BYTES, cmdAt, type GatherMsg, type OfferState } from "./messages.js";
+
+/** A value to impose: an instance and its command. */
+export interface Value {
+  id: string;
+  cmd: Uint8Array;
+}
 
 export interface SyncPlan {
   /** Every seq below this is chosen (the highest floor reported, or the read's base). */
@@ -8,22 +14,22 @@ export interface SyncPlan {
   /** The highest seq any gather reported at or above chosenBelow (chosenBelow - 1 if none). */
   maxSeen: number;
   /** For each open seq reported, the value accepted in the highest round: the one to re-impose. */
-  best: Map<number, { round: number; id: string }>;
+  best: Map<number, { round: number; id: string; cmd: Uint8Array }>;
 }
 
 export function syncPlan(gathers: Iterable<GatherMsg>, readBase: number): SyncPlan {
   const all = [...gathers];
   let chosenBelow = readBase;
   for (const g of all) chosenBelow = Math.max(chosenBelow, g.floor);
-  const best = new Map<number, { round: number; id: string }>();
+  const best = new Map<number, { round: number; id: string; cmd: Uint8Array }>();
   let maxSeen = chosenBelow - 1;
   for (const g of all) {
-    for (const [first, round, ids] of g.runs) {
+    for (const [first, round, ids, cmds] of g.runs) {
       ids.forEach((id, i) => {
         const seq = first + i;
         if (seq < chosenBelow) return;
         const cur = best.get(seq);
-        if (!cur || cur.round < round) best.set(seq, { round, id });
+        if (!cur || cur.round < round) best.set(seq, { round, id, cmd: cmdAt(cmds, i) });
         if (seq > maxSeen) maxSeen = seq;
       });
     }
@@ -34,16 +40,71 @@ export function syncPlan(gathers: Iterable<GatherMsg>, readBase: number): SyncPl
 /** Most ids in one merged frame. */
 const MERGE_MAX = 4096;
 
-/** Batches as frames: sorted by seq, adjacent ones joined (up to MERGE_MAX ids each). */
-export function mergeRuns(
-  batches: ReadonlyArray<{ seq: number; ids: string[] }>,
-): Array<[number, string[]]> {
-  const runs: Array<[number, string[]]> = [];
-  let last: [number, string[]] | undefined;
+/** A run of consecutive seqs and their values; cmds absent: all no-ops. */
+export interface Run {
+  seq: number;
+  ids: string[];
+  cmds?: Uint8Array[];
+}
+
+/** Bytes of a run's commands. */
+export function cmdBytes(cmds: readonly Uint8Array[] | undefined): number {
+  let bytes = 0;
+  if (cmds) for (const c of cmds) bytes += c.length;
+  return bytes;
+}
+
+/** Batches as frames: sorted by seq, adjacent ones joined (up to MERGE_MAX ids and BATCH_BYTES of
+ * commands each, a lone larger batch aside). */
+export function mergeRuns(batches: readonly Run[]): Run[] {
+  const runs: Run[] = [];
+  let last: (Run & { bytes: number }) | undefined;
   for (const b of [...batches].sort((x, y) => x.seq - y.seq)) {
-    if (last && last[0] + last[1].length === b.seq && last[1].length + b.ids.length <= MERGE_MAX)
-      last[1] = last[1].concat(b.ids);
-    else runs.push((last = [b.seq, b.ids]));
+    const bytes = cmdBytes(b.cmds);
+    if (
+      last &&
+      last.seq + last.ids.length === b.seq &&
+      last.ids.length + b.ids.length <= MERGE_MAX &&
+      last.bytes + bytes <= BATCH_BYTES
+    ) {
+      if (last.cmds || b.cmds)
+        last.cmds = padCmds(last.cmds, last.ids.length).concat(padCmds(b.cmds, b.ids.length));
+      last.ids = last.ids.concat(b.ids);
+      last.bytes += bytes;
+    } else {
+      last = { seq: b.seq, ids: b.ids, bytes, ...(b.cmds ? { cmds: b.cmds } : {}) };
+      runs.push(last);
+    }
+  }
+  return runs.map(({ seq, ids, cmds }) => (cmds ? { seq, ids, cmds } : { seq, ids }));
+}
+
+function padCmds(cmds: Uint8Array[] | undefined, n: number): Uint8Array[] {
+  return cmds ?? Array.from({ length: n }, () => cmdAt(undefined, 0));
+}
+
+/** Split values into runs of at most maxCount values and maxBytes of commands (a single larger
+ * command makes a run of its own). cmds are left out of runs of no-ops only. */
+export function cutRuns(seq: number, values: readonly Value[], maxCount: number): Run[] {
+  const runs: Run[] = [];
+  let start = 0;
+  while (start < values.length) {
+    let end = start;
+    let bytes = 0;
+    while (end < values.length && end - start < maxCount) {
+      const size = (values[end] as Value).cmd.length;
+      if (end > start && bytes + size > BATCH_BYTES) break;
+      bytes += size;
+      end++;
+    }
+    const part = values.slice(start, end);
+    const ids = part.map((v) => v.id);
+    runs.push(
+      bytes > 0
+        ? { seq: seq + start, ids, cmds: part.map((v) => v.cmd) }
+        : { seq: seq + start, ids },
+    );
+    start = end;
   }
   return runs;
 }

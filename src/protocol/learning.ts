@@ -1,17 +1,20 @@
 // Learning: values chosen by any leader (commit messages, fetched ranges) enter this rank's log in
-// seq order, each as one `commit` line. A value that arrives ahead of a gap waits for the gap to
-// fill. Committed seqs that every rank has committed can be forgotten.
+// seq order, each as one `commit` line and a commit record in the write-ahead log (recovery's
+// source). A value that arrives ahead of a gap waits for the gap to fill. Committed seqs that every
+// rank has committed, or that the last snapshot covers, can be forgotten.
 import { invariant } from "./assert.js";
 import { CommitLog } from "./commit_log.js";
 import type { Effect } from "./effects.js";
+import type { Value } from "./leader_plan.js";
 import { commitLine } from "./log_lines.js";
+import { cmdAt } from "./messages.js";
+import { valuesRecord } from "./proposing.js";
 
 export interface LearnerConfig {
   me: number;
-  /** Emit a `committed` effect per commit (library users iterate commits). */
-  emitCommits: boolean;
-  /** Called for every commit, in seq order (the proposer settles its bindings). */
-  onCommitted(seq: number, id: string): void;
+  /** Called for every commit, in seq order (the proposer settles its bindings); returns the
+   * ticket of a submission this commit answers. */
+  onCommitted(seq: number, id: string): number | undefined;
 }
 
 export interface LearnerStats {
@@ -22,11 +25,17 @@ export interface LearnerStats {
 
 const COMPACT_EVERY = 65_536;
 const COMPACT_MARGIN = 1024;
+/** Past this many bytes of commands held, the log keeps only what the last snapshot does not cover. */
+const HELD_BYTES = 64 * 1024 * 1024;
 
 export class Learner {
   readonly log = new CommitLog();
   /** Values known chosen above a gap, by seq. */
-  private readonly ahead = new Map<number, string>();
+  private readonly ahead = new Map<number, Value>();
+  /** Commits of the current step, for one commit record. */
+  private run: { seq: number; values: Value[] } | null = null;
+  /** The last seq the latest snapshot covers (-1: none): seqs above it are never forgotten. */
+  private snapshotSeq = -1;
   readonly stats: LearnerStats = { committed: 0, conflicts: 0 };
 
   constructor(private readonly cfg: LearnerConfig) {}
@@ -45,24 +54,45 @@ export class Learner {
     return seq >= this.log.length && !this.ahead.has(seq);
   }
 
-  /** Restart: the commits the log file kept. */
-  restore(commits: readonly string[]): void {
-    for (const id of commits) this.log.push(id);
+  /** Restart: the log goes on after the snapshot (snapshotSeq: the last seq it covers, -1: none)
+   * with the commits the write-ahead log kept above it. */
+  restore(snapshotSeq: number, commits: readonly Value[]): void {
+    this.snapshotSeq = snapshotSeq;
+    this.log.restartAt(snapshotSeq + 1);
+    for (const v of commits) this.log.push(v.id, v.cmd);
+  }
+
+  /** A snapshot covering up to seq was saved: seqs up to it may be forgotten. */
+  snapshotTaken(seq: number): void {
+    this.snapshotSeq = Math.max(this.snapshotSeq, seq);
+  }
+
+  /** A peer's snapshot covering up to seq was installed: the log goes on after it. */
+  installed(seq: number): void {
+    this.snapshotTaken(seq);
+    this.log.restartAt(seq + 1);
+    for (const s of [...this.ahead.keys()]) if (s <= seq) this.ahead.delete(s);
   }
 
   /** Values chosen at seq, seq+1, ...: apply them in order; later ones wait for the gap to fill. */
-  applyChosen(seq: number, ids: readonly string[], nowUs: number, out: Effect[]): void {
+  applyChosen(
+    seq: number,
+    ids: readonly string[],
+    cmds: readonly Uint8Array[] | undefined,
+    nowUs: number,
+    out: Effect[],
+  ): void {
     for (let i = 0; i < ids.length; i++) {
       const s = seq + i;
-      const id = ids[i] as string;
+      const v = { id: ids[i] as string, cmd: cmdAt(cmds, i) };
       if (s < this.log.length) {
         const known = this.log.get(s);
-        if (known !== undefined && known !== id) this.conflict(s, known, id, out);
-      } else if (s === this.log.length && this.ahead.size === 0) this.commitOne(s, id, nowUs, out);
+        if (known !== undefined && known !== v.id) this.conflict(s, known, v.id, out);
+      } else if (s === this.log.length && this.ahead.size === 0) this.commitOne(s, v, nowUs, out);
       else {
         const known = this.ahead.get(s);
-        if (known !== undefined && known !== id) this.conflict(s, known, id, out);
-        else this.ahead.set(s, id);
+        if (known !== undefined && known.id !== v.id) this.conflict(s, known.id, v.id, out);
+        else this.ahead.set(s, v);
       }
     }
     for (
@@ -73,11 +103,16 @@ export class Learner {
       this.ahead.delete(this.log.length);
       this.commitOne(this.log.length, next, nowUs, out);
     }
+    this.flushRun(out);
   }
 
-  /** Forget seqs below the lowest commit index of every rank (keeping a margin for stragglers). */
+  /** Forget seqs below the lowest commit index of every rank (keeping a margin for stragglers),
+   * never above the last snapshot; past HELD_BYTES, everything the last snapshot covers. */
   maybeCompact(minAll: number): void {
-    if (minAll - this.log.start >= COMPACT_EVERY) this.log.compact(minAll - COMPACT_MARGIN);
+    const covered = this.snapshotSeq + 1;
+    if (this.log.bytes > HELD_BYTES) this.log.compact(covered);
+    else if (minAll - this.log.start >= COMPACT_EVERY)
+      this.log.compact(Math.min(minAll - COMPACT_MARGIN, covered));
   }
 
   /** Two values chosen for one seq. It comes from a message, so it is refused, not asserted on (a
@@ -91,15 +126,32 @@ export class Learner {
       });
   }
 
-  private commitOne(seq: number, id: string, nowUs: number, out: Effect[]): void {
+  private commitOne(seq: number, v: Value, nowUs: number, out: Effect[]): void {
     invariant(
       seq === this.log.length,
       () => `rank ${this.cfg.me}: commit at seq ${seq} with the commit index at ${this.log.length}`,
     );
-    this.log.push(id);
+    this.log.push(v.id, v.cmd);
     this.stats.committed++;
-    out.push({ kind: "log", line: commitLine(id, seq, nowUs) });
-    if (this.cfg.emitCommits) out.push({ kind: "committed", seq, id });
-    this.cfg.onCommitted(seq, id);
+    if (this.run) this.run.values.push(v);
+    else this.run = { seq, values: [v] };
+    out.push({ kind: "log", line: commitLine(v.id, seq, nowUs), afterPersist: true });
+    const ticket = this.cfg.onCommitted(seq, v.id);
+    out.push(
+      ticket === undefined
+        ? { kind: "committed", seq, id: v.id, cmd: v.cmd }
+        : { kind: "committed", seq, id: v.id, cmd: v.cmd, ticket },
+    );
+  }
+
+  /** One commit record for the commits of this step (written with them, synced with the next
+   * record that needs it: recovery only needs a prefix of them). */
+  private flushRun(out: Effect[]): void {
+    if (!this.run) return;
+    out.push({
+      kind: "persist",
+      record: { r: "commit", seq: this.run.seq, ...valuesRecord(this.run.values) },
+    });
+    this.run = null;
   }
 }

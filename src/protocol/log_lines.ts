@@ -21,6 +21,13 @@ export function generateLine(id: string, seq: number, atUs: number): string {
   return `generate Instance[${id}] in seq ${seq} at ${Math.floor(atUs)}\n`;
 }
 
+/** The line a rank writes when it installs a peer's snapshot covering up to seq: its commit lines
+ * go on at seq+1 (the ones below are in the snapshot, not in this log). Checkers that only know
+ * the spec's two lines skip it. */
+export function installLine(seq: number, atUs: number): string {
+  return `install snapshot up to seq ${seq} at ${Math.floor(atUs)}\n`;
+}
+
 /** The line a rank writes when it commits an instance at a seq. */
 export function commitLine(id: string, seq: number, atUs: number): string {
   return `commit Instance[${id}] in seq ${seq} at ${Math.floor(atUs)}\n`;

@@ -8,8 +8,12 @@ import { invariant } from "./assert.js";
 import { Deadline } from "./deadline.js";
 import { Deque } from "./deque.js";
 import { leaderOf, type Effect, type StorageRecord } from "./effects.js";
+import type { Value } from "./leader_plan.js";
 import { generateLine } from "./log_lines.js";
-import type { OfferState, WantMsg } from "./messages.js";
+import { BATCH_BYTES, NO_OP, type OfferState, type WantMsg } from "./messages.js";
+
+/** Most bytes of commands one grant binds (past it, the rest of the run gets fillers). */
+const GRANT_BYTES = 4 * BATCH_BYTES;
 
 /** A paced producer of own instances (the background workload is one). It is asked at every
  * wake-up, and again right before a want would be filled with made-up instances: a paced producer
@@ -47,8 +51,10 @@ function allOpen(seq: number, count: number, isOpen: (seq: number) => boolean): 
 const STARVED_TIMEOUTS = 10;
 
 export class Proposer {
-  private readonly pending = new Deque<string>();
-  private readonly bound = new Map<number, string>();
+  private readonly pending = new Deque<Value>();
+  private readonly bound = new Map<number, Value>();
+  /** Submitted instances, by id: the ticket their commit answers. */
+  private readonly tickets = new Map<string, number>();
   /** The current round, as the msg handler announced it (-1: not yet). */
   private round = -1;
   /** Counters of the pending queue (see OfferState). */
@@ -71,29 +77,50 @@ export class Proposer {
     return this.pending.length + this.bound.size;
   }
 
-  /** Restart: own instances not committed go back to pending, live bindings are kept. */
-  restore(
-    generated: number,
-    uncommitted: readonly string[],
-    records: readonly StorageRecord[],
-    commitIndex: number,
-    committed: ReadonlySet<string>,
-  ): void {
+  /** Restart: own instances not committed (in proposal order) go back to pending, live bindings
+   * (at or above the commit index) are kept. */
+  restore(generated: number, own: readonly Value[], bindings: ReadonlyMap<number, Value>): void {
     this.stats.generated = generated;
-    const boundAt = new Map<string, number>(); // latest binding of each instance wins
-    for (const rec of records)
-      if (rec.r === "bind") rec.ids.forEach((id, i) => boundAt.set(id, rec.seq + i));
-    for (const [id, seq] of boundAt)
-      if (!committed.has(id) && seq >= commitIndex) this.bound.set(seq, id);
-    for (const id of uncommitted) {
-      const seq = boundAt.get(id);
-      if (seq === undefined || this.bound.get(seq) !== id) this.enqueue(id);
+    const boundIds = new Set<string>();
+    for (const [seq, v] of bindings) {
+      this.bound.set(seq, v);
+      boundIds.add(v.id);
     }
+    for (const v of own) if (!boundIds.has(v.id)) this.enqueue(v);
   }
 
-  /** Durable records describing the live bindings (for a write-ahead log checkpoint). */
-  bindRecords(): StorageRecord[] {
-    return [...this.bound].map(([seq, id]) => ({ r: "bind", seq, ids: [id] }));
+  /** Durable records describing the own instances still to commit (for a write-ahead log
+   * checkpoint): the counter, the pending ones, the live bindings. */
+  ownRecords(): StorageRecord[] {
+    const recs: StorageRecord[] = [{ r: "gen", next: this.stats.generated }];
+    const pending = this.pending.toArray();
+    if (pending.length > 0) recs.push({ r: "propose", ...valuesRecord(pending) });
+    for (const [seq, v] of this.bound) recs.push({ r: "bind", seq, ...valuesRecord([v]) });
+    return recs;
+  }
+
+  /** A command from the library API: a new own instance whose commit answers ticket. */
+  submit(ticket: number, cmd: Uint8Array, nowUs: number, out: Effect[]): void {
+    const v = { id: this.newInstance(nowUs, out), cmd };
+    this.tickets.set(v.id, ticket);
+    this.enqueue(v);
+    out.push({ kind: "persist", record: { r: "propose", ...valuesRecord([v]) } });
+  }
+
+  /** Forget bindings at seqs below from (a snapshot installed past them: whether they were
+   * chosen there is unknown, so they are neither proposed again nor waited for). */
+  dropBoundBelow(from: number, out: Effect[]): void {
+    for (const [seq, v] of this.bound) {
+      if (seq >= from) continue;
+      this.bound.delete(seq);
+      const ticket = this.tickets.get(v.id);
+      this.tickets.delete(v.id);
+      out.push({
+        kind: "warn",
+        line: `rank ${this.cfg.me}: ${v.id} was bound to seq ${seq}, now under an installed snapshot: its outcome is unknown`,
+      });
+      if (ticket !== undefined) out.push({ kind: "submitUnknown", ticket });
+    }
   }
 
   onRound(round: number, nowUs: number): void {
@@ -102,16 +129,22 @@ export class Proposer {
     this.starved.arm(nowUs + STARVED_TIMEOUTS * this.cfg.timeoutUs);
   }
 
+  /** count new own instances with no-op commands (durable before they can be bound). */
   propose(count: number, nowUs: number, out: Effect[]): void {
-    for (let i = 0; i < count; i++) this.enqueue(this.newInstance(nowUs, out));
+    if (count <= 0) return;
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const id = this.newInstance(nowUs, out);
+      this.enqueue({ id, cmd: NO_OP });
+      ids.push(id);
+    }
+    out.push({ kind: "persist", record: { r: "propose", ids } });
   }
 
   /** Generate what the paced source has due up to now. */
   takeDue(nowUs: number, out: Effect[], urgent = false): void {
     const source = this.cfg.source;
-    if (!source) return;
-    for (let due = source.takeDue(nowUs, urgent); due > 0; due--)
-      this.enqueue(this.newInstance(nowUs, out));
+    if (source) this.propose(source.takeDue(nowUs, urgent), nowUs, out);
   }
 
   /** When this part needs a wake-up: the source's next instances, or the next offer retry. */
@@ -126,32 +159,27 @@ export class Proposer {
   onWant(want: WantMsg, isOpen: (seq: number) => boolean, nowUs: number, out: Effect[]): void {
     this.starved.arm(nowUs + STARVED_TIMEOUTS * this.cfg.timeoutUs);
     this.takeDue(nowUs, out, true); // every instance due now comes before any filler
-    const ids: string[] = [];
+    const values: Value[] = [];
     let firstNew = -1;
+    let bytes = 0;
     // A seq of the run known chosen: the asking round is stale and could not impose a short grant
     // anyway, so bind nothing (no instance tied up, no filler made) and grant nothing.
     const stale = !allOpen(want.seq, want.max, isOpen);
-    for (let s = want.seq; !stale && ids.length < want.max; s++) {
-      const bound = this.bound.get(s);
-      if (bound !== undefined) {
-        ids.push(bound);
-        continue;
+    for (let s = want.seq; !stale && values.length < want.max; s++) {
+      let v = this.bound.get(s);
+      if (v === undefined) {
+        v = this.nextToBind(bytes, nowUs, out);
+        this.bind(s, v);
+        if (firstNew < 0) firstNew = s;
       }
-      let next = this.pending.shift();
-      if (next !== undefined) this.deq++;
-      else {
-        next = this.newInstance(nowUs, out);
-        this.stats.fillers++;
-      }
-      this.bind(s, next);
-      if (firstNew < 0) firstNew = s;
-      ids.push(next);
+      bytes += v.cmd.length;
+      values.push(v);
     }
     // Bindings are durable before the grant reveals them (a restart must not propose them elsewhere).
     if (firstNew >= 0)
       out.push({
         kind: "persist",
-        record: { r: "bind", seq: firstNew, ids: ids.slice(firstNew - want.seq) },
+        record: { r: "bind", seq: firstNew, ...valuesRecord(values.slice(firstNew - want.seq)) },
       });
     out.push({
       kind: "send",
@@ -161,7 +189,7 @@ export class Proposer {
         from: this.cfg.me,
         round: want.round,
         seq: want.seq,
-        ids,
+        ...valuesRecord(values),
         state: this.offerState(),
       },
     });
@@ -170,14 +198,17 @@ export class Proposer {
 
   /** Seq was committed with id: a binding there is settled; if another value won it, our instance
    * can no longer be chosen there, so it is proposed again. */
-  onCommitted(seq: number, id: string): void {
+  onCommitted(seq: number, id: string): number | undefined {
+    const ticket = this.tickets.get(id);
+    if (ticket !== undefined) this.tickets.delete(id);
     const bound = this.bound.get(seq);
-    if (bound === undefined) return;
+    if (bound === undefined) return ticket;
     this.bound.delete(seq);
-    if (bound === id) return;
+    if (bound.id === id) return ticket;
     this.stats.requeued++;
     this.pending.unshift(bound);
     this.enq++;
+    return ticket;
   }
 
   /** Tell the current leader what waits here: at once in a new round or when instances appear while
@@ -203,17 +234,30 @@ export class Proposer {
     this.noteOffered(nowUs);
   }
 
-  private bind(seq: number, id: string): void {
+  /** The next pending instance for a seq of a want, or a filler: when none is pending, or when
+   * the grant already carries GRANT_BYTES of commands (the frame stays bounded). */
+  private nextToBind(bytesSoFar: number, nowUs: number, out: Effect[]): Value {
+    const next = this.pending.peek();
+    if (next !== undefined && (bytesSoFar === 0 || bytesSoFar + next.cmd.length <= GRANT_BYTES)) {
+      this.pending.shift();
+      this.deq++;
+      return next;
+    }
+    this.stats.fillers++;
+    return { id: this.newInstance(nowUs, out), cmd: NO_OP };
+  }
+
+  private bind(seq: number, v: Value): void {
     invariant(
       !this.bound.has(seq),
       () =>
-        `rank ${this.cfg.me}: seq ${seq} bound to ${this.bound.get(seq)} would be rebound to ${id}`,
+        `rank ${this.cfg.me}: seq ${seq} bound to ${this.bound.get(seq)?.id} would be rebound to ${v.id}`,
     );
-    this.bound.set(seq, id);
+    this.bound.set(seq, v);
   }
 
-  private enqueue(id: string): void {
-    this.pending.push(id);
+  private enqueue(v: Value): void {
+    this.pending.push(v);
     this.enq++;
   }
 
@@ -244,4 +288,10 @@ export class Proposer {
     for (const s of this.bound.keys()) if (s > max) max = s;
     return max;
   }
+}
+
+/** ids and, unless every command is a no-op, cmds: the shape of messages and records. */
+export function valuesRecord(values: readonly Value[]): { ids: string[]; cmds?: Uint8Array[] } {
+  const ids = values.map((v) => v.id);
+  return values.some((v) => v.cmd.length > 0) ? { ids, cmds: values.map((v) => v.cmd) } : { ids };
 }

@@ -1,33 +1,40 @@
 import { describe, expect, it } from "vitest";
-import { commitLine, generateLine } from "./log_lines.js";
-import { recoverLog } from "./recovery.js";
+import type { StorageRecord } from "./effects.js";
+import { recoverState } from "./recovery.js";
 
-describe("recoverLog", () => {
-  it("recovers commits in order, the generate counter and own uncommitted instances", () => {
-    const text = [
-      generateLine("1-0", 0, 10),
-      generateLine("1-1", 1, 11),
-      commitLine("0-0", 0, 12),
-      commitLine("1-0", 1, 13),
-      "some other line\n",
-      generateLine("1-2", 2, 14),
-      "commit Instance[0-\n", // a line cut short by a crash
-    ].join("");
-    expect(recoverLog(text, 1)).toEqual({
-      commits: ["0-0", "1-0"],
-      generated: 3,
-      uncommitted: ["1-1", "1-2"],
+const b = (...xs: number[]) => new Uint8Array(xs);
+
+describe("recoverState", () => {
+  it("commits above the snapshot, the counter, pending and bound own instances", () => {
+    const records: StorageRecord[] = [
+      { r: "gen", next: 3 },
+      { r: "propose", ids: ["1-3", "1-4", "1-5"], cmds: [b(1), b(2), b(3)] },
+      { r: "bind", seq: 5, ids: ["1-3", "1-6"], cmds: [b(1), b()] },
+      { r: "commit", seq: 4, ids: ["0-9", "1-3"], cmds: [b(), b(1)] },
+      { r: "bind", seq: 7, ids: ["1-4"], cmds: [b(2)] },
+      { r: "commit", seq: 6, ids: ["2-1"] },
+    ];
+    const r = recoverState(records, 1, 4);
+    // seq 4 is under the snapshot; 5 and 6 follow it.
+    expect(r.commits.map((v) => v.id)).toEqual(["1-3", "2-1"]);
+    expect(r.generated).toBe(7);
+    // 1-6 (a filler) was bound at 5, which committed with 1-3: it goes back to pending.
+    expect(r.pending.map((v) => v.id)).toEqual(["1-5", "1-6"]);
+    expect([...r.bindings].map(([s, v]) => [s, v.id, [...v.cmd]])).toEqual([[7, "1-4", [2]]]);
+    expect(r.problems).toEqual([]);
+  });
+
+  it("an empty log starts from nothing; commits above a hole are left to fetch", () => {
+    expect(recoverState([], 0, -1)).toEqual({
+      snapshotSeq: -1,
+      commits: [],
+      generated: 0,
+      pending: [],
+      bindings: new Map(),
       problems: [],
     });
-  });
-
-  it("an empty log is a fresh start", () => {
-    expect(recoverLog("", 0)).toEqual({ commits: [], generated: 0, uncommitted: [], problems: [] });
-  });
-
-  it("reports commits that do not continue the sequence instead of trusting them", () => {
-    const r = recoverLog(commitLine("a", 0, 1) + commitLine("b", 2, 2), 0);
-    expect(r.commits).toEqual(["a"]);
+    const r = recoverState([{ r: "commit", seq: 2, ids: ["a"] }], 0, -1);
+    expect(r.commits).toEqual([]);
     expect(r.problems).toHaveLength(1);
   });
 });

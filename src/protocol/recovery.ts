@@ -1,39 +1,92 @@
-// What a restarted rank learns from its own log file: the commits it already wrote (so it never
-// writes a seq twice), how many instances it generated (so ids stay unique), and its own
-// instances that are not committed yet (so none is lost).
-import { parseLogLines } from "./log_lines.js";
+// What a restarted rank learns from its write-ahead log (never from its text log, which is only an
+// audit): the commits above its last snapshot (so it never writes a seq twice and its state
+// machine replays them), how far its generate counter went (so ids stay unique), and its own
+// instances not committed yet, pending or bound to a seq (so none is lost or proposed twice).
+import type { StorageRecord } from "./effects.js";
+import type { Value } from "./leader_plan.js";
+import { cmdAt } from "./messages.js";
 
-export interface RecoveredLog {
-  commits: string[];
+export interface RecoveredState {
+  /** The last seq the snapshot restored covers (-1: none). */
+  snapshotSeq: number;
+  /** Commits at snapshotSeq+1, snapshotSeq+2, ... (contiguous). */
+  commits: Value[];
   /** The next value of this rank's generate counter. */
   generated: number;
-  /** Own instances generated but not committed (in generation order). */
-  uncommitted: string[];
-  /** Lines that did not fit (a seq out of order); reported, not fatal. */
+  /** Own instances not committed and not bound at or above the commit index, in proposal order. */
+  pending: Value[];
+  /** Own instances bound at or above the commit index (they may only be proposed there). */
+  bindings: Map<number, Value>;
+  /** Records that did not fit (a commit record out of order); reported, not fatal. */
   problems: string[];
 }
 
-export function recoverLog(text: string, me: number): RecoveredLog {
-  const commits: string[] = [];
-  const committed = new Set<string>();
-  const own: string[] = [];
-  const problems: string[] = [];
-  let generated = 0;
-  for (const line of parseLogLines(text)) {
-    const { id, seq } = line;
-    if (line.kind === "commit") {
-      if (seq === commits.length) {
-        commits.push(id);
-        committed.add(id);
-      } else if (seq > commits.length)
-        problems.push(
-          `commit seq ${seq} after ${commits.length - 1}: later commits are fetched again`,
-        );
-      continue;
-    }
-    // A generate line's seq is the generate counter.
-    generated = Math.max(generated, seq + 1);
-    if (id.startsWith(`${me}-`)) own.push(id);
+function values(rec: { ids: string[]; cmds?: Uint8Array[] }): Value[] {
+  return rec.ids.map((id, i) => ({ id, cmd: cmdAt(rec.cmds, i) }));
+}
+
+/** The counter in one of this rank's own ids (`<me>-<counter>`), or -1 for anyone else's. */
+function ownCounter(id: string, prefix: string): number {
+  if (!id.startsWith(prefix)) return -1;
+  const k = Number(id.slice(prefix.length));
+  return Number.isSafeInteger(k) && k >= 0 ? k : -1;
+}
+
+/** Commits found in the records, contiguous from snapshotSeq+1. */
+function committedAbove(
+  records: readonly StorageRecord[],
+  snapshotSeq: number,
+  problems: string[],
+) {
+  const bySeq = new Map<number, Value>();
+  const committedIds = new Set<string>();
+  for (const rec of records) {
+    if (rec.r !== "commit") continue;
+    values(rec).forEach((v, i) => {
+      committedIds.add(v.id);
+      if (rec.seq + i > snapshotSeq) bySeq.set(rec.seq + i, v);
+    });
   }
-  return { commits, generated, uncommitted: own.filter((id) => !committed.has(id)), problems };
+  const commits: Value[] = [];
+  for (let s = snapshotSeq + 1, v = bySeq.get(s); v; v = bySeq.get(++s)) commits.push(v);
+  const end = snapshotSeq + 1 + commits.length;
+  const beyond = [...bySeq.keys()].filter((s) => s > end).length;
+  if (beyond > 0) problems.push(`${beyond} commits above a missing seq ${end}: fetched again`);
+  return { commits, committedIds };
+}
+
+export function recoverState(
+  records: readonly StorageRecord[],
+  me: number,
+  snapshotSeq: number,
+): RecoveredState {
+  const problems: string[] = [];
+  const { commits, committedIds } = committedAbove(records, snapshotSeq, problems);
+  const commitIndex = snapshotSeq + 1 + commits.length;
+  const prefix = `${me}-`;
+  let generated = 0;
+  const own = new Map<string, Value>(); // proposal order: a Map keeps insertion order
+  const boundAt = new Map<string, number>(); // the latest binding of each instance wins
+  const note = (v: Value) => {
+    generated = Math.max(generated, ownCounter(v.id, prefix) + 1);
+    if (!own.has(v.id)) own.set(v.id, v);
+  };
+  for (const rec of records) {
+    if (rec.r === "gen") generated = Math.max(generated, rec.next);
+    else if (rec.r === "propose") values(rec).forEach(note);
+    else if (rec.r === "bind")
+      values(rec).forEach((v, i) => {
+        note(v);
+        boundAt.set(v.id, rec.seq + i);
+      });
+  }
+  const bindings = new Map<number, Value>();
+  const pending: Value[] = [];
+  for (const [id, v] of own) {
+    if (committedIds.has(id)) continue;
+    const seq = boundAt.get(id);
+    if (seq !== undefined && seq >= commitIndex) bindings.set(seq, v);
+    else pending.push(v);
+  }
+  return { snapshotSeq, commits, generated, pending, bindings, problems };
 }

@@ -5,7 +5,7 @@
 import { Deadline } from "./deadline.js";
 import type { Effect } from "./effects.js";
 import type { Learner } from "./learning.js";
-import type { FetchedMsg, FetchMsg, StatusMsg } from "./messages.js";
+import { BATCH_BYTES, type FetchedMsg, type FetchMsg, type StatusMsg } from "./messages.js";
 
 export interface RepairConfig {
   me: number;
@@ -58,20 +58,28 @@ export class Repairer {
     this.maybeFetch(nowUs, out);
   }
 
+  /** Serve a fetch from the log held in memory (a fetch below it is the caller's to answer with
+   * the snapshot): at most fetchMax values and BATCH_BYTES of commands (one larger command alone). */
   onFetch(msg: FetchMsg, out: Effect[]): void {
     const log = this.learner.log;
     if (msg.seq >= log.length || msg.seq < log.start) return;
-    const ids = log.slice(msg.seq, msg.seq + Math.min(msg.max, this.cfg.fetchMax));
-    out.push({
-      kind: "send",
-      to: msg.from,
-      msg: { t: "fetched", from: this.cfg.me, seq: msg.seq, ids },
-    });
+    let end = msg.seq;
+    const last = Math.min(log.length, msg.seq + Math.min(msg.max, this.cfg.fetchMax));
+    for (let bytes = 0; end < last; end++) {
+      const size = log.cmd(end).length;
+      if (end > msg.seq && bytes + size > BATCH_BYTES) break;
+      bytes += size;
+    }
+    const ids = log.slice(msg.seq, end);
+    const cmds = log.sliceCmds(msg.seq, end);
+    const reply: FetchedMsg = { t: "fetched", from: this.cfg.me, seq: msg.seq, ids };
+    if (cmds.some((c) => c.length > 0)) reply.cmds = cmds;
+    out.push({ kind: "send", to: msg.from, msg: reply });
   }
 
   onFetched(msg: FetchedMsg, nowUs: number, out: Effect[]): void {
     this.stats.fetchedIds += msg.ids.length;
-    this.learner.applyChosen(msg.seq, msg.ids, nowUs, out);
+    this.learner.applyChosen(msg.seq, msg.ids, msg.cmds, nowUs, out);
     if (this.fetchSeq >= 0 && msg.ids.length > 0) {
       this.fetchSeq = -1;
       this.fetchAgain.disarm();

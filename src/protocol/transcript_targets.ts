@@ -157,14 +157,14 @@ function leaderTarget(rest: string): Target {
 }
 
 function consensusTarget(rest: string): Target {
-  const s = new Setup(rest, ["me", "n", "timeout", "fetchMax", "emitCommits", "created"]);
+  const s = new Setup(rest, ["me", "n", "timeout", "fetchMax", "created"]);
   const createdUs = s.num("created", 0);
   const h = new ConsensusHandler({
     me: s.num("me"),
     n: s.num("n"),
     timeoutUs: s.num("timeout"),
     fetchMax: s.num("fetchMax"),
-    emitCommits: s.bool("emitCommits"),
+    maxSnapshotBytes: 1 << 20,
     createdUs,
   });
   return target({

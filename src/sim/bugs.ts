@@ -65,6 +65,10 @@ export class BuggyStorage implements Storage, Checkpointable {
     this.inner.append(record);
   }
 
+  flush(): void {
+    this.inner.flush?.();
+  }
+
   sync(): Promise<void> {
     const synced = this.inner.sync();
     return this.bugs.includes("ack-before-persist") ? Promise.resolve() : synced;

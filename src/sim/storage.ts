@@ -31,6 +31,12 @@ export class SimStorage implements Storage, Checkpointable {
     return Promise.resolve();
   }
 
+  /** A process crash keeps what reached the OS: flushed records survive it. */
+  flush(): void {
+    for (const r of this.buffer) this.durable.push(r);
+    this.buffer = [];
+  }
+
   sync(): Promise<void> {
     const batch = this.buffer;
     this.buffer = [];
