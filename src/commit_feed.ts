@@ -44,9 +44,14 @@ export class CommitFeed {
     for (const s of this.subs) s.wake?.();
   }
 
-  async *iterate(): AsyncGenerator<Commit> {
+  /** A new consumer, subscribed now (not at its first next(): generators start lazily). */
+  iterate(): AsyncGenerator<Commit> {
     const sub = this.early ?? this.subscribe();
     this.early = null;
+    return this.drain(sub);
+  }
+
+  private async *drain(sub: Subscriber): AsyncGenerator<Commit> {
     try {
       for (;;) {
         if (sub.head < sub.queue.length) {

@@ -5,7 +5,7 @@
 import { Chan } from "./csp/chan.js";
 import { runProcessor, type LoopOptions } from "./csp/processor.js";
 import { CommitFeed } from "./commit_feed.js";
-import type { Checkpointable, Storage } from "./ports.js";
+import { DEFAULT_MAX_SNAPSHOT_BYTES, type Checkpointable, type Storage } from "./ports.js";
 import { ConsensusHandler } from "./protocol/consensus_handler.js";
 import {
   leaderOf,
@@ -113,7 +113,8 @@ export class Rank {
       timeoutUs,
       createdUs: nowUs,
       fetchMax: cfg.fetchMax,
-      maxSnapshotBytes: store.maxBytes ?? LIMITS.maxFrameBytes,
+      maxSnapshotBytes: store.maxBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES,
+      heldBytes: cfg.checkpointBytes,
       source: opts.source,
     });
     this.state = new RankState(opts.stateMachine ?? new NoStateMachine(), store, cfg.me);
@@ -143,6 +144,11 @@ export class Rank {
     const recovered = recoverState(records, cfg.me, snapshot?.seq ?? -1);
     for (const p of recovered.problems.slice(0, 3)) opts.warn?.(`rank ${cfg.me}: wal: ${p}`);
     rank.consensus.restore(recovered, snapshot);
+    // Still rejoining if it never voted since the disk was lost (no promise or accept kept).
+    if (opts.rejoin && !records.some((r) => r.r === "promise" || r.r === "accept")) {
+      follower.holdVotes();
+      rank.consensus.startRejoining(ports.clock.nowUs());
+    }
     recovered.commits.forEach((v, i) => rank.state.apply(recovered.snapshotSeq + 1 + i, v.cmd));
     rank.recoveredCommits = recovered.commits.length;
     return rank;

@@ -110,6 +110,11 @@ export interface RankOptions {
   stateMachine?: StateMachine;
   /** Largest command submit accepts (default 1 MiB, at most 8 MiB: what a frame carries). */
   maxCommandBytes?: number;
+  /** This rank lost its disk (its data directory was wiped) and rejoins a running cluster: if it
+   * has no vote stored (no promise or accept), its acceptor does not vote until it has caught up with a
+   * majority of the others (it forgot its promises and accepts), and its instance ids start
+   * afresh. Never set it for the ranks of a new cluster: none of them would ever vote. */
+  rejoin?: boolean;
   /** Keep every commit from creation for the first commits() consumer (later consumers get the
    * commits from their call on). */
   emitCommits?: boolean;

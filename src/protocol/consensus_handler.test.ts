@@ -14,6 +14,7 @@ const cfg = (over: Partial<ConsensusConfig> = {}): ConsensusConfig => ({
   createdUs: 0,
   fetchMax: 100,
   maxSnapshotBytes: 1 << 20,
+  heldBytes: 1 << 20,
   ...over,
 });
 const lines = (out: Effect[]) => out.flatMap((e) => (e.kind === "log" ? [e.line] : []));

@@ -25,6 +25,8 @@ export interface ConsensusConfig {
   fetchMax: number;
   /** Snapshots from peers larger than this are refused. */
   maxSnapshotBytes: number;
+  /** Bytes of commands the commit log holds before it forgets what the last snapshot covers. */
+  heldBytes: number;
   /** A paced producer of own instances (the background workload), if any. */
   source?: ProposalSource;
 }
@@ -45,6 +47,9 @@ export interface ConsensusStats {
 /** Most instances a stuck read barrier asks for at once (see ReadBarriers.nudgeCount). */
 const NUDGE_MAX = 256;
 
+/** The read barrier a rejoining rank waits for before its acceptor votes (API tickets start at 1). */
+const REJOIN_TICKET = 0;
+
 export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
   private readonly proposer: Proposer;
   private readonly learner: Learner;
@@ -53,6 +58,10 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
   private readonly snapshots: SnapshotServer;
   private readonly receiver: SnapshotReceiver;
   private note = 0;
+  /** Rejoining after a lost disk: "waiting" until a read barrier answered by a majority of the
+   * others (its own acceptor is silent) has passed; then "rejoined" (votes are told again with
+   * every status: the note to the follower is lossy). */
+  private rejoin: "no" | "start" | "waiting" | "rejoined" = "no";
   private notified = { commitIndex: -1, backlog: -1 };
   private readonly time: StepTime;
 
@@ -60,6 +69,7 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
     this.proposer = new Proposer(cfg);
     this.learner = new Learner({
       me: cfg.me,
+      heldBytes: cfg.heldBytes,
       onCommitted: (seq, id) => this.proposer.onCommitted(seq, id),
     });
     this.repair = new Repairer(cfg, this.learner);
@@ -118,6 +128,14 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
     if (snapshot) this.snapshots.hold(snapshot);
   }
 
+  /** This rank lost its disk and starts empty: its acceptor stays silent until it has caught up
+   * with what a majority of the others had when it came back, and its instance ids start from
+   * the clock (µs), past any counter an earlier life of it can have used. */
+  startRejoining(nowUs: number): void {
+    this.rejoin = "start";
+    this.proposer.stats.generated = Math.max(this.proposer.stats.generated, Math.floor(nowUs));
+  }
+
   /** Durable records describing the consensus state above snapshotSeq (for a write-ahead log
    * checkpoint): own instances still to commit, and the commits the snapshot does not cover. */
   checkpointRecords(snapshotSeq: number): StorageRecord[] {
@@ -139,6 +157,7 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
 
   onInput(input: ConsensusIn, nowUs: number, out: Effect[]): void {
     this.time.enter(nowUs);
+    this.stepRejoin(nowUs, out);
     switch (input.kind) {
       case "round":
         this.proposer.onRound(input.round, nowUs);
@@ -171,10 +190,12 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
     this.reads.resolve(this.learner.commitIndex, out);
     this.proposer.maybeOffer(nowUs, out);
     this.notifyLocal(out);
+    this.stepRejoin(nowUs, out);
   }
 
   onTime(nowUs: number, out: Effect[]): void {
     this.time.enter(nowUs);
+    this.stepRejoin(nowUs, out);
     this.proposer.takeDue(nowUs, out);
     this.repair.maybeFetch(nowUs, out);
     this.reads.onTime(nowUs, out);
@@ -188,9 +209,27 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
       this.repair.statusDue.arm(nowUs + this.repair.statusEveryUs);
       this.broadcastStatus(out);
       this.notified.commitIndex = -1; // repeat the local notes too: they are lossy
+      if (this.rejoin === "rejoined") out.push({ kind: "toFollower", msg: { kind: "vote" } });
     }
     this.proposer.maybeOffer(nowUs, out);
     this.notifyLocal(out);
+    this.stepRejoin(nowUs, out);
+  }
+
+  /** Start the rejoin barrier; once it is done, the acceptor may vote. */
+  private stepRejoin(nowUs: number, out: Effect[]): void {
+    if (this.rejoin === "start") {
+      this.rejoin = "waiting";
+      this.reads.start(REJOIN_TICKET, nowUs, out);
+      return;
+    }
+    if (this.rejoin !== "waiting") return;
+    const done = out.findIndex((e) => e.kind === "readDone" && e.ticket === REJOIN_TICKET);
+    if (done < 0) return;
+    out.splice(done, 1);
+    this.rejoin = "rejoined";
+    out.push({ kind: "toFollower", msg: { kind: "vote" } });
+    out.push({ kind: "warn", line: `rank ${this.cfg.me}: rejoined at seq ${this.commitIndex}` });
   }
 
   wakeAt(): number {

@@ -33,7 +33,11 @@ export type LeaderIn =
   RoundChange | { kind: "net"; msg: GatherMsg | AckMsg | OfferMsg | GrantMsg } | LocalStatus;
 
 export type FollowerIn =
-  RoundChange | { kind: "net"; msg: ReadMsg | ImposeMsg | ReadIndexMsg } | LocalStatus;
+  | RoundChange
+  | { kind: "net"; msg: ReadMsg | ImposeMsg | ReadIndexMsg }
+  | LocalStatus
+  /** A rejoining rank caught up: its acceptor may vote from now on (repeated: it is lossy). */
+  | { kind: "vote" };
 
 export type ConsensusIn =
   | { kind: "net"; msg: LogMsg | WantMsg }

@@ -30,6 +30,8 @@ export interface FollowerStats {
   acks: number;
   nacks: number;
   timeouts: number;
+  /** Reads, imposes and probes left unanswered while rejoining. */
+  silenced: number;
 }
 
 export class FollowerHandler implements ProcessorLogic<FollowerIn> {
@@ -41,7 +43,11 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
   private readonly time: StepTime;
   private backlog = 0;
   private acks: Array<{ to: number; round: number; seq: number; count: number }> = [];
-  readonly stats: FollowerStats = { gathers: 0, acks: 0, nacks: 0, timeouts: 0 };
+  /** False while the rank rejoins after losing its disk: it forgot what it promised and
+   * accepted, so it answers no read, impose or read probe until it has caught up with a
+   * majority of the others (the consensus handler says when, with a vote input). */
+  private voting = true;
+  readonly stats: FollowerStats = { gathers: 0, acks: 0, nacks: 0, timeouts: 0, silenced: 0 };
 
   constructor(
     private readonly me: number,
@@ -72,6 +78,11 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
   /** The highest round promised in an earlier life (-1 on a fresh start). */
   restoredPromise = -1;
 
+  /** Start without voting (a rank rejoining on an empty disk). */
+  holdVotes(): void {
+    this.voting = false;
+  }
+
   state(): AcceptorState {
     const entries: AcceptorState["entries"] = [];
     for (const [seq, round, ids] of this.log.runsFrom(0))
@@ -101,7 +112,15 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
         return;
       case "local":
         return this.onLocal(input.commitIndex, input.backlog, out);
+      case "vote":
+        return this.startVoting(out);
       case "net":
+        if (!this.voting) {
+          // Nothing it says may count, but the rounds it sees bound what it promises later.
+          this.stats.silenced++;
+          if ("round" in input.msg) this.heard(input.msg.round, input.msg.from, nowUs);
+          return;
+        }
         if (input.msg.t === "read") this.onRead(input.msg, nowUs, out);
         else if (input.msg.t === "readIndex") this.onReadIndex(input.msg, out);
         else this.onImpose(input.msg, nowUs, out);
@@ -186,6 +205,16 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
       });
     }
     this.acks = [];
+  }
+
+  /** Caught up after rejoining: promise the highest round seen meanwhile, so no leader of a round
+   * that began while this rank could not remember its promises gets its vote. (A round that
+   * began before the disk was lost and was never heard of since may still; the catch-up wait makes
+   * that leader's values, if chosen, known before this rank votes.) */
+  private startVoting(out: Effect[]): void {
+    if (this.voting) return;
+    this.voting = true;
+    this.promise(this.round, this.me, out);
   }
 
   /** The acceptor's rule: nothing from a round below the promised one. A seam for the simulator,

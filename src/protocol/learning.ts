@@ -12,6 +12,9 @@ import { valuesRecord } from "./proposing.js";
 
 export interface LearnerConfig {
   me: number;
+  /** Past this many bytes of commands held, the log keeps only what the last snapshot does not
+   * cover (a peer that needs older seqs gets the snapshot). */
+  heldBytes: number;
   /** Called for every commit, in seq order (the proposer settles its bindings); returns the
    * ticket of a submission this commit answers. */
   onCommitted(seq: number, id: string): number | undefined;
@@ -25,8 +28,6 @@ export interface LearnerStats {
 
 const COMPACT_EVERY = 65_536;
 const COMPACT_MARGIN = 1024;
-/** Past this many bytes of commands held, the log keeps only what the last snapshot does not cover. */
-const HELD_BYTES = 64 * 1024 * 1024;
 
 export class Learner {
   readonly log = new CommitLog();
@@ -107,10 +108,10 @@ export class Learner {
   }
 
   /** Forget seqs below the lowest commit index of every rank (keeping a margin for stragglers),
-   * never above the last snapshot; past HELD_BYTES, everything the last snapshot covers. */
+   * never above the last snapshot; past heldBytes, everything the last snapshot covers. */
   maybeCompact(minAll: number): void {
     const covered = this.snapshotSeq + 1;
-    if (this.log.bytes > HELD_BYTES) this.log.compact(covered);
+    if (this.log.bytes > this.cfg.heldBytes) this.log.compact(covered);
     else if (minAll - this.log.start >= COMPACT_EVERY)
       this.log.compact(Math.min(minAll - COMPACT_MARGIN, covered));
   }

@@ -203,6 +203,8 @@ export function parseInput(verb: string, rest: string): AnyInput | undefined {
       return { kind: "net", msg: parseWire(rest) };
     case "round":
       return { kind: "round", round: parseNumber(rest.trim(), "round") };
+    case "vote":
+      return { kind: "vote" };
     case "local": {
       const { commit, backlog } = requiredNumbers(rest, ["commit", "backlog"]);
       return { kind: "local", commitIndex: commit, backlog };
@@ -256,6 +258,8 @@ export function formatInput(input: AnyInput): string {
       return `round ${input.round}`;
     case "local":
       return `local commit=${input.commitIndex} backlog=${input.backlog}`;
+    case "vote":
+      return "vote";
     case "bump":
       return `bump round=${input.round} reason=${input.reason} by=${input.by}`;
     case "propose":

@@ -165,6 +165,7 @@ function consensusTarget(rest: string): Target {
     timeoutUs: s.num("timeout"),
     fetchMax: s.num("fetchMax"),
     maxSnapshotBytes: 1 << 20,
+    heldBytes: 1 << 20,
     createdUs,
   });
   return target({
