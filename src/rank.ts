@@ -5,6 +5,7 @@
 import { Chan } from "./csp/chan.js";
 import { runProcessor, type LoopOptions } from "./csp/processor.js";
 import { CommitFeed } from "./commit_feed.js";
+import { EffectPerformer } from "./rank_effects.js";
 import { DEFAULT_MAX_SNAPSHOT_BYTES, type Checkpointable, type Storage } from "./ports.js";
 import { ConsensusHandler } from "./protocol/consensus_handler.js";
 import {
@@ -23,13 +24,7 @@ import { MsgHandler } from "./protocol/msg_handler.js";
 import { MAX_READ_BARRIERS } from "./protocol/read_barriers.js";
 import { recoverState } from "./protocol/recovery.js";
 import { MemorySnapshotStore, NoStateMachine, RankState } from "./rank_state.js";
-import {
-  ByteBudget,
-  CommandTooLargeError,
-  OutcomeUnknownError,
-  RankStoppedError,
-  Waiters,
-} from "./rank_waiters.js";
+import { ByteBudget, CommandTooLargeError, RankStoppedError, Waiters } from "./rank_waiters.js";
 import {
   DEFAULT_MAX_COMMAND_BYTES,
   type Commit,
@@ -69,6 +64,7 @@ export class Rank {
   private readonly submitBytes = new ByteBudget(MAX_SUBMIT_BYTES);
   private readonly feed: CommitFeed;
   private readonly maxCommandBytes: number;
+  private readonly effects: EffectPerformer;
   /** The state machine, what was applied to it, its snapshots. */
   readonly state: RankState;
 
@@ -119,6 +115,21 @@ export class Rank {
     });
     this.state = new RankState(opts.stateMachine ?? new NoStateMachine(), store, cfg.me);
     this.feed = new CommitFeed(opts.emitCommits ?? false);
+    this.effects = new EffectPerformer({
+      me: cfg.me,
+      n: cfg.n,
+      ports,
+      msgIn: this.msgIn,
+      leaderIn: this.leaderIn,
+      followerIn: this.followerIn,
+      consensusIn: this.consensusIn,
+      state: this.state,
+      barriers: this.barriers,
+      submits: this.submits,
+      feed: this.feed,
+      warn: (line) => this.warn(line),
+      fail: (e) => this.fail(e),
+    });
     this.maxCommandBytes = Math.min(
       opts.maxCommandBytes ?? DEFAULT_MAX_COMMAND_BYTES,
       LIMITS.maxCommandBytes,
@@ -139,7 +150,7 @@ export class Rank {
     follower.restore(records);
     const rank = new Rank(cfg, ports, follower, opts);
     if (opts.warn) rank.warn = opts.warn;
-    rank.highestPromise = follower.restoredPromise;
+    rank.effects.highestPromise = follower.restoredPromise;
     const snapshot = await rank.state.restoreStored();
     const recovered = recoverState(records, cfg.me, snapshot?.seq ?? -1);
     for (const p of recovered.problems.slice(0, 3)) opts.warn?.(`rank ${cfg.me}: wal: ${p}`);
@@ -155,8 +166,6 @@ export class Rank {
   }
 
   private warn: (line: string) => void = () => {};
-  /** The highest promise record appended to storage (by the follower or the leader). */
-  private highestPromise = -1;
 
   /** Commits found in the write-ahead log above the snapshot at start (a restart). */
   recoveredCommits = 0;
@@ -168,10 +177,10 @@ export class Rank {
     });
     const loop: LoopOptions = { readTimeoutMs: this.cfg.timeoutMs, drainMax: 256, yieldEvery: 64 };
     const ctl = { stopped: () => this.stopping };
-    const perform = (out: Effect[]) => this.perform(out);
+    const perform = (out: Effect[]) => this.effects.perform(out);
     const boot: Effect[] = [];
     this.msg.start(boot);
-    void this.perform(boot);
+    void this.effects.perform(boot);
     this.loops = [
       this.checkpointLoop(),
       runProcessor({ name: "msg", inbox: this.msgIn, logic: this.msg, perform }, clock, loop, ctl),
@@ -386,105 +395,11 @@ export class Rank {
     // The leader handler persists its own promise for every round it leads, which the follower may
     // not have seen yet: the rewrite keeps the highest promise ever appended, or a restarted
     // rank could lead such a round a second time.
-    const promise: StorageRecord = { r: "promise", round: this.highestPromise };
+    const promise: StorageRecord = { r: "promise", round: this.effects.highestPromise };
     await storage.checkpoint([
       promise,
       ...this.follower.snapshotRecords(),
       ...this.consensus.checkpointRecords(snapshot.seq),
     ]);
   }
-
-  /** Effects in the order durability needs: log lines to the OS first (a durable binding must never
-   * refer to an instance whose generate line could still be lost), then the storage records, synced
-   * once, then everything that leaves: nothing reveals a record before it is durable. */
-  private perform(out: Effect[]): void | Promise<void> {
-    let logged = false;
-    let persisted = false;
-    for (const e of out) {
-      if (e.kind === "log") {
-        if (e.afterPersist) continue;
-        this.ports.logSink.write(e.line);
-        logged = true;
-      } else if (e.kind === "persist") {
-        this.ports.storage.append(e.record);
-        if (e.record.r === "promise" && e.record.round > this.highestPromise)
-          this.highestPromise = e.record.round;
-        if (needsSync(e.record)) persisted = true;
-      }
-    }
-    if (logged) this.ports.logSink.flush();
-    if (!persisted) {
-      this.ports.storage.flush?.(); // to the OS: a process crash loses nothing appended
-      return this.performRest(out);
-    }
-    return this.ports.storage.sync().then(() => this.performRest(out));
-  }
-
-  private performRest(out: Effect[]): void {
-    const { transport, logSink } = this.ports;
-    let logged = false;
-    for (const e of out) {
-      if (e.kind !== "log" || !e.afterPersist) continue;
-      logSink.write(e.line);
-      logged = true;
-    }
-    if (logged) logSink.flush();
-    for (const e of out) {
-      switch (e.kind) {
-        case "send":
-          transport.send(e.to, e.msg);
-          break;
-        case "broadcast":
-          for (let r = 0; r < this.cfg.n; r++) transport.send(r, e.msg);
-          break;
-        case "toMsg":
-          this.msgIn.offer(e.msg);
-          break;
-        case "toLeader":
-          this.leaderIn.offer(e.msg);
-          break;
-        case "toFollower":
-          this.followerIn.offer(e.msg);
-          break;
-        case "toConsensus":
-          this.consensusIn.offer(e.msg);
-          break;
-        case "readDone":
-          this.barriers.settle(e.ticket, e.seq);
-          break;
-        case "committed": {
-          const result = this.state.apply(e.seq, e.cmd);
-          if (e.ticket !== undefined) this.submits.settle(e.ticket, { seq: e.seq, result });
-          this.feed.push({ seq: e.seq, id: e.id, cmd: e.cmd });
-          break;
-        }
-        case "install":
-          // Restored at once (commits after it apply on top); saved in order with other saves.
-          this.state.install(e.seq, e.data).catch((err: unknown) => this.fail(err));
-          break;
-        case "submitUnknown":
-          this.submits.fail(
-            e.ticket,
-            new OutcomeUnknownError(
-              `rank ${this.cfg.me}: a peer's snapshot covers the command's seq`,
-            ),
-          );
-          break;
-        case "warn":
-          this.warn(e.line);
-          break;
-        case "persist":
-        case "log":
-          break;
-      }
-    }
-  }
-}
-
-/** Records whose loss in a crash only costs work, never a promise made: a floor lets the log
- * forget sooner; proposals are pending until a binding (synced) names them; commits are facts a
- * majority holds (recovery fetches whatever tail was lost). They reach the OS at once, and the
- * disk with the next sync. */
-function needsSync(record: StorageRecord): boolean {
-  return record.r === "promise" || record.r === "accept" || record.r === "bind";
 }

@@ -146,7 +146,7 @@ describe("submit and the state machine", () => {
     expect(rank.progress().generated).toBe(0);
     const big = new Uint8Array(1024 * 1024).fill(7);
     const { result } = await c.until(rank.submit(big));
-    expect(result).toEqual({ error: expect.any(String) }); // not a counter command, but committed
+    expect(result).toHaveProperty("error"); // not a counter command, but committed
     expect(rank.progress().generated).toBe(1);
   }, 30_000);
 
