@@ -51,6 +51,11 @@ export class CounterMachine implements StateMachine {
     return { error: `unknown command: ${JSON.stringify(text.slice(0, 100))}` };
   }
 
+  /** A local read (no command, no log): linearizable after rank.readBarrier() resolved. */
+  value(name: string): number {
+    return this.counters.get(name) ?? 0;
+  }
+
   private add(name: string, deltaText: string): CounterResult {
     const delta = Number(deltaText);
     if (!INTEGER.test(deltaText) || !Number.isSafeInteger(delta)) {

@@ -282,6 +282,7 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
     out.push({ kind: "log", line: installLine(snapshot.seq, nowUs), afterPersist: true });
     this.snapshots.hold(snapshot);
     this.learner.installed(snapshot.seq);
+    this.learner.applyChosen(snapshot.seq + 1, [], undefined, nowUs, out); // what waited above it
     this.proposer.dropBoundBelow(snapshot.seq + 1, out);
     this.repair.maybeFetch(nowUs, out);
   }
