@@ -107,19 +107,31 @@ export function parseNumber(text: string, what: string): number {
   return Number(text.replaceAll("_", ""));
 }
 
-/** Fields of a wire message get their types: ids are strings, runs are [seq, round, ids], the rest numbers. */
+/** Bytes as a script writes them: x and hex digits (`x` alone is empty, a no-op command). */
+export function parseBytes(text: string, what: string): Uint8Array {
+  if (!/^x([0-9a-f]{2})*$/.test(text))
+    throw new Error(`${what}: expected bytes like x0a1b, got "${text}"`);
+  return Uint8Array.from(Buffer.from(text.slice(1), "hex"));
+}
+
+/** Fields of a wire message get their types: ids are strings, cmds and data bytes, runs are
+ * [seq, round, ids] or [seq, round, ids, cmds], the rest numbers. */
 function typed(key: string, raw: Raw): unknown {
   if (key === "ids") return strings(raw, key);
+  if (key === "cmds") return strings(raw, key).map((c) => parseBytes(c, key));
+  if (key === "data" && typeof raw === "string") return parseBytes(raw, key);
   if (key === "runs") {
     if (!Array.isArray(raw)) throw new Error("runs: expected a list of [seq,round,[ids]]");
     return raw.map((run) => {
-      if (!Array.isArray(run) || run.length !== 3)
-        throw new Error("runs: each run is [seq,round,[ids]]");
-      return [
+      if (!Array.isArray(run) || (run.length !== 3 && run.length !== 4))
+        throw new Error("runs: each run is [seq,round,[ids]] or [seq,round,[ids],[cmds]]");
+      const typedRun = [
         typed("seq", run[0] as Raw),
         typed("round", run[1] as Raw),
         strings(run[2] as Raw, "runs ids"),
       ];
+      if (run.length === 4) typedRun.push(typed("cmds", run[3] as Raw));
+      return typedRun;
     });
   }
   if (typeof raw === "string") return parseNumber(raw, key);
@@ -222,12 +234,23 @@ export function parseInput(verb: string, rest: string): AnyInput | undefined {
       return { kind: "note", note: parseNumber(rest.trim(), "note") };
     case "readBarrier":
       return { kind: "readBarrier", ticket: parseNumber(rest.trim(), "readBarrier") };
+    case "submit": {
+      const fields = parseFields(rest, ["ticket", "cmd"]);
+      const ticket = parseNumber(fields.get("ticket") ?? "", "ticket");
+      return { kind: "submit", ticket, cmd: parseBytes(fields.get("cmd") ?? "", "cmd") };
+    }
+    case "snapshot": {
+      const fields = parseFields(rest, ["seq", "data"]);
+      const seq = parseNumber(fields.get("seq") ?? "", "seq");
+      return { kind: "snapshot", seq, data: parseBytes(fields.get("data") ?? "", "data") };
+    }
     default:
       return undefined;
   }
 }
 
 export function formatValue(v: unknown): string {
+  if (v instanceof Uint8Array) return `x${Buffer.from(v).toString("hex")}`;
   if (typeof v === "string") return PLAIN_WORD.test(v) ? v : JSON.stringify(v);
   if (Array.isArray(v)) return `[${v.map(formatValue).join(",")}]`;
   if (v !== null && typeof v === "object")
@@ -268,6 +291,10 @@ export function formatInput(input: AnyInput): string {
       return `note ${input.note}`;
     case "readBarrier":
       return `readBarrier ${input.ticket}`;
+    case "submit":
+      return `submit ticket=${input.ticket} cmd=${formatValue(input.cmd)}`;
+    case "snapshot":
+      return `snapshot seq=${input.seq} data=${formatValue(input.data)}`;
     default:
       return JSON.stringify(input); // a kind added after this file was written: still shown
   }
@@ -293,8 +320,15 @@ export function formatEffect(e: Effect): string {
       return `log ${e.line.replace(/\n$/, "")}`;
     case "warn":
       return `warn ${e.line}`;
-    case "committed":
-      return `committed seq=${e.seq} id=${formatValue(e.id)}`;
+    case "committed": {
+      const cmd = e.cmd.length > 0 ? ` cmd=${formatValue(e.cmd)}` : "";
+      const ticket = e.ticket !== undefined ? ` ticket=${e.ticket}` : "";
+      return `committed seq=${e.seq} id=${formatValue(e.id)}${cmd}${ticket}`;
+    }
+    case "install":
+      return `install seq=${e.seq} data=${formatValue(e.data)}`;
+    case "submitUnknown":
+      return `submitUnknown ticket=${e.ticket}`;
     case "readDone":
       return `readDone ticket=${e.ticket} seq=${e.seq}`;
     default:

@@ -170,8 +170,17 @@ function consensusTarget(rest: string): Target {
   });
   return target({
     logic: h,
-    verbs: ["deliver", "round", "propose", "note", "readBarrier"],
-    delivers: ["commit", "status", "fetch", "fetched", "want", "readIndexOk"],
+    verbs: ["deliver", "round", "propose", "note", "readBarrier", "submit", "snapshot"],
+    delivers: [
+      "commit",
+      "status",
+      "fetch",
+      "fetched",
+      "want",
+      "readIndexOk",
+      "snapFetch",
+      "snapChunk",
+    ],
     state: () =>
       `commitIndex=${h.commitIndex} backlog=${h.backlog} gap=${h.hasGap} committed=${formatValue(h.committedIds())}`,
     stats: () => h.stats,
