@@ -3,6 +3,10 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { MIN_SECRET_BYTES } from "../io/peer_auth.js";
 import type { PeerAddress } from "../io/tcp_transport.js";
+import { MAX_PAYLOAD_BYTES } from "../workload/submitter.js";
+
+/** Smaller is a slip of the finger: the rank would rewrite its write-ahead log at every check. */
+const MIN_CHECKPOINT_BYTES = 4096;
 
 export class UsageError extends Error {}
 
@@ -83,6 +87,16 @@ export const rankFlags = z.object({
   seed: z
     .number({ error: "--seed must be a number" })
     .int({ error: "--seed must be a whole number" }),
+  payload: z
+    .number({ error: "--payload must be a number of bytes" })
+    .int({ error: "--payload must be a whole number of bytes" })
+    .min(0, { error: `--payload must be from 0 to ${MAX_PAYLOAD_BYTES} bytes` })
+    .max(MAX_PAYLOAD_BYTES, { error: `--payload must be from 0 to ${MAX_PAYLOAD_BYTES} bytes` }),
+  "checkpoint-bytes": z
+    .number({ error: "--checkpoint-bytes must be a number" })
+    .int({ error: "--checkpoint-bytes must be a whole number" })
+    .min(MIN_CHECKPOINT_BYTES, { error: `--checkpoint-bytes must be >= ${MIN_CHECKPOINT_BYTES}` })
+    .max(Number.MAX_SAFE_INTEGER, { error: "--checkpoint-bytes is too large" }),
 });
 
 /** Validate numbers first (yargs turns "abc" into NaN), reporting the first problem. */

@@ -88,7 +88,25 @@ const RUN_OPTIONS = {
   "status-file": {
     type: "string",
     describe:
-      "write this rank's status (round, leader, commits, generation schedule, fault counters) as JSON to this file every 100 ms",
+      "write this rank's status (round, leader, commits, applied seq, state hash, snapshot seq, generation schedule, submissions, fault counters) as JSON to this file every 100 ms",
+  },
+  payload: {
+    type: "number",
+    default: 0,
+    describe:
+      "bytes of each generated command (0..1048576): with N > 0 the rank submits commands of N random bytes at --rate instead of generating no-op instances",
+  },
+  "checkpoint-bytes": {
+    type: "number",
+    default: DEFAULTS.checkpointBytes,
+    describe:
+      "past this many bytes of write-ahead log, snapshot the state and rewrite the log (also how many bytes of commands the rank keeps for peers before only the snapshot covers them)",
+  },
+  rejoin: {
+    type: "boolean",
+    default: false,
+    describe:
+      "this rank's data directory was wiped (disk lost): rejoin the running cluster, voting only once caught up. Never for the ranks of a new cluster: none of them would ever vote",
   },
 } satisfies Record<string, Options>;
 

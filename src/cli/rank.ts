@@ -5,16 +5,19 @@ import { hideBin } from "yargs/helpers";
 import { FileLogSink } from "../io/file_log.js";
 import { SystemClock } from "../io/system_clock.js";
 import { TcpTransport, type PeerAddress } from "../io/tcp_transport.js";
+import { FileSnapshotStore, SnapshotCorruptError, snapshotPath } from "../io/snapshot_store.js";
 import { WalCorruptError, WalStorage } from "../io/wal.js";
 import type { Transport } from "../ports.js";
 import { Rank } from "../rank.js";
 import { DEFAULTS, type RankConfig } from "../rank_types.js";
 import { InvariantError } from "../protocol/assert.js";
+import { DigestMachine, DigestSnapshotError } from "../workload/digest_machine.js";
 import { BackgroundWorkload } from "../workload/driver.js";
 import { checkFlags, loadCluster, loopbackCluster, peerSecret, UsageError } from "./config.js";
 import type { FaultyTransport } from "../faults/faulty_transport.js";
 import { faultSpec, watchPartition, withFaults, type FaultSpec } from "./faults.js";
 import { parseRankArgs, type RankArgs } from "./options.js";
+import { statusObject, summaryLine } from "./rank_report.js";
 import { startStatusFile } from "./status_file.js";
 
 const warn = (line: string) => void process.stderr.write(line + "\n");
@@ -55,43 +58,23 @@ async function listen(transport: TcpTransport, me: PeerAddress, rank: number): P
   }
 }
 
-/** The one line a rank prints when its run is over. */
-function summaryLine(r: {
-  rank: Rank;
-  converged: boolean;
-  secs: number;
-  tcp: TcpTransport;
-  storage: WalStorage;
-  faulty: FaultyTransport | null;
-}): string {
-  const s = r.rank.summary();
-  const state = r.converged
-    ? "converged"
-    : "grace period ended before every rank committed everything";
-  const restart =
-    r.rank.recoveredCommits > 0 ? ` (restarted at seq ${r.rank.recoveredCommits})` : "";
-  const cpu = process.cpuUsage();
-  const usage = `cpu ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s, peak rss ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`;
-  const { tcp, storage, faulty } = r;
-  const io = `frames in ${tcp.stats.framesIn} out ${tcp.stats.framesOut}, wal syncs ${storage.syncs} (avg ${(storage.syncUs / Math.max(1, storage.syncs) / 1000).toFixed(2)} ms)`;
-  // With fault injection on (including --partition-file), the fault counters end the line; without
-  // it the line is unchanged.
-  const injected = faulty
-    ? `; faults dropped ${faulty.stats.dropped}, duplicated ${faulty.stats.duplicated}, delayed ${faulty.stats.delayed}, cut ${faulty.stats.cut}`
-    : "";
-  return `rank ${s.rank}: ${state}; generated ${s.generated}, committed ${s.committed} in ${r.secs.toFixed(1)} s; round ${s.rounds}${restart}; ${usage}; ${io}${injected}\n`;
-}
-
-/** The rank's log file and its write-ahead log, their directories made if need be. */
-function openFiles(args: RankArgs, rank: number): { logSink: FileLogSink; storage: WalStorage } {
+/** The rank's log file, its write-ahead log and its snapshot store, their directories made if
+ * need be. The snapshot lives beside the WAL: a checkpoint drops what the snapshot covers from
+ * the WAL, so without a durable snapshot a restart would lose those commits. */
+function openFiles(
+  args: RankArgs,
+  rank: number,
+): { logSink: FileLogSink; storage: WalStorage; snapshots: FileSnapshotStore } {
   const logSink = inDir(args["log-dir"], `rank-${rank}.log`, "log", (p) => new FileLogSink(p));
+  const dataDir = args["data-dir"] ?? args["log-dir"];
   const storage = inDir(
-    args["data-dir"] ?? args["log-dir"],
+    dataDir,
     `rank-${rank}.wal`,
     "write-ahead log",
     (p) => new WalStorage(p, { fsync: args.fsync, warn }),
   );
-  return { logSink, storage };
+  const snapshots = new FileSnapshotStore(snapshotPath(dataDir, rank), { fsync: args.fsync, warn });
+  return { logSink, storage, snapshots };
 }
 
 /**
@@ -112,24 +95,6 @@ function injectFaults(
   const stopWatch =
     faulty && partitionFile !== undefined ? watchPartition(partitionFile, faulty, warn) : () => {};
   return { faulty, stopWatch };
-}
-
-/** --status-file: the rank's status, its generation schedule and its fault counters, as JSON. */
-function statusFile(
-  path: string,
-  rank: Rank,
-  workload: BackgroundWorkload,
-  clock: SystemClock,
-  faulty: FaultyTransport | null,
-): () => void {
-  const snapshot = () => ({
-    ...rank.status(),
-    generation: workload.info(),
-    atUs: clock.nowUs(),
-    pid: process.pid,
-    ...(faulty ? { faults: { ...faulty.stats }, partition: faulty.groups } : {}),
-  });
-  return startStatusFile(path, snapshot, warn);
 }
 
 /** YASP_STATS=1: the protocol counters and the peer port's frame counters (frames in and out,
@@ -155,7 +120,7 @@ async function main(): Promise<number> {
     throw new UsageError(`-i ${flags.i} is outside the cluster (ranks 0..${cluster.length - 1})`);
   const secret = peerSecret(cluster, args["cluster-secret"], args.insecure);
   const faults = faultSpec(flags.drop, flags.dup, args.delay);
-  const { logSink, storage } = openFiles(args, flags.i);
+  const { logSink, storage, snapshots } = openFiles(args, flags.i);
   const clock = new SystemClock();
   const tcp = new TcpTransport(flags.i, cluster, warn, secret ? { secret } : {});
   await listen(tcp, cluster[flags.i] as PeerAddress, flags.i);
@@ -169,19 +134,29 @@ async function main(): Promise<number> {
     maxPerRound: flags.l,
     batch: flags.batch,
     window: flags.window,
+    checkpointBytes: flags["checkpoint-bytes"],
   };
   const started = clock.nowUs();
   // The YASP run is a workload driving the rank from outside: -t seconds at --rate, then convergence.
   const workload = new BackgroundWorkload(
     cfg,
-    { genSeconds: flags.t, rate: flags.rate, graceSeconds: flags.grace },
+    {
+      genSeconds: flags.t,
+      rate: flags.rate,
+      graceSeconds: flags.grace,
+      payload: flags.payload,
+      seed: commandSeed(flags.seed, flags.i),
+      warn,
+    },
     clock,
   );
+  const machine = new DigestMachine();
   const rank = await Rank.create(
     cfg,
-    { clock, transport, storage, logSink },
-    { warn, source: workload.source },
+    { clock, transport, storage, logSink, snapshots },
+    { warn, source: workload.source, stateMachine: machine, rejoin: args.rejoin },
   );
+  const parts = { rank, machine, workload, tcp, storage, faulty };
   const onSignal = () => void rank.stop().then(() => process.exit(130));
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
@@ -189,17 +164,22 @@ async function main(): Promise<number> {
   workload.start(rank);
   const stopStatus =
     args["status-file"] !== undefined
-      ? statusFile(args["status-file"], rank, workload, clock, faulty)
+      ? startStatusFile(args["status-file"], () => statusObject(parts, clock.nowUs()), warn)
       : () => {};
   const converged = await Promise.race([workload.finished, rank.failed]);
+  workload.stop();
   stopWatch();
   await rank.stop();
   stopStatus();
   if (process.env.YASP_STATS) printStats(rank, tcp);
-  process.stdout.write(
-    summaryLine({ rank, converged, secs: (clock.nowUs() - started) / 1e6, tcp, storage, faulty }),
-  );
+  process.stdout.write(summaryLine(parts, converged, (clock.nowUs() - started) / 1e6));
   return 0;
+}
+
+/** The seed of this rank's commands (--payload): a stream of its own, apart from the fault
+ * injection's streams of the same --seed. */
+function commandSeed(seed: number, rank: number): number {
+  return (seed * 1_000_003 + rank) ^ 0x5eed_c0de;
 }
 
 main().then(
@@ -208,7 +188,11 @@ main().then(
     if (e instanceof UsageError) process.stderr.write(`yasp: ${e.message}\n`);
     else if (e instanceof InvariantError)
       process.stderr.write(`yasp: stopped: invariant broken: ${e.message}\n`);
-    else if (e instanceof WalCorruptError)
+    else if (
+      e instanceof WalCorruptError ||
+      e instanceof SnapshotCorruptError ||
+      e instanceof DigestSnapshotError
+    )
       process.stderr.write(`yasp: cannot recover: ${e.message}\n`);
     else
       process.stderr.write(`yasp: internal error: ${e instanceof Error ? e.message : String(e)}\n`);

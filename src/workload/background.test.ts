@@ -122,6 +122,15 @@ describe("BackgroundRun (rank 1 of 3)", () => {
     for (const c of cases) expect(run.step(2 * S, c).note & NOTE_CONVERGED).toBe(0);
   });
 
+  it("is not done generating, nor converged, while the workload still has commands queued", () => {
+    const run = new BackgroundRun(cfg({ genSeconds: 1 }));
+    const done = view([peer(NOTE_GEN_DONE), undefined, peer(NOTE_GEN_DONE)]);
+    run.step(0, done);
+    expect(run.step(2 * S, done, 3)).toEqual({ note: 0, startedNow: false, finished: null });
+    expect(run.step(2 * S + 10 * T, done, 1).finished).toBeNull(); // no lingering counted
+    expect(run.step(2 * S + 10 * T, done, 0).note).toBe(NOTE_GEN_DONE | NOTE_CONVERGED);
+  });
+
   it("finishes unconverged when the grace period ends with a peer missing", () => {
     const run = new BackgroundRun(cfg({ genSeconds: 1, graceUs: S }));
     run.step(0, view([peer(), undefined, undefined]));

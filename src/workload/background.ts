@@ -46,24 +46,30 @@ export class BackgroundRun {
     return this.schedule.info();
   }
 
-  step(nowUs: number, rank: RankProgress): BackgroundDecision {
+  /** queued: own work the rank does not know of yet (commands due that the workload has not
+   * handed to it, or whose submission is unsettled): generation is not done while there is any. */
+  step(nowUs: number, rank: RankProgress, queued = 0): BackgroundDecision {
     const wasStarted = this.schedule.started;
     const ranksUp = 1 + rank.peers.filter((p, r) => p !== undefined && r !== this.cfg.me).length;
     this.schedule.maybeStart(nowUs, ranksUp, rank.generated);
-    const finished = this.checkFinished(nowUs, rank);
+    const finished = this.checkFinished(nowUs, rank, queued);
     const note =
-      (nowUs >= this.schedule.endUs ? NOTE_GEN_DONE : 0) |
+      (nowUs >= this.schedule.endUs && queued === 0 ? NOTE_GEN_DONE : 0) |
       (this.convergedSinceUs !== null ? NOTE_CONVERGED : 0);
     return { note, startedNow: !wasStarted && this.schedule.started, finished };
   }
 
   /** The run is over when every rank has stopped generating and committed everything (or grace ran out). */
-  private checkFinished(nowUs: number, rank: RankProgress): { converged: boolean } | null {
+  private checkFinished(
+    nowUs: number,
+    rank: RankProgress,
+    queued: number,
+  ): { converged: boolean } | null {
     if (this.finished) return null;
     const { endUs, started } = this.schedule;
     if (!started && nowUs >= this.cfg.createdUs + this.cfg.graceUs) return this.finish(false);
     if (nowUs < endUs) return null;
-    if (!this.isConverged(rank)) {
+    if (queued > 0 || !this.isConverged(rank)) {
       this.convergedSinceUs = null;
       return nowUs >= endUs + this.cfg.graceUs ? this.finish(false) : null;
     }

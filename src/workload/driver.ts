@@ -6,6 +6,7 @@ import type { ProposalSource } from "../protocol/proposing.js";
 import type { RankProgress } from "../rank_types.js";
 import { BackgroundRun } from "./background.js";
 import type { GenerationInfo } from "./schedule.js";
+import { CommandSubmitter, type SubmitStats, type SubmittingRank } from "./submitter.js";
 
 /** -t, --rate and --grace of the rank command. */
 export interface BackgroundOptions {
@@ -15,6 +16,13 @@ export interface BackgroundOptions {
   rate: number;
   /** Seconds after generation ends to wait for every rank to commit everything. */
   graceSeconds: number;
+  /** Bytes of each command (0: the rank generates no-op instances itself; more: the workload
+   * submits random commands of this size through Rank.submit). */
+  payload?: number;
+  /** Seed of the commands' random bytes (with payload). */
+  seed?: number;
+  /** Where a failed submission is told (once). */
+  warn?: (line: string) => void;
 }
 
 export const BACKGROUND_DEFAULTS: BackgroundOptions = {
@@ -24,7 +32,7 @@ export const BACKGROUND_DEFAULTS: BackgroundOptions = {
 };
 
 /** The part of the library API the workload uses. */
-export interface DrivenRank {
+export interface DrivenRank extends SubmittingRank {
   progress(): RankProgress;
   setNote(note: number): boolean;
   propose(count: number): boolean;
@@ -32,6 +40,8 @@ export interface DrivenRank {
 
 export class BackgroundWorkload {
   private readonly run: BackgroundRun;
+  /** With a payload: what submits the commands (null: the rank takes no-ops from the schedule). */
+  private readonly submitter: CommandSubmitter | null;
   private stopped = false;
   private cancelTimer: () => void = () => {};
   private resolveFinished!: (converged: boolean) => void;
@@ -54,11 +64,28 @@ export class BackgroundWorkload {
       graceUs: opts.graceSeconds * 1e6,
       createdUs: clock.nowUs(),
     });
+    const payload = opts.payload ?? 0;
+    this.submitter =
+      payload > 0
+        ? new CommandSubmitter(
+            this.run.schedule,
+            payload,
+            opts.seed ?? 1,
+            clock,
+            opts.warn ?? (() => {}),
+          )
+        : null;
   }
 
-  /** Give this to Rank.create: the rank takes the scheduled instances from it when they are due. */
-  get source(): ProposalSource {
-    return this.run.schedule;
+  /** Give this to Rank.create: the rank takes the scheduled instances from it when they are due
+   * (undefined with a payload: the workload submits them itself). */
+  get source(): ProposalSource | undefined {
+    return this.submitter ? undefined : this.run.schedule;
+  }
+
+  /** With a payload, what the submissions came to (null without). */
+  submitStats(): SubmitStats | null {
+    return this.submitter ? { ...this.submitter.stats } : null;
   }
 
   /** The generation schedule of this life (null until it starts). */
@@ -70,11 +97,16 @@ export class BackgroundWorkload {
   start(rank: DrivenRank): void {
     const tick = () => {
       if (this.stopped) return;
-      const decision = this.run.step(this.clock.nowUs(), rank.progress());
+      const queued = this.submitter?.queued ?? 0;
+      const decision = this.run.step(this.clock.nowUs(), rank.progress(), queued);
       rank.setNote(decision.note);
-      if (decision.startedNow) rank.propose(0); // wake the rank's loop: instances are due from now
+      if (decision.startedNow) {
+        if (this.submitter) this.submitter.start(rank);
+        else rank.propose(0); // wake the rank's loop: instances are due from now
+      }
       if (decision.finished) {
         this.stopped = true;
+        this.submitter?.stop();
         this.resolveFinished(decision.finished.converged);
         return;
       }
@@ -86,5 +118,6 @@ export class BackgroundWorkload {
   stop(): void {
     this.stopped = true;
     this.cancelTimer();
+    this.submitter?.stop();
   }
 }
