@@ -30,6 +30,8 @@ export interface RankSummary {
   file: string;
   /** number of commit lines in the rank's log */
   commits: number;
+  /** the highest seq a snapshot it installed covered (-1: none; see rules.ts) */
+  installedUpTo: number;
 }
 
 export interface CheckResult {
@@ -41,7 +43,12 @@ export interface CheckResult {
 export function checkLogSet({ logs, names }: LogSet): CheckResult {
   const tables = logs.map(buildCommitTable);
   return {
-    ranks: logs.map((log) => ({ rank: log.rank, file: log.file, commits: log.commitSeq.length })),
+    ranks: logs.map((log, i) => ({
+      rank: log.rank,
+      file: log.file,
+      commits: log.commitSeq.length,
+      installedUpTo: tables[i]?.installedUpTo ?? -1,
+    })),
     rules: {
       nonEmpty: checkNonEmpty(logs),
       rule1: checkOneIdPerSeq(tables, names),

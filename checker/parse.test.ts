@@ -177,3 +177,36 @@ describe("log sets", () => {
     expect(() => parseLogSet(inputs)).toThrow("a/rank-2.log and b/rank-2.log are both rank 2");
   });
 });
+
+describe("install lines", () => {
+  const INSTALL_REGEX = /^install snapshot up to seq (\d+) at (\d+)$/;
+  const lines = [
+    "install snapshot up to seq 41 at 1700000000000000",
+    "install snapshot up to seq 7 at 9\r", // CRLF
+    "install snapshot up to seq 5 at",
+    "install snapshot up to seq  5 at 9",
+    "install snapshot up to seq 5x at 9",
+    "install snapshot up to seq 5 at 9 ",
+    "install snapshot up to seq at 9",
+    " install snapshot up to seq 5 at 9",
+    "install snapshot up to seq 12 at 13",
+  ];
+
+  it("are read exactly as the regex reads them, in file order, and nothing else is", () => {
+    const log = parseRankLog(Buffer.from(lines.join("\n")), 0, "rank-0.log", new InstanceNames());
+    const expected = lines.flatMap((l) => {
+      const m = INSTALL_REGEX.exec(l.replace(/\r$/, ""));
+      return m ? [Number(m[1])] : [];
+    });
+    expect(expected).toEqual([41, 7, 12]);
+    expect(log.installSeq).toEqual(expected);
+    expect(log.commitSeq).toEqual([]);
+  });
+
+  it("refuse a seq beyond 2^53", () => {
+    const text = "install snapshot up to seq 99999999999999999999 at 1";
+    expect(() => parseRankLog(Buffer.from(text), 0, "rank-0.log", new InstanceNames())).toThrow(
+      LogInputError,
+    );
+  });
+});

@@ -13,6 +13,11 @@
 //
 // Instance ids are interned to small integers (InstanceNames) so that the rules
 // compare numbers, and the tables hold numbers rather than millions of strings.
+//
+// One more line is read, beyond the spec's two:
+//   ^install snapshot up to seq (\d+) at (\d+)$
+// A rank writes it when it installs a peer's snapshot instead of committing the
+// seqs it covers one by one: its commit lines go on at seq + 1 (see rules.ts).
 import type { InstanceNames } from "./names.js";
 
 /** The commit and generate lines of one rank, in file order, as parallel columns. */
@@ -25,6 +30,8 @@ export interface RankLog {
   commitTime: number[];
   generateId: number[];
   generateTime: number[];
+  /** the seq of each install line, in file order: a snapshot covered every seq up to it */
+  installSeq: number[];
 }
 
 /** A problem with the input itself (not a rule violation); the CLI exits 2 on it. */
@@ -38,8 +45,10 @@ const GENERATE_PREFIX = Buffer.from("generate Instance[", "latin1");
 const COMMIT_PREFIX = Buffer.from("commit Instance[", "latin1");
 const SEQ_MARKER = Buffer.from("] in seq ", "latin1");
 const AT_MARKER = Buffer.from(" at ", "latin1");
+const INSTALL_PREFIX = Buffer.from("install snapshot up to seq ", "latin1");
 const LOWERCASE_C = 0x63;
 const LOWERCASE_G = 0x67;
+const LOWERCASE_I = 0x69;
 
 /** The parts of a matching line; reused across lines to avoid an allocation per line. */
 interface LineMatch {
@@ -67,6 +76,7 @@ export function parseRankLog(
     commitTime: [],
     generateId: [],
     generateTime: [],
+    installSeq: [],
   };
   const match: LineMatch = { idStart: 0, idEnd: 0, seq: 0, time: 0 };
   let lineStart = 0;
@@ -78,6 +88,10 @@ export function parseRankLog(
     let lineEnd = next;
     if (lineEnd > lineStart && content[lineEnd - 1] === CARRIAGE_RETURN) lineEnd--;
     const first = content[lineStart];
+    if (first === LOWERCASE_I && matchInstall(content, lineStart, lineEnd, match)) {
+      checkNumbers(match, file, lineNumber);
+      log.installSeq.push(match.seq);
+    }
     // One byte decides which prefix, if any, can match: most lines stop here.
     const prefix =
       first === LOWERCASE_C ? COMMIT_PREFIX : first === LOWERCASE_G ? GENERATE_PREFIX : undefined;
@@ -120,6 +134,21 @@ function matchLine(
   if (!isRegexDotSafe(content, idStart, idEnd)) return false;
   match.idStart = idStart;
   match.idEnd = idEnd;
+  match.seq = readDecimal(content, seqStart, atStart);
+  match.time = readDecimal(content, timeStart, end);
+  return true;
+}
+
+/** Fills match.seq and match.time and returns true when content[start, end) is an install line. */
+function matchInstall(content: Buffer, start: number, end: number, match: LineMatch): boolean {
+  const seqStart = start + INSTALL_PREFIX.length;
+  if (end <= seqStart || !bytesAt(content, start, INSTALL_PREFIX)) return false;
+  const timeStart = digitRunStart(content, seqStart, end);
+  if (timeStart === end) return false;
+  const atStart = timeStart - AT_MARKER.length;
+  if (atStart <= seqStart || !bytesAt(content, atStart, AT_MARKER)) return false;
+  // Nothing but digits between the prefix and " at ".
+  if (digitRunStart(content, seqStart, atStart) !== seqStart) return false;
   match.seq = readDecimal(content, seqStart, atStart);
   match.time = readDecimal(content, timeStart, end);
   return true;

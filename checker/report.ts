@@ -27,7 +27,12 @@ export function formatReport(result: CheckResult, title: string | undefined): st
   const lines: string[] = [];
   if (title !== undefined) lines.push(`Check on ${title}`);
   lines.push("----------begin to check------------");
-  for (const rank of result.ranks) lines.push(`node ${rank.rank} commits ${rank.commits} times`);
+  for (const rank of result.ranks) {
+    // The seqs below an installed snapshot have no commit line: say so, or the counts mislead.
+    const installed =
+      rank.installedUpTo >= 0 ? ` (and installed a snapshot up to seq ${rank.installedUpTo})` : "";
+    lines.push(`node ${rank.rank} commits ${rank.commits} times${installed}`);
+  }
   lines.push("---------- check validity ------------");
   lines.push(...verdictLines(VALIDITY_RULES.map((rule) => result.rules[rule])));
   lines.push("---------- check safety --------------");
@@ -86,7 +91,8 @@ export interface JsonSummary {
   strict: boolean;
   pass: boolean;
   exitCode: 0 | 1;
-  ranks: { rank: number; file: string; commits: number }[];
+  /** installedUpTo: only for a rank that installed a snapshot */
+  ranks: { rank: number; file: string; commits: number; installedUpTo?: number }[];
   validity: boolean;
   safety: boolean;
   rules: Record<RuleName, RuleSummary>;
@@ -113,7 +119,12 @@ export function toJsonSummary(
     strict,
     pass: exitCode === 0,
     exitCode,
-    ranks: result.ranks.map(({ rank, file, commits }) => ({ rank, file, commits })),
+    ranks: result.ranks.map(({ rank, file, commits, installedUpTo }) => ({
+      rank,
+      file,
+      commits,
+      ...(installedUpTo >= 0 ? { installedUpTo } : {}),
+    })),
     validity: validityPass(result),
     safety: safetyPass(result),
     rules,

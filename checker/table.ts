@@ -23,15 +23,19 @@ export interface CommitTable {
   /** -1 when the rank committed nothing */
   maxSeq: number;
   clashes: SeqClash[];
+  /** the highest seq an installed snapshot covered (-1: the rank installed none); the rank has
+   * no commit line for the seqs it covered, and needs none */
+  installedUpTo: number;
 }
 
 export function buildCommitTable(log: RankLog): CommitTable {
   const { commitSeq, commitId } = log;
+  const installedUpTo = log.installSeq.reduce((max, seq) => Math.max(max, seq), -1);
   if (isStrictlyIncreasing(commitSeq)) {
     // The usual case: the log's columns already are the table, so share them
     // rather than copying millions of entries.
     const maxSeq = commitSeq[commitSeq.length - 1] ?? -1;
-    return { rank: log.rank, seqs: commitSeq, ids: commitId, maxSeq, clashes: [] };
+    return { rank: log.rank, seqs: commitSeq, ids: commitId, maxSeq, clashes: [], installedUpTo };
   }
   const seqs: number[] = [];
   const ids: number[] = [];
@@ -47,7 +51,8 @@ export function buildCommitTable(log: RankLog): CommitTable {
       ids.push(id);
     }
   }
-  return { rank: log.rank, seqs, ids, maxSeq: seqs[seqs.length - 1] ?? -1, clashes };
+  const maxSeq = seqs[seqs.length - 1] ?? -1;
+  return { rank: log.rank, seqs, ids, maxSeq, clashes, installedUpTo };
 }
 
 function isStrictlyIncreasing(values: readonly number[]): boolean {
