@@ -53,7 +53,9 @@ export function replayCommand(r: SeedResult): string {
 
 function describe(r: SeedResult): string {
   const { events, seed: _seed, ...levels } = r.plan;
-  const faults = events.map((e) => `${e.kind}@${e.atMs}ms/${e.forMs}ms`).join(" ");
+  const faults = events
+    .map((e) => `${e.kind}${"rank" in e ? `(r${e.rank})` : ""}@${e.atMs}ms/${e.forMs}ms`)
+    .join(" ");
   return [
     `seed ${r.plan.seed} FAIL (trace ${r.traceHash}, ${r.virtualMs.toFixed(0)} virtual ms, commits ${r.commits.join(",")})`,
     ...r.violations.slice(0, 5).map((v) => `  ${v}`),
@@ -61,6 +63,32 @@ function describe(r: SeedResult): string {
     `  faults: ${faults}`,
     `  replay: ${replayCommand(r)}`,
   ].join("\n");
+}
+
+/** What the seeds exercised: a run that never snapshots, installs or loses a disk proves nothing
+ * about those paths, so the totals are printed with every run. */
+class Exercised {
+  checkpoints = 0;
+  installs = 0;
+  lostDisks = 0;
+  kv = { submitted: 0, resolved: 0, stopped: 0, unknown: 0 };
+
+  add(r: SeedResult): void {
+    const s = r.stats;
+    if (s.checkpoints > 0) this.checkpoints++;
+    if (s.installs > 0) this.installs++;
+    if (s.lostDisks > 0) this.lostDisks++;
+    for (const k of ["submitted", "resolved", "stopped", "unknown"] as const) this.kv[k] += s.kv[k];
+  }
+
+  line(ran: number): string {
+    const { submitted, resolved, stopped, unknown } = this.kv;
+    return (
+      `seeds with snapshots ${this.checkpoints}/${ran}, with installs ${this.installs}/${ran}, ` +
+      `with lost disks ${this.lostDisks}/${ran}; kv submits ${submitted}: resolved ${resolved}, ` +
+      `rank stopped ${stopped}, outcome unknown ${unknown}`
+    );
+  }
 }
 
 async function main(): Promise<number> {
@@ -71,9 +99,11 @@ async function main(): Promise<number> {
   const t0 = Date.now();
   let failed = 0;
   let virtualMs = 0;
+  const seen = new Exercised();
   for (const seed of seeds) {
     const r = await runSeed(drawPlan(seed, args.ranks, bugs));
     virtualMs += r.virtualMs;
+    seen.add(r);
     if (r.violations.length > 0) {
       failed++;
       process.stdout.write(describe(r) + "\n");
@@ -88,7 +118,8 @@ async function main(): Promise<number> {
   const ran = seeds.length;
   process.stdout.write(
     `${ran} seeds, ${args.ranks} ranks${args.bug ? `, bug ${args.bug} injected` : ""}: ${failed} with violations; ` +
-      `${(ran / minutes).toFixed(0)} seeds/min (${(virtualMs / ran / 1000).toFixed(1)} virtual s each)\n`,
+      `${(ran / minutes).toFixed(0)} seeds/min (${(virtualMs / ran / 1000).toFixed(1)} virtual s each)\n` +
+      `${seen.line(ran)}\n`,
   );
   return failed === 0 ? 0 : 1;
 }

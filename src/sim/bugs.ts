@@ -1,20 +1,26 @@
 // Known protocol bugs the simulator can switch on, to prove it finds what they break. Each is
 // switched on from outside the protocol: a subclass of a processor that breaks one rule at the
-// seam the processor offers for it, or a storage decorator that breaks durability. Nothing outside
-// the simulator uses them.
-import type { Checkpointable, Storage } from "../ports.js";
+// seam the processor offers for it, a storage decorator that breaks durability, or a state-machine
+// decorator that breaks snapshot install. Nothing outside the simulator uses them.
+import type { Checkpointable, StateMachine, Storage } from "../ports.js";
 import type { StorageRecord } from "../protocol/effects.js";
 import { FollowerHandler } from "../protocol/follower_handler.js";
 import { LeaderHandler } from "../protocol/leader_handler.js";
 import { MsgHandler } from "../protocol/msg_handler.js";
 import type { ProcessorClasses } from "../rank_types.js";
 
-export type BugName = "skip-read" | "ack-before-persist" | "accept-lower-round" | "forget-bindings";
+export type BugName =
+  | "skip-read"
+  | "ack-before-persist"
+  | "accept-lower-round"
+  | "forget-bindings"
+  | "install-skips-restore";
 export const BUG_NAMES: readonly BugName[] = [
   "skip-read",
   "ack-before-persist",
   "accept-lower-round",
   "forget-bindings",
+  "install-skips-restore",
 ];
 
 /** A new leader imposes without reading what a majority accepted. */
@@ -89,4 +95,37 @@ export class BuggyStorage implements Storage, Checkpointable {
   private keeps(record: StorageRecord): boolean {
     return record.r !== "bind" || !this.bugs.includes("forget-bindings");
   }
+}
+
+/** A state machine that ignores a peer's snapshot: once its rank is built, restore does nothing, so
+ * an installed snapshot leaves the old state in place and later commits apply on top of it (the
+ * rank's log and seqs look right; only its state is wrong). Restoring its own snapshot at a
+ * restart still works: that restore runs while the rank is being built. */
+class SkipInstallRestore implements StateMachine {
+  built = false;
+
+  constructor(private readonly inner: StateMachine) {}
+
+  apply(seq: number, command: Uint8Array): unknown {
+    return this.inner.apply(seq, command);
+  }
+
+  snapshot(): Uint8Array {
+    return this.inner.snapshot();
+  }
+
+  restore(snapshot: Uint8Array, seq: number): void {
+    if (!this.built) this.inner.restore(snapshot, seq);
+  }
+}
+
+/** The state machine to give Rank.create (inner, or a buggy decorator of it), and what to call
+ * once the rank is built. */
+export function buggyMachine(
+  bugs: readonly BugName[],
+  inner: StateMachine,
+): { machine: StateMachine; created: () => void } {
+  if (!bugs.includes("install-skips-restore")) return { machine: inner, created: () => {} };
+  const machine = new SkipInstallRestore(inner);
+  return { machine, created: () => (machine.built = true) };
 }

@@ -4,7 +4,8 @@
 import { InvariantError } from "../protocol/assert.js";
 import { Rank } from "../rank.js";
 import { DEFAULTS, type RankConfig } from "../rank_types.js";
-import { BuggyStorage, buggyProcessors, type BugName } from "./bugs.js";
+import { BuggyStorage, buggyMachine, buggyProcessors, type BugName } from "./bugs.js";
+import { lostDiskLine } from "./check.js";
 import {
   BACKGROUND_DEFAULTS,
   BackgroundWorkload,
@@ -15,6 +16,8 @@ import { MemoryLogSink } from "./memory_log.js";
 import { CALM, SimNetwork, type NetFaults } from "./network.js";
 import { PausableClock } from "./pausable_clock.js";
 import { Prng } from "../faults/prng.js";
+import { SimSnapshotStore } from "./snapshot_store.js";
+import { AppliedLog, CheckedKv } from "./state_checks.js";
 import { SimStorage } from "./storage.js";
 
 export interface SimClusterOptions {
@@ -39,6 +42,20 @@ export class SimCluster {
   readonly net: SimNetwork;
   readonly logs: MemoryLogSink[] = [];
   readonly disks: SimStorage[] = [];
+  /** Each rank's snapshot file (replaced, like its disk, when the disk is lost). */
+  readonly snaps: SimSnapshotStore[] = [];
+  /** Each rank's state machine in its current life. */
+  readonly machines: CheckedKv[] = [];
+  /** Every command any rank applied, with its result (see state_checks.ts). */
+  readonly applied = new AppliedLog();
+  /** Ranks that lost a disk: every start after that rejoins (the rank itself tells whether it
+   * still has to: it voted since, or not). */
+  private readonly wiped = new Set<number>();
+  /** Disks lost so far, and what the lost ones had done (the current ones count the rest). */
+  lostDisks = 0;
+  private lost = { checkpoints: 0, saves: 0 };
+  /** Latencies of snapshot saves: a stream of its own, so the network's draws stay as they were. */
+  private readonly snapRng: Prng;
   readonly clocks: PausableClock[] = [];
   readonly ranks: Rank[] = [];
   readonly workloads: BackgroundWorkload[] = [];
@@ -50,6 +67,7 @@ export class SimCluster {
 
   private constructor(readonly opts: SimClusterOptions) {
     this.rng = new Prng(opts.seed);
+    this.snapRng = new Prng(opts.seed ^ 0x5a5a);
     this.net = new SimNetwork(this.clock, this.rng, opts.n, opts.faults ?? CALM);
     this.startUs = this.clock.nowUs();
     this.invariants = new ClusterInvariants(opts.n);
@@ -62,21 +80,36 @@ export class SimCluster {
 
   static async start(opts: SimClusterOptions): Promise<SimCluster> {
     const c = new SimCluster(opts);
-    const [lo, hi] = opts.syncUs ?? [0, 0];
     for (let me = 0; me < opts.n; me++) {
-      const clock = new PausableClock(c.clock);
       c.logs.push(new MemoryLogSink());
-      c.clocks.push(clock);
-      // The disk runs on the rank's own clock: an fsync under way when it is paused completes only
-      // when it resumes (as a SIGSTOPped process blocked in fdatasync).
-      c.disks.push(new SimStorage(clock, () => (hi > 0 ? c.rng.int(lo, hi) : 0)));
+      c.clocks.push(new PausableClock(c.clock));
+      c.newDisks(me);
       await c.build(me, {});
     }
     c.ranks.forEach((r, me) => c.startRank(me, r));
     return c;
   }
 
-  private async build(me: number, over: Partial<BackgroundOptions>): Promise<Rank> {
+  /** Empty disks for rank me: its WAL and its snapshot file. They run on the rank's own clock: an
+   * fsync under way when it is paused completes only when it resumes (as a SIGSTOPped process
+   * blocked in fdatasync). */
+  private newDisks(me: number): void {
+    const [lo, hi] = this.opts.syncUs ?? [0, 0];
+    const clock = this.clocks[me] as PausableClock;
+    this.disks[me] = new SimStorage(clock, () => (hi > 0 ? this.rng.int(lo, hi) : 0));
+    this.snaps[me] = new SimSnapshotStore(clock, () => (hi > 0 ? this.snapRng.int(lo, hi) : 0));
+  }
+
+  /** WAL checkpoints (each takes a state-machine snapshot) and snapshot saves (those and
+   * installed ones), over every disk the ranks had. */
+  get snapshotCounts(): { checkpoints: number; saves: number } {
+    let { checkpoints, saves } = this.lost;
+    this.disks.forEach((d) => (checkpoints += d.checkpoints));
+    this.snaps.forEach((s) => (saves += s.saves));
+    return { checkpoints, saves };
+  }
+
+  private async build(me: number, over: Partial<BackgroundOptions>, rejoin = false): Promise<Rank> {
     const cfg: RankConfig = { ...DEFAULTS, ...this.opts.rank, me, n: this.opts.n };
     const clock = this.clocks[me] as PausableClock;
     const workload = new BackgroundWorkload(
@@ -92,12 +125,19 @@ export class SimCluster {
       transport: this.net.transport(me),
       storage,
       logSink: this.logs[me] as MemoryLogSink,
+      snapshots: this.snaps[me] as SimSnapshotStore,
     };
+    const checked = new CheckedKv(me, this.applied);
+    const machine = buggyMachine(bugs, checked);
     const rank = await Rank.create(cfg, ports, {
       warn: (line) => this.warnings.push(line),
       source: workload.source,
       processors: buggyProcessors(bugs),
+      stateMachine: machine.machine,
+      rejoin,
     });
+    machine.created();
+    this.machines[me] = checked;
     this.ranks[me] = rank;
     this.workloads[me] = workload;
     return rank;
@@ -143,18 +183,36 @@ export class SimCluster {
   async crash(me: number): Promise<void> {
     this.workloads[me]?.stop();
     this.net.setDown(me, true);
-    this.disks[me]?.crash();
-    this.logs[me]?.crash();
+    const down = () => {
+      this.disks[me]?.crash();
+      this.snaps[me]?.crash();
+      this.logs[me]?.crash();
+    };
+    down();
     this.resume(me);
     this.crashed.add(me);
     await this.drive(this.ranks[me]?.halt() ?? Promise.resolve());
-    this.disks[me]?.crash();
-    this.logs[me]?.crash();
+    down(); // what the halting rank wrote did not happen either
   }
 
-  /** Start the rank again from what its disk and log kept (workload overrides, e.g. genSeconds). */
+  /** The rank's disk dies: the rank crashes (if it was up), its WAL and snapshot file are replaced
+   * by empty ones, and it rejoins from then on. Its text log stays (it is the audit), with a line
+   * saying the disk was lost there (check.ts starts the rank's log over after it). */
+  async loseDisk(me: number): Promise<void> {
+    if (!this.crashed.has(me)) await this.crash(me);
+    this.lost.checkpoints += this.disks[me]?.checkpoints ?? 0;
+    this.lost.saves += this.snaps[me]?.saves ?? 0;
+    this.newDisks(me);
+    this.logs[me]?.write(lostDiskLine(this.clock.nowUs()));
+    this.logs[me]?.flush();
+    this.wiped.add(me);
+    this.lostDisks++;
+  }
+
+  /** Start the rank again from what its disk kept (workload overrides, e.g. genSeconds); after a
+   * lost disk, as a rank that rejoins. */
   async restart(me: number, over: Partial<BackgroundOptions> = {}): Promise<void> {
-    const rank = await this.build(me, over);
+    const rank = await this.build(me, over, this.wiped.has(me));
     this.crashed.delete(me);
     this.net.setDown(me, false);
     this.startRank(me, rank);
