@@ -5,6 +5,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { spawnRank, waitExit, writeCluster, type RankOutcome } from "../src/cli/launch.js";
+import { encodeFrame } from "../src/io/codec.js";
 import { killAll, runChecker, tempDir } from "./helpers.js";
 import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -12,20 +13,21 @@ import { readFileSync } from "node:fs";
 const dir = tempDir("int");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function frame(body: string): Buffer {
-  const b = Buffer.from(body);
+function frame(body: Uint8Array): Buffer {
   const len = Buffer.alloc(4);
-  len.writeUInt32BE(b.length);
-  return Buffer.concat([len, b]);
+  len.writeUInt32BE(body.length);
+  return Buffer.concat([len, body]);
 }
 
 /** Connect to a rank's peer port and send frames no rank would send. */
 async function sendJunk(port: number): Promise<void> {
+  const impose = encodeFrame({ t: "impose", from: 1, round: 5, seq: 0, ids: ["1-0", "1-1"] });
   const junk = [
-    frame("this is not json"),
-    frame(JSON.stringify({ t: "launch-missiles", from: 0 })),
-    frame(JSON.stringify({ t: "impose", from: 1, round: -5, seq: "x", ids: [1] })),
-    frame(JSON.stringify({ t: "ack", from: 42, round: 1, seq: 0, count: 0, backlog: 0 })),
+    frame(Buffer.from("this is not a frame")), // an unknown type byte
+    frame(Buffer.from(JSON.stringify({ t: "impose", from: 1, round: 1, seq: 0, ids: ["1-0"] }))),
+    frame(impose.subarray(4, impose.length - 3)), // cut short
+    frame(Buffer.concat([impose.subarray(4), Buffer.from([0])])), // a byte too many
+    encodeFrame({ t: "ack", from: 42, round: 1, seq: 0, count: 0, backlog: 0 }),
   ];
   const oversized = Buffer.alloc(4);
   oversized.writeUInt32BE(0xfffffff0);
@@ -89,9 +91,10 @@ describe("3 real ranks over TCP", () => {
         expect(c.committed).toBe(total);
       }
       const warnings = (results[0] as RankOutcome).stderr.trim().split("\n");
-      expect(warnings.length).toBeGreaterThanOrEqual(2);
-      expect(warnings.length).toBeLessThanOrEqual(3); // one line per kind of problem, not per frame
+      expect(warnings.length).toBeGreaterThanOrEqual(3);
+      expect(warnings.length).toBeLessThanOrEqual(4); // one line per kind of problem, not per frame
       expect(warnings.join("\n")).toMatch(/malformed/);
+      expect(warnings.join("\n")).toMatch(/unknown/);
       expect(warnings.join("\n")).toMatch(/oversized/);
       expect(warnings.join("\n")).not.toMatch(/\n\s+at /);
     } finally {

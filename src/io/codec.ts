@@ -1,15 +1,14 @@
-// Framing for the peer port: a 4-byte big-endian length, then that many bytes of JSON.
-// Decoding validates every frame with zod; a bad frame is reported, never thrown. With a cluster
-// secret, a MAC and a counter sit between the length and the JSON (peer_auth.ts), checked first.
-import { LIMITS, wireMsg, type WireMsg } from "../protocol/messages.js";
+// Framing for the peer port: a 4-byte big-endian length, then that many bytes of a binary message
+// body (wire_codec.ts). Decoding validates every frame; a bad frame is reported, never thrown.
+// With a cluster secret, a MAC and a counter sit between the length and the body (peer_auth.ts),
+// checked first.
+import { LIMITS, type WireMsg } from "../protocol/messages.js";
 import { AUTH_BYTES, type FrameOpener } from "./peer_auth.js";
+import { decodeMsg, encodeMsg } from "./wire_codec.js";
 
 export function encodeFrame(msg: WireMsg): Buffer {
-  const body = JSON.stringify(msg);
-  const len = Buffer.byteLength(body);
-  const frame = Buffer.allocUnsafe(4 + len);
-  frame.writeUInt32BE(len, 0);
-  frame.write(body, 4, "utf8");
+  const frame = encodeMsg(msg, 4);
+  frame.writeUInt32BE(frame.length - 4, 0);
   return frame;
 }
 
@@ -22,9 +21,15 @@ export interface FrameSink {
   problem(kind: FrameProblem, detail: string): void;
 }
 
-/** Splits a byte stream into frames. Returns false once the stream must be closed. */
+/** Splits a byte stream into frames. Returns false once the stream must be closed.
+ * A frame that arrives in many chunks (up to LIMITS.maxFrameBytes of them) is joined once, when
+ * its last byte is in: the chunks wait in a list, not in a buffer copied at every chunk. */
 export class FrameDecoder {
-  private buf: Buffer = Buffer.alloc(0);
+  /** Bytes of an incomplete frame (or length), in arrival order. */
+  private parts: Buffer[] = [];
+  private partBytes = 0;
+  /** Bytes the parts must reach before they are worth joining: the length field, then the frame. */
+  private want = 4;
   /** Once a stream cannot be trusted, nothing more of it is read. */
   private closed = false;
 
@@ -38,53 +43,48 @@ export class FrameDecoder {
 
   push(chunk: Buffer): boolean {
     if (this.closed) return false;
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    let buf = chunk;
+    if (this.partBytes > 0) {
+      this.parts.push(chunk);
+      this.partBytes += chunk.length;
+      if (this.partBytes < this.want) return true;
+      buf = Buffer.concat(this.parts, this.partBytes);
+      this.parts = [];
+      this.partBytes = 0;
+    }
     const limit = this.maxFrameBytes + (this.opener ? AUTH_BYTES : 0);
     let off = 0;
-    while (this.buf.length - off >= 4) {
-      const len = this.buf.readUInt32BE(off);
+    while (buf.length - off >= 4) {
+      const len = buf.readUInt32BE(off);
       if (len > limit) {
         this.sink.problem("oversized", `frame of ${len} bytes (limit ${limit})`);
         return this.close();
       }
-      if (this.buf.length - off - 4 < len) break;
-      const payload = this.buf.subarray(off + 4, off + 4 + len);
+      if (buf.length - off - 4 < len) break;
+      const payload = buf.subarray(off + 4, off + 4 + len);
+      off += 4 + len;
       const body = this.opener ? this.opener.open(payload) : payload;
       if (typeof body === "string") {
         this.sink.problem("unauthenticated", body);
         return this.close();
       }
-      this.decode(body.toString("utf8"));
-      off += 4 + len;
+      const d = decodeMsg(body, this.n);
+      if (d.ok) this.sink.message(d.msg);
+      else this.sink.problem(d.kind, d.detail);
     }
-    this.buf = off === this.buf.length ? Buffer.alloc(0) : this.buf.subarray(off);
+    if (off < buf.length) {
+      const rest = buf.subarray(off);
+      this.parts = [rest];
+      this.partBytes = rest.length;
+      this.want = rest.length >= 4 ? 4 + rest.readUInt32BE(0) : 4;
+    }
     return true;
   }
 
   private close(): false {
     this.closed = true;
-    this.buf = Buffer.alloc(0);
+    this.parts = [];
+    this.partBytes = 0;
     return false;
-  }
-
-  private decode(text: string): void {
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      return this.sink.problem("malformed", "frame is not JSON");
-    }
-    const parsed = wireMsg.safeParse(json);
-    if (!parsed.success) {
-      const t = typeof json === "object" && json !== null && "t" in json ? String(json.t) : "?";
-      const known = wireMsg.options.some((o) => o.shape.t.value === t);
-      return this.sink.problem(
-        known ? "malformed" : "unknown",
-        known ? `bad ${t} frame` : `unknown frame type ${t.slice(0, 40)}`,
-      );
-    }
-    if (parsed.data.from >= this.n)
-      return this.sink.problem("malformed", `sender ${parsed.data.from} is not in the cluster`);
-    this.sink.message(parsed.data);
   }
 }

@@ -145,7 +145,7 @@ describe("the frame decoder with a connection's opener", () => {
 
   it("still reports a well-sealed frame that is not a valid message as malformed", () => {
     const { c, d, got, problems } = decoder();
-    expect(d.push(c.sealer.seal(Buffer.from('{"t":"commit","from":0}')))).toBe(true);
+    expect(d.push(c.sealer.seal(body(commit).subarray(0, 5)))).toBe(true); // cut short
     expect(d.push(c.sealer.seal(body(commit)))).toBe(true);
     expect(problems.map(([k]) => k)).toEqual(["malformed"]);
     expect(got).toEqual([commit]);

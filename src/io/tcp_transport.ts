@@ -6,7 +6,7 @@
 // every frame carries a MAC and a counter (peer_auth.ts); a frame that fails them is dropped,
 // counted and its connection closed. Without one, frames travel unauthenticated.
 import net from "node:net";
-import type { WireMsg } from "../protocol/messages.js";
+import { LIMITS, type WireMsg } from "../protocol/messages.js";
 import type { Transport } from "../ports.js";
 import { encodeFrame, FrameDecoder, type FrameProblem } from "./codec.js";
 import {
@@ -42,7 +42,12 @@ export interface TransportOptions {
   challengeTimeoutMs?: number;
 }
 
+/** Bytes queued for one peer and not yet handed to its socket (until the turn's flush, or until
+ * the connection is up), past which frames are dropped; a frame always enters an empty queue, so
+ * one of the largest (LIMITS.maxFrameBytes) still goes out. */
 const QUEUE_LIMIT_BYTES = 8 * 1024 * 1024;
+/** Bytes the socket may hold unsent before frames for the peer are dropped; checked before a
+ * frame is queued, so a frame of any size is taken while the backlog is under the limit. */
 const SOCKET_BACKLOG_LIMIT = 32 * 1024 * 1024;
 
 interface Peer {
@@ -126,8 +131,17 @@ export class TcpTransport implements Transport {
       const peer = this.peers[to];
       if (!peer) return;
       const frame = this.encode(msg);
+      if (frame.length - 4 > LIMITS.maxFrameBytes) {
+        // The peer would close the connection on it (and the protocol would send it again).
+        this.stats.droppedOut++;
+        this.warnOnce(
+          "oversized-out",
+          `rank ${this.me}: not sending a ${msg.t} frame of ${frame.length - 4} bytes (limit ${LIMITS.maxFrameBytes}); further ones are counted, not shown`,
+        );
+        return;
+      }
       if (
-        peer.queuedBytes + frame.length > QUEUE_LIMIT_BYTES ||
+        (peer.queuedBytes > 0 && peer.queuedBytes + frame.length > QUEUE_LIMIT_BYTES) ||
         (peer.socket?.writableLength ?? 0) > SOCKET_BACKLOG_LIMIT
       ) {
         this.stats.droppedOut++;
