@@ -7,7 +7,7 @@
 // rank sends nothing until it has read the challenge.
 //
 // Frames. Then every frame the connecting rank sends is
-//     [u32 length of the rest][u64 counter][16-byte tag][JSON body, as codec.ts encodes it]
+//     [u32 length of the rest][u64 counter][16-byte tag][binary body, as wire_codec.ts encodes it]
 // where the counter is 1, 2, 3, ... on this connection and the tag is HMAC-SHA256(key, nonce ||
 // counter || body) cut to its first 16 bytes (128 bits, as RFC 4868 does for IPsec). The key is
 // HKDF-SHA256 of the secret file's bytes with the label "yasp peer auth v1": a key for this use only.

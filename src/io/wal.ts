@@ -177,16 +177,21 @@ export class WalStorage implements Storage {
     this.pending.push(encodeRecord(record));
   }
 
+  /** Write what was appended to the file (the page cache): a process crash loses none of it; the
+   * disk gets it with the next sync. */
+  flush(): void {
+    if (this.pending.length === 0 || this.fd === null) return;
+    if (this.bytes === 0) this.pending.unshift(WAL_HEADER); // a new (or emptied) file
+    const data =
+      this.pending.length === 1 ? (this.pending[0] as Buffer) : Buffer.concat(this.pending);
+    this.pending = [];
+    writeAll(this.fd, data);
+    this.bytes += data.length;
+    this.written += data.length;
+  }
+
   sync(): Promise<void> {
-    if (this.pending.length > 0 && this.fd !== null) {
-      if (this.bytes === 0) this.pending.unshift(WAL_HEADER); // a new (or emptied) file
-      const data =
-        this.pending.length === 1 ? (this.pending[0] as Buffer) : Buffer.concat(this.pending);
-      this.pending = [];
-      writeAll(this.fd, data);
-      this.bytes += data.length;
-      this.written += data.length;
-    }
+    this.flush();
     if (!this.opts.fsync) this.durable = this.written;
     if (this.durable >= this.written) return Promise.resolve();
     const done = new Promise<void>((resolve) => this.waiters.push({ upTo: this.written, resolve }));
