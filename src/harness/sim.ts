@@ -70,6 +70,7 @@ function describe(r: SeedResult): string {
 class Exercised {
   checkpoints = 0;
   installs = 0;
+  rejoinInstalls = 0;
   lostDisks = 0;
   kv = { submitted: 0, resolved: 0, stopped: 0, unknown: 0 };
 
@@ -77,6 +78,7 @@ class Exercised {
     const s = r.stats;
     if (s.checkpoints > 0) this.checkpoints++;
     if (s.installs > 0) this.installs++;
+    if (s.rejoinInstalls > 0) this.rejoinInstalls++;
     if (s.lostDisks > 0) this.lostDisks++;
     for (const k of ["submitted", "resolved", "stopped", "unknown"] as const) this.kv[k] += s.kv[k];
   }
@@ -85,7 +87,8 @@ class Exercised {
     const { submitted, resolved, stopped, unknown } = this.kv;
     return (
       `seeds with snapshots ${this.checkpoints}/${ran}, with installs ${this.installs}/${ran}, ` +
-      `with lost disks ${this.lostDisks}/${ran}; kv submits ${submitted}: resolved ${resolved}, ` +
+      `with lost disks ${this.lostDisks}/${ran} (an install after one: ${this.rejoinInstalls}); ` +
+      `kv submits ${submitted}: resolved ${resolved}, ` +
       `rank stopped ${stopped}, outcome unknown ${unknown}`
     );
   }

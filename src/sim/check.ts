@@ -18,6 +18,9 @@ export interface ParsedLog {
   /** The highest seq an installed snapshot covered (-1: none). */
   installedUpTo: number;
   installs: number;
+  /** Installs after a lost disk (a rank rejoining on an empty disk). */
+  rejoinInstalls: number;
+  lostDisks: number;
 }
 
 const INSTALL = /^install snapshot up to seq (\d+) at \d+$/;
@@ -37,6 +40,8 @@ export function parseLog(rank: number, text: string, violations: string[]): Pars
     end: 0,
     installedUpTo: -1,
     installs: 0,
+    rejoinInstalls: 0,
+    lostDisks: 0,
   };
   for (const raw of text.split("\n")) {
     const line = parseLogLine(raw);
@@ -45,6 +50,7 @@ export function parseLog(rank: number, text: string, violations: string[]): Pars
     else if (LOST_DISK.test(raw)) {
       log.end = 0;
       log.beforeLoss = [...log.generated];
+      log.lostDisks++;
     } else {
       const m = INSTALL.exec(raw);
       if (m) install(rank, log, Number(m[1]), violations);
@@ -74,6 +80,7 @@ function install(rank: number, log: ParsedLog, seq: number, violations: string[]
   log.end = Math.max(log.end, seq + 1);
   log.installedUpTo = Math.max(log.installedUpTo, seq);
   log.installs++;
+  if (log.lostDisks > 0) log.rejoinInstalls++;
 }
 
 /**

@@ -14,8 +14,10 @@ import { checkFinalState } from "./state_checks.js";
 export interface SeedStats {
   /** WAL checkpoints, each with a state-machine snapshot. */
   checkpoints: number;
-  /** Peer snapshots installed (install lines in the logs). */
+  /** Peer snapshots installed (install lines in the logs), and those by a rank after its disk
+   * was lost. */
   installs: number;
+  rejoinInstalls: number;
   lostDisks: number;
   kv: KvLoadStats;
 }
@@ -190,6 +192,7 @@ function summarize(
     stats: {
       checkpoints: c.snapshotCounts.checkpoints,
       installs: logs.reduce((n, l) => n + l.installs, 0),
+      rejoinInstalls: logs.reduce((n, l) => n + l.rejoinInstalls, 0),
       lostDisks: c.lostDisks,
       kv: { ...load.stats },
     },
