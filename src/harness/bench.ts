@@ -1,8 +1,9 @@
-// `npm run bench [-- --quick | --point ranks:rate[:nofsync] | --long | --report]`: real rank processes on 127.0.0.1, a sweep of offered
-// load for 3 and 5 ranks (durability on, plus --no-fsync at the top of the sweep), 3 runs a point,
-// the checker on every run, and in the same run the messaging limit (bench_limit.ts) and the old
-// log-writing ceiling. Definitions of every figure: bench_measure.ts. Prints a table and writes
-// bench/results.json and bench/results.md.
+// `npm run bench [-- --quick | --point ranks:rate[:nofsync] | --payload [ranks:bytes:rate] | --long | --report]`:
+// real rank processes on 127.0.0.1, a sweep of offered load for 3 and 5 ranks (durability on, plus
+// --no-fsync at the top of the sweep), 3 runs a point, the checker on every run, and in the same
+// run the messaging limit (bench_limit.ts) and the old log-writing ceiling; then the payload table
+// (bench_payload.ts: commands of 16 B, 1 KiB and 64 KiB through Rank.submit). Definitions of every
+// figure: bench_measure.ts. Prints the tables and writes bench/results.json and bench/results.md.
 import { checkerEntry } from "./scenario_runner.js";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -10,6 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { median, measurePoint, usageOf } from "./bench_measure.js";
 import { longReport, longRun, writeLong } from "./bench_long.js";
+import { payloadSweep, renderPayload, type PayloadPoint } from "./bench_payload.js";
 import { renderResults, sustained, type Limits, type Point, type Results } from "./bench_report.js";
 import { logPath, RANK_NODE_FLAGS, runCluster, writeClusterFiles } from "../cli/launch.js";
 
@@ -228,15 +230,34 @@ function writeResults(table: string, results: Results): void {
   writeFileSync(join("bench", "results.json"), JSON.stringify(results, null, 2) + "\n");
 }
 
+const payloadConfig = {
+  warmS: WARM_S,
+  windowS: WINDOW_S,
+  rankArgs: (rate: number) => rankArgs(rate, true, WARM_S + WINDOW_S),
+  checkerPasses,
+};
+
+/** `--payload` alone: the payload table only; `--payload 3:1024:8000`: one point of it. */
+async function mainPayload(): Promise<number> {
+  const arg = process.argv[process.argv.indexOf("--payload") + 1] ?? "";
+  const m = /^(\d+):(\d+):(\d+)$/.exec(arg);
+  if (arg !== "" && !arg.startsWith("--") && !m)
+    throw new Error("--payload wants nothing or ranks:bytes:rate, e.g. --payload 3:1024:8000");
+  const only = m ? { ranks: Number(m[1]), payload: Number(m[2]), rate: Number(m[3]) } : undefined;
+  const points = await payloadSweep(payloadConfig, only);
+  process.stdout.write(renderPayload(points));
+  return points.every((p) => p.checked) ? 0 : 1;
+}
+
 async function main(): Promise<number> {
   if (process.argv.includes("--long")) return mainLong();
+  if (process.argv.includes("--payload")) return mainPayload();
   if (process.argv.includes("--report")) {
-    process.stdout.write(
-      renderResults(
-        JSON.parse(readFileSync(join("bench", "results.json"), "utf8")) as Results,
-        true,
-      ),
-    );
+    const saved = JSON.parse(readFileSync(join("bench", "results.json"), "utf8")) as Results & {
+      payload?: PayloadPoint[];
+    };
+    process.stdout.write(renderResults(saved, true));
+    if (saved.payload) process.stdout.write(renderPayload(saved.payload));
     return 0;
   }
   const quick = process.argv.includes("--quick");
@@ -268,7 +289,9 @@ async function main(): Promise<number> {
     );
     if (!quick) await measureLimits(limits, ranks);
   }
-  const results: Results = {
+  // The payload table, after the sweeps (a point or a quick look leaves it out).
+  const payload = only || quick ? [] : await payloadSweep(payloadConfig);
+  const results: Results & { payload: PayloadPoint[] } = {
     warmS: WARM_S,
     windowS: WINDOW_S,
     repeats,
@@ -276,12 +299,14 @@ async function main(): Promise<number> {
     limits,
     ceilings,
     points,
+    payload,
   };
-  const table = renderResults(results, only === null);
+  const table =
+    renderResults(results, only === null) + (payload.length > 0 ? renderPayload(payload) : "");
   process.stdout.write(table);
   // --quick and --point are for a quick look: print, and keep the results of the last full run.
   if (!only && !quick) writeResults(table, results);
-  return points.every((p) => p.checked) ? 0 : 1;
+  return points.every((p) => p.checked) && payload.every((p) => p.checked) ? 0 : 1;
 }
 
 main().then(

@@ -6,6 +6,7 @@ import type { ProposalSource } from "../protocol/proposing.js";
 import type { RankProgress } from "../rank_types.js";
 import { BackgroundRun } from "./background.js";
 import type { GenerationInfo } from "./schedule.js";
+import type { SecondOfLatency } from "./latency.js";
 import { CommandSubmitter, type SubmitStats, type SubmittingRank } from "./submitter.js";
 
 /** -t, --rate and --grace of the rank command. */
@@ -84,8 +85,9 @@ export class BackgroundWorkload {
   }
 
   /** With a payload, what the submissions came to (null without). */
-  submitStats(): SubmitStats | null {
-    return this.submitter ? { ...this.submitter.stats } : null;
+  submitStats(): (SubmitStats & { latency: Record<string, SecondOfLatency> }) | null {
+    const sub = this.submitter;
+    return sub ? { ...sub.stats, latency: sub.latency.toJSON() } : null;
   }
 
   /** The generation schedule of this life (null until it starts). */

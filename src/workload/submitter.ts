@@ -7,6 +7,8 @@
 import { Prng } from "../faults/prng.js";
 import type { Clock } from "../ports.js";
 import type { ProposalSource } from "../protocol/proposing.js";
+import { LatencyBook } from "./latency.js";
+import type { GenerationInfo } from "./schedule.js";
 import type { Submitted } from "../rank_types.js";
 import { OutcomeUnknownError, RankStoppedError } from "../rank_waiters.js";
 
@@ -37,7 +39,15 @@ export interface SubmitStats {
   failed: number;
 }
 
+/** The schedule the submitter follows: what is due, and when each instance k (1, 2, ...) was due. */
+export type SubmitSchedule = ProposalSource & { info(): GenerationInfo | null };
+
 export class CommandSubmitter {
+  /** Latency of every resolved command from the moment the schedule made it due (not from the
+   * submit call: time spent waiting for room counts), by second of schedule. */
+  readonly latency = new LatencyBook();
+  /** Commands taken from the schedule so far (the next one is instance taken + 1). */
+  private taken = 0;
   readonly stats: SubmitStats = {
     submitted: 0,
     resolved: 0,
@@ -59,7 +69,7 @@ export class CommandSubmitter {
   private readonly rng: Prng;
 
   constructor(
-    private readonly schedule: ProposalSource,
+    private readonly schedule: SubmitSchedule,
     private readonly payload: number,
     seed: number,
     private readonly clock: Clock,
@@ -109,10 +119,17 @@ export class CommandSubmitter {
   private submit(rank: SubmittingRank, cmd: Uint8Array): void {
     this.inFlight++;
     this.stats.submitted++;
+    const info = this.schedule.info();
+    const k = ++this.taken;
+    const dueUs = info ? info.startUs + (k * 1e6) / info.ratePerS : this.clock.nowUs();
     rank.submit(cmd).then(
       ({ seq }) => {
         this.stats.resolved++;
         if (seq > this.stats.maxResolvedSeq) this.stats.maxResolvedSeq = seq;
+        if (info) {
+          const second = Math.floor((dueUs - info.startUs) / 1e6);
+          this.latency.record(second, this.clock.nowUs() - dueUs);
+        }
         this.settled();
       },
       (e: unknown) => {
