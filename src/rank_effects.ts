@@ -39,8 +39,9 @@ export class EffectPerformer {
   constructor(private readonly t: EffectTargets) {}
 
   /** Effects in the order durability needs: log lines to the OS first (a durable binding must never
-   * refer to an instance whose generate line could still be lost), then the storage records, synced
-   * once, then everything that leaves: nothing reveals a record before it is durable. */
+   * refer to an instance whose generate line could still be lost), then the storage records (to
+   * the OS), the commit and install lines, one sync if a record needs it, then everything that
+   * leaves: nothing reveals a record before it is durable. */
   perform(out: Effect[]): void | Promise<void> {
     let logged = false;
     let persisted = false;
@@ -57,15 +58,17 @@ export class EffectPerformer {
       }
     }
     if (logged) this.t.ports.logSink.flush();
-    if (!persisted) {
-      this.t.ports.storage.flush?.(); // to the OS: a process crash loses nothing appended
-      return this.performRest(out);
-    }
+    this.t.ports.storage.flush?.(); // to the OS: a process crash loses nothing appended
+    // Commit lines follow their records to the OS at once, not after the fdatasync: a commit
+    // record needs no sync, so a kill -9 during one would keep the record and lose the line, and
+    // the restarted rank, which recovers past it, would never write that line (a gap in its log).
+    this.writeAfterPersist(out);
+    if (!persisted) return this.performRest(out);
     return this.t.ports.storage.sync().then(() => this.performRest(out));
   }
 
-  private performRest(out: Effect[]): void {
-    const { transport, logSink } = this.t.ports;
+  private writeAfterPersist(out: Effect[]): void {
+    const { logSink } = this.t.ports;
     let logged = false;
     for (const e of out) {
       if (e.kind !== "log" || !e.afterPersist) continue;
@@ -73,6 +76,10 @@ export class EffectPerformer {
       logged = true;
     }
     if (logged) logSink.flush();
+  }
+
+  private performRest(out: Effect[]): void {
+    const { transport } = this.t.ports;
     for (const e of out) {
       switch (e.kind) {
         case "send":
