@@ -5,12 +5,18 @@
 // the unit tests call each one on synthetic data, including data where the fault did not happen.
 // The checks themselves are grouped by what they confirm: scenario_stopped.ts (kill, pause, late
 // start), scenario_majority.ts (no majority, a majority, a partition), scenario_counters.ts
-// (injected frame faults) and scenario_leader.ts (finding the leader, confirming its kill); what
-// they read is parsed in scenario_evidence.ts.
+// (injected frame faults), scenario_leader.ts (finding the leader, confirming its kill) and
+// scenario_state.ts (equal states at the end, a wiped rank back by a snapshot); what they read is
+// parsed in scenario_evidence.ts.
 import { confirmCounters, expectedCounters } from "./scenario_counters.js";
 import type { LogTimes, StatusSnapshot } from "./scenario_evidence.js";
 import { confirmTakeover, confirmWasLeading } from "./scenario_leader.js";
 import { confirmHeld, confirmPartition, confirmQuiet } from "./scenario_majority.js";
+import {
+  confirmRejoinBySnapshot,
+  confirmResolvedApplied,
+  confirmSameState,
+} from "./scenario_state.js";
 import { confirmLateStart, confirmPause, confirmSilent } from "./scenario_stopped.js";
 
 /** What the runner did to the ranks, with times (µs, the ranks' clock). */
@@ -38,6 +44,12 @@ export interface FaultRecord {
     why: string;
     heldUntilRestart?: boolean;
   }[];
+  /** Ranks whose data directory (WAL and snapshot) was deleted while they were down, after they
+   * had committed up to seq committedBefore; restarted with --rejoin at restartUs. */
+  wipes: { rank: number; atUs: number; restartUs: number | null; committedBefore: number }[];
+  /** Every rank must end in the same state (applied seq and state hash in its last status), and
+   * a killed rank's resolved submits must be applied everywhere. */
+  sameState: boolean;
 }
 
 export const emptyRecord = (): FaultRecord => ({
@@ -46,6 +58,8 @@ export const emptyRecord = (): FaultRecord => ({
   partitions: [],
   lateStarts: [],
   quiet: [],
+  wipes: [],
+  sameState: false,
 });
 
 export interface RunData {
@@ -112,5 +126,23 @@ export function confirmAll(rec: FaultRecord, d: RunData): string[] {
   problems.push(
     ...confirmCounters(d.summaries, expectedCounters(d.args, rec.partitions.length > 0)),
   );
+  problems.push(...confirmState(rec, d));
+  return problems;
+}
+
+/** The wiped ranks came back by a snapshot; with sameState, the replicas ended equal. */
+function confirmState(rec: FaultRecord, d: RunData): string[] {
+  const problems: string[] = [];
+  for (const w of rec.wipes) {
+    if (w.restartUs === null) problems.push(`rank ${w.rank} was wiped and never restarted`);
+    else
+      problems.push(
+        ...confirmRejoinBySnapshot(w.rank, d.logs[w.rank], w.restartUs, w.committedBefore),
+      );
+  }
+  if (rec.sameState) {
+    const finals = d.histories.map((h) => h[h.length - 1]);
+    problems.push(...confirmSameState(finals), ...confirmResolvedApplied(rec.kills, finals));
+  }
   return problems;
 }

@@ -7,6 +7,7 @@ import type { ChildProcess } from "node:child_process";
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SystemClock } from "../io/system_clock.js";
+import { eachLogLine } from "../protocol/log_lines.js";
 import {
   logPath,
   spawnRank,
@@ -25,6 +26,8 @@ export interface Scenario {
   /** Flags for every rank (besides -i, --cluster, --cluster-secret, --log-dir, --partition-file,
    * --status-file). */
   args: string[];
+  /** Flags for some ranks instead of args (a flag given twice would be a list to yargs). */
+  rankArgs?: Record<number, string[]>;
   /** Ranks not started at the beginning (the script starts them). */
   lateRanks?: number[];
   script(ctx: ScenarioCtx): Promise<void>;
@@ -64,15 +67,23 @@ export class ScenarioCtx {
     this.partitionFile = join(dir, "partition.json");
   }
 
-  start(rank: number): void {
+  /** Start the rank (again: with the same command), with extra flags (e.g. --rejoin). Its WAL
+   * and snapshot go to a data directory of its own (dataDir), so that wipe() can delete them and
+   * keep its log. */
+  start(rank: number, extra: string[] = []): void {
     const at = nowUs();
     const down = this.record.kills.find((k) => k.rank === rank && k.restartUs === null);
     if (down) down.restartUs = at;
+    const wiped = this.record.wipes.find((w) => w.rank === rank && w.restartUs === null);
+    if (wiped) wiped.restartUs = at;
     if (!this.started.has(rank) && this.s.lateRanks?.includes(rank))
       this.record.lateStarts.push({ rank, atUs: at, afterCommits: this.lateAfter.get(rank) ?? 1 });
     this.started.add(rank);
     const flags = [
-      ...this.s.args,
+      ...(this.s.rankArgs?.[rank] ?? this.s.args),
+      ...extra,
+      "--data-dir",
+      this.dataDir(rank),
       "--partition-file",
       this.partitionFile,
       "--status-file",
@@ -115,6 +126,34 @@ export class ScenarioCtx {
     return exited(child).then(() => {
       entry.lastStatus = this.statusOf(rank);
     });
+  }
+
+  /** Delete a killed rank's data directory (its WAL and snapshot: a lost disk), keeping its log
+   * and status file. committedBefore: the highest seq its log shows committed (it must come back
+   * by a snapshot covering it). */
+  wipe(rank: number): void {
+    if (this.children[rank]) return this.fail(`rank ${rank} is running: not wiping its disk`);
+    rmSync(this.dataDir(rank), { recursive: true, force: true });
+    const committedBefore = maxCommitSeq(this.logPath(rank));
+    this.record.wipes.push({ rank, atUs: nowUs(), restartUs: null, committedBefore });
+  }
+
+  /** The run must end with every rank in the same state (checked from the status files). */
+  expectSameState(): void {
+    this.record.sameState = true;
+  }
+
+  /** Wait until ready() holds (read every 50 ms); after timeoutMs, fail with what was awaited. */
+  async waitUntil(ready: () => boolean, what: string, timeoutMs = 30_000): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while (!ready()) {
+      if (Date.now() > until) {
+        this.fail(`${what}: not within ${timeoutMs / 1000} s`);
+        return false;
+      }
+      await sleep(50);
+    }
+    return true;
   }
 
   /**
@@ -226,6 +265,15 @@ export class ScenarioCtx {
     return logPath(this.dir, rank);
   }
 
+  dataDir(rank: number): string {
+    return join(this.dir, `data-${rank}`);
+  }
+
+  /** The highest seq the rank's log shows committed (-1: none). */
+  maxCommitSeq(rank: number): number {
+    return maxCommitSeq(this.logPath(rank));
+  }
+
   fail(problem: string): void {
     this.problems.push(problem);
   }
@@ -242,6 +290,16 @@ export class ScenarioCtx {
 function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once("exit", () => resolve()));
+}
+
+function maxCommitSeq(path: string): number {
+  try {
+    let max = -1;
+    eachLogLine(readFileSync(path, "utf8"), "commit", (_id, seq) => (max = Math.max(max, seq)));
+    return max;
+  } catch {
+    return -1;
+  }
 }
 
 function countCommits(path: string): number {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { commitLine, generateLine } from "../protocol/log_lines.js";
+import { commitLine, generateLine, installLine } from "../protocol/log_lines.js";
 import { parseFaultCounters, parseLog, parseStatus } from "./scenario_evidence.js";
 
 describe("parsing", () => {
@@ -29,6 +29,37 @@ describe("parsing", () => {
       { seq: 1, id: "2-0", atUs: 160 },
     ]);
     expect(l.generated.get("1-0")).toBe(100);
+    expect(l.installs).toEqual([]);
+  });
+
+  it("reads the install lines a rank writes, and the state fields of its status", () => {
+    const l = parseLog(
+      commitLine("1-0", 0, 150) +
+        installLine(99, 170) +
+        commitLine("2-0", 100, 180) +
+        "install snapshot up to seq 5 at\n",
+    );
+    expect(l.installs).toEqual([{ seq: 99, atUs: 170 }]);
+    expect(l.commits.map((c) => c.seq)).toEqual([0, 100]);
+    const submits = {
+      submitted: 3,
+      resolved: 2,
+      maxResolvedSeq: 7,
+      waits: 0,
+      unknown: 0,
+      failed: 0,
+    };
+    const text = JSON.stringify({
+      ...{ rank: 1, round: 2, leader: 2, leading: null, commitIndex: 9, atUs: 5, pid: 7 },
+      ...{ appliedSeq: 8, stateHash: "ab", snapshotSeq: 4, backlog: 1, submits },
+      generation: { startUs: 1, endUs: 2, ratePerS: 200, firstSeq: 0 },
+    });
+    expect(parseStatus(text)).toMatchObject({
+      appliedSeq: 8,
+      stateHash: "ab",
+      submits,
+      backlog: 1,
+    });
   });
 
   it("reads the fault counters at the end of a summary line, and only there", () => {

@@ -15,6 +15,25 @@ export interface StatusSnapshot {
   pid: number;
   faults?: FaultCounters;
   partition?: number[][];
+  /** What the rank applied: the last seq, the state machine's hash, its latest snapshot's seq. */
+  appliedSeq?: number;
+  stateHash?: string;
+  snapshotSeq?: number;
+  /** Own instances generated and not yet committed. */
+  backlog?: number;
+  /** This life's generation schedule (null: not started). */
+  generation?: { startUs: number; endUs: number } | null;
+  /** With --payload: the submissions of this life. */
+  submits?: SubmitCounts;
+}
+
+export interface SubmitCounts {
+  submitted: number;
+  resolved: number;
+  maxResolvedSeq: number;
+  waits: number;
+  unknown: number;
+  failed: number;
 }
 
 export interface FaultCounters {
@@ -36,6 +55,21 @@ const statusSchema = z.object({
     .object({ dropped: z.number(), duplicated: z.number(), delayed: z.number(), cut: z.number() })
     .optional(),
   partition: z.array(z.array(z.number())).optional(),
+  appliedSeq: z.number().optional(),
+  stateHash: z.string().optional(),
+  snapshotSeq: z.number().optional(),
+  backlog: z.number().optional(),
+  generation: z.object({ startUs: z.number(), endUs: z.number() }).nullable().optional(),
+  submits: z
+    .object({
+      submitted: z.number(),
+      resolved: z.number(),
+      maxResolvedSeq: z.number(),
+      waits: z.number(),
+      unknown: z.number(),
+      failed: z.number(),
+    })
+    .optional(),
 });
 
 /** A status file's text as a snapshot, or null if it is not one (yet). */
@@ -59,14 +93,22 @@ export interface LogTimes {
   commits: Commit[];
   /** Instance id -> generate timestamp (µs). */
   generated: Map<string, number>;
+  /** Snapshots installed from a peer (the log's install lines); absent: none read. */
+  installs?: { seq: number; atUs: number }[];
 }
+
+const INSTALL_LINE = /^install snapshot up to seq (\d+) at (\d+)$/gm;
 
 export function parseLog(text: string): LogTimes {
   const commits: Commit[] = [];
   const generated = new Map<string, number>();
   eachLogLine(text, "commit", (id, seq, atUs) => commits.push({ seq, id, atUs }));
   eachLogLine(text, "generate", (id, _seq, atUs) => generated.set(id, atUs));
-  return { commits, generated };
+  const installs = [...text.matchAll(INSTALL_LINE)].map((m) => ({
+    seq: Number(m[1]),
+    atUs: Number(m[2]),
+  }));
+  return { commits, generated, installs };
 }
 
 /** The fault counters a rank appends to its summary line when fault injection is on. */

@@ -11,6 +11,7 @@ import { logPath, writeClusterFiles } from "../cli/launch.js";
 import { confirmAll } from "./scenario_checks.js";
 import { nowUs, ScenarioCtx, type Scenario } from "./scenario_ctx.js";
 import { parseLog, type LogTimes } from "./scenario_evidence.js";
+import { rejoinNotes } from "./scenario_state.js";
 
 export interface ScenarioResult {
   name: string;
@@ -20,6 +21,8 @@ export interface ScenarioResult {
    * serves new work again), if the scenario marked one. */
   faultToCommitMs: number | null;
   problems: string[];
+  /** What else the line says (e.g. how long a wiped rank took to install a snapshot). */
+  notes: string[];
   seconds: number;
 }
 
@@ -108,6 +111,7 @@ export async function runScenario(
     commits: typeof check === "string" ? [] : check.ranks.map((r) => r.commits),
     faultToCommitMs: faultToCommit(ctx.faultAtUs, logs),
     problems: ctx.problems,
+    notes: rejoinNotes(ctx.record.wipes, logs),
     seconds: (Date.now() - t0) / 1000,
   };
 }

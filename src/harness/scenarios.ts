@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { nowUs, sleep, type Scenario, type ScenarioCtx } from "./scenario_ctx.js";
 import { runScenario, type ScenarioResult } from "./scenario_runner.js";
+import { stateScenarios } from "./scenarios_state.js";
 
 interface Pace {
   /** Seconds of generation per rank. */
@@ -36,7 +37,7 @@ async function pauseFor(ctx: ScenarioCtx, ranks: number[], ms: number): Promise<
 }
 
 function matrix(pace: Pace): Scenario[] {
-  return [...frameFaultScenarios(pace), ...processFaultScenarios(pace)];
+  return [...frameFaultScenarios(pace), ...processFaultScenarios(pace), ...stateScenarios(pace)];
 }
 
 /** No faults, then faults injected into the frames by the ranks' own flags. */
@@ -158,7 +159,8 @@ async function killThree(ctx: ScenarioCtx, pace: Pace): Promise<void> {
 
 function line(r: ScenarioResult): string {
   const fault =
-    r.faultToCommitMs === null ? "" : `  fault->commit ${r.faultToCommitMs.toFixed(0)} ms`;
+    (r.faultToCommitMs === null ? "" : `  fault->commit ${r.faultToCommitMs.toFixed(0)} ms`) +
+    r.notes.map((n) => `  ${n}`).join("");
   const why = r.pass ? "" : `  (${r.problems.slice(0, 3).join("; ")})`;
   return `${r.name.padEnd(22)} ${r.pass ? "pass" : "FAIL"}  commits ${r.commits.join(",")}${fault}  [${r.seconds.toFixed(1)} s]${why}`;
 }
