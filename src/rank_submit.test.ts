@@ -171,8 +171,7 @@ describe("submit and the state machine", () => {
     for (let i = 0; i < 30; i++) await c.until(c.ranks[0]!.submit(add("a", 1)));
     await c.crash(2, true);
     const long = "x".repeat(200); // commands of some size: the peers' logs pass checkpointBytes
-    for (let i = 0; i < 300; i++)
-      await c.until(c.ranks[i % 2]!.submit(add(`b${i % 8}${long}`, 1)));
+    for (let i = 0; i < 300; i++) await c.until(c.ranks[i % 2]!.submit(add(`b${i % 8}${long}`, 1)));
     await c.runFor(2500); // snapshots taken; the log forgets what they cover
     const rank = await c.start(2, true);
     await c.runFor(3000);

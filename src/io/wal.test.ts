@@ -191,6 +191,29 @@ describe("WAL", () => {
     await w.close();
   });
 
+  it("flush hands what was appended to the file without a sync, and a reopen reads it", async () => {
+    const path = fresh();
+    const w = new WalStorage(path, { fsync: true, warn: () => {} });
+    await w.load();
+    w.append({ r: "commit", seq: 0, ids: ["0-0"], cmds: [new Uint8Array([1, 2])] });
+    w.flush();
+    const syncsBefore = w.syncs;
+    const size = statSync(path).size;
+    expect(size).toBeGreaterThan(WAL_HEADER.length);
+    // What a process crash leaves (the file as it is now) holds the record.
+    const copy = `${path}.copy`;
+    writeFileSync(copy, readFileSync(path));
+    const reread = new WalStorage(copy, { fsync: false, warn: () => {} });
+    const recs = await reread.load();
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ r: "commit", seq: 0, ids: ["0-0"] });
+    await reread.close();
+    w.flush(); // nothing new: nothing written
+    expect(statSync(path).size).toBe(size);
+    expect(w.syncs).toBe(syncsBefore);
+    await w.close();
+  });
+
   it("cuts a torn tail (a crash mid-write) with one warning and keeps every whole record", async () => {
     const path = fresh();
     await (await write(path, RECS)).close();
