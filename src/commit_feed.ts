@@ -28,6 +28,11 @@ export class CommitFeed {
     this.early = keepFromStart ? this.subscribe() : null;
   }
 
+  /** Someone iterates commits (else the caller need not build them). */
+  get wanted(): boolean {
+    return this.subs.size > 0;
+  }
+
   push(c: Commit): void {
     for (const s of this.subs) {
       if (s.queue.length - s.head >= FEED_LIMIT) {

@@ -24,7 +24,7 @@ import { MsgHandler } from "./protocol/msg_handler.js";
 import { MAX_READ_BARRIERS } from "./protocol/read_barriers.js";
 import { recoverState } from "./protocol/recovery.js";
 import { MemorySnapshotStore, NoStateMachine, RankState } from "./rank_state.js";
-import { ByteBudget, CommandTooLargeError, RankStoppedError, Waiters } from "./rank_waiters.js";
+import { CommandTooLargeError, RankStoppedError, Waiters, type Ticket } from "./rank_waiters.js";
 import {
   DEFAULT_MAX_COMMAND_BYTES,
   type Commit,
@@ -60,8 +60,7 @@ export class Rank {
   /** Rejects if a processor stopped on a broken invariant (the rank halts: nothing it says can be trusted). */
   readonly failed: Promise<never> = new Promise<never>((_, reject) => (this.rejectFailed = reject));
   private readonly barriers = new Waiters<number>(MAX_READ_BARRIERS, "read barriers");
-  private readonly submits = new Waiters<Submitted>(MAX_SUBMITS, "submissions");
-  private readonly submitBytes = new ByteBudget(MAX_SUBMIT_BYTES);
+  private readonly submits = new Waiters<Submitted>(MAX_SUBMITS, "submissions", MAX_SUBMIT_BYTES);
   private readonly feed: CommitFeed;
   private readonly maxCommandBytes: number;
   private readonly effects: EffectPerformer;
@@ -220,7 +219,6 @@ export class Rank {
     const stopped = new RankStoppedError(`rank ${this.cfg.me} stopped: ${this.failure.message}`);
     this.barriers.stop(stopped);
     this.submits.stop(stopped);
-    this.submitBytes.stop(stopped);
     this.rejectFailed(this.failure);
   }
 
@@ -231,24 +229,30 @@ export class Rank {
    * callers wait for room (RankBusyError once another 65536 wait). Rejects with
    * RankStoppedError if the rank stops first (the command may still commit), and with
    * OutcomeUnknownError in the rare case a snapshot from a peer covered its seq. */
-  async submit(command: Uint8Array): Promise<Submitted> {
-    if (!(command instanceof Uint8Array)) throw new TypeError("a command is a Uint8Array");
+  submit(command: Uint8Array): Promise<Submitted> {
+    if (!(command instanceof Uint8Array))
+      return Promise.reject(new TypeError("a command is a Uint8Array"));
     if (command.length > this.maxCommandBytes)
-      throw new CommandTooLargeError(
-        `command of ${command.length} bytes: the limit is ${this.maxCommandBytes}`,
+      return Promise.reject(
+        new CommandTooLargeError(
+          `command of ${command.length} bytes: the limit is ${this.maxCommandBytes}`,
+        ),
       );
-    await this.submitBytes.take(command.length);
-    try {
-      const { ticket, answer } = await this.submits.admit();
-      const cmd = command.slice(); // the caller may reuse its buffer
-      while (!this.consensusIn.offer({ kind: "submit", ticket, cmd })) {
-        if (this.stopping) break; // stop() rejects the answer
-        await new Promise<void>((resolve) => this.ports.clock.after(1, resolve)); // inbox full
-      }
-      return await answer;
-    } finally {
-      this.submitBytes.give(command.length);
+    const cmd = command.slice(); // the caller may reuse its buffer
+    // The fast path (room, and the processor's inbox takes it): no promise but the answer's.
+    const t = this.submits.tryAdmit(cmd.length);
+    if (t && this.consensusIn.offer({ kind: "submit", ticket: t.ticket, cmd })) return t.answer;
+    return this.submitSlowly(cmd, t);
+  }
+
+  /** Wait for room in the rank, then for room in the processor's inbox. */
+  private async submitSlowly(cmd: Uint8Array, admitted: Ticket<Submitted> | null) {
+    const { ticket, answer } = admitted ?? (await this.submits.admit(cmd.length));
+    while (!this.consensusIn.offer({ kind: "submit", ticket, cmd })) {
+      if (this.stopping) break; // stop() rejects the answer
+      await new Promise<void>((resolve) => this.ports.clock.after(1, resolve)); // inbox full
     }
+    return answer;
   }
 
   /** Ask for count more own instances (they are generated, logged and proposed like background ones). */
@@ -331,7 +335,6 @@ export class Rank {
     const stopped = new RankStoppedError(`rank ${this.cfg.me} stopped`);
     this.barriers.stop(stopped);
     this.submits.stop(stopped);
-    this.submitBytes.stop(stopped);
     for (const ch of [this.msgIn, this.leaderIn, this.followerIn, this.consensusIn]) ch.close();
     await Promise.all(this.loops);
     this.feed.end();

@@ -106,7 +106,7 @@ export class EffectPerformer {
         case "committed": {
           const result = this.t.state.apply(e.seq, e.cmd);
           if (e.ticket !== undefined) this.t.submits.settle(e.ticket, { seq: e.seq, result });
-          this.t.feed.push({ seq: e.seq, id: e.id, cmd: e.cmd });
+          if (this.t.feed.wanted) this.t.feed.push({ seq: e.seq, id: e.id, cmd: e.cmd });
           break;
         }
         case "install":

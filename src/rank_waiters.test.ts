@@ -32,4 +32,24 @@ describe("Waiters", () => {
     await expect(queued).rejects.toBeInstanceOf(RankStoppedError);
     await expect(w.admit()).rejects.toBeInstanceOf(RankStoppedError);
   });
+
+  it("weighs callers in bytes: past the byte limit they wait in order; a heavy one gets in alone", async () => {
+    const w = new Waiters<number>(10, "submissions", 100);
+    const a = w.tryAdmit(60);
+    expect(a).not.toBeNull();
+    expect(w.tryAdmit(50)).toBeNull(); // 110 bytes: no room
+    const order: string[] = [];
+    const big = w.admit(500).then((t) => (order.push("big"), t));
+    void w.admit(10).then(() => order.push("small"));
+    expect(w.tryAdmit(1)).toBeNull(); // others wait: no overtaking them
+    await flush();
+    expect(order).toEqual([]);
+    w.settle(a!.ticket, 1);
+    await flush();
+    expect(order).toEqual(["big"]); // alone: nothing else was in
+    w.settle((await big).ticket, 2);
+    await flush();
+    expect(order).toEqual(["big", "small"]);
+    expect(w.size).toBe(1);
+  });
 });

@@ -24,76 +24,68 @@ export class OutcomeUnknownError extends Error {
   override readonly name = "OutcomeUnknownError";
 }
 
-/** At most `limit` bytes taken at once; take waits for room (one take larger than the limit
- * proceeds alone, when nothing else is taken). */
-export class ByteBudget {
-  private used = 0;
-  private readonly waiting: Array<{ bytes: number; resolve(): void; reject(e: Error): void }> = [];
-  private stoppedWith: Error | null = null;
-
-  constructor(private readonly limit: number) {}
-
-  async take(bytes: number): Promise<void> {
-    if (this.stoppedWith) throw this.stoppedWith;
-    if (this.waiting.length === 0 && this.fits(bytes)) {
-      this.used += bytes;
-      return;
-    }
-    await new Promise<void>((resolve, reject) => this.waiting.push({ bytes, resolve, reject }));
-  }
-
-  give(bytes: number): void {
-    this.used -= bytes;
-    while (this.waiting.length > 0 && this.fits((this.waiting[0] as { bytes: number }).bytes)) {
-      const w = this.waiting.shift() as { bytes: number; resolve(): void };
-      this.used += w.bytes;
-      w.resolve();
-    }
-  }
-
-  stop(e: Error): void {
-    this.stoppedWith ??= e;
-    for (const w of this.waiting.splice(0)) w.reject(e);
-  }
-
-  private fits(bytes: number): boolean {
-    return this.used === 0 || this.used + bytes <= this.limit;
-  }
-}
-
 interface Open<T> {
   resolve(value: T): void;
   reject(e: Error): void;
+  /** What the caller's request weighs (a submission: its command's bytes). */
+  bytes: number;
+}
+
+/** A caller let in: its ticket, and the promise of its answer. */
+export interface Ticket<T> {
+  ticket: number;
+  answer: Promise<T>;
 }
 
 export class Waiters<T> {
   private nextTicket = 1;
   private readonly open = new Map<number, Open<T>>();
-  private readonly queued: Open<void>[] = [];
+  private readonly queued: Array<{ resolve(): void; reject(e: Error): void }> = [];
   private stoppedWith: Error | null = null;
+  /** Bytes the open tickets weigh. */
+  private used = 0;
 
+  /** At most `limit` callers in at once, weighing at most byteLimit together (one heavier caller
+   * gets in alone). */
   constructor(
     private readonly limit: number,
     private readonly what: string,
+    private readonly byteLimit = Infinity,
   ) {}
 
   get size(): number {
     return this.open.size;
   }
 
-  /** A ticket and the promise of its answer, once a slot is free. */
-  async admit(): Promise<{ ticket: number; answer: Promise<T> }> {
-    while (this.open.size >= this.limit) {
+  /** A ticket at once if there is room and nobody is waiting for it, else null (no promise made:
+   * the fast path of a busy rank). */
+  tryAdmit(bytes = 0): Ticket<T> | null {
+    if (this.stoppedWith || this.queued.length > 0 || !this.fits(bytes)) return null;
+    return this.openTicket(bytes);
+  }
+
+  /** A ticket once there is room (callers get in in the order they came). */
+  async admit(bytes = 0): Promise<Ticket<T>> {
+    const now = this.tryAdmit(bytes);
+    if (now) return now;
+    let first = false;
+    for (;;) {
       if (this.stoppedWith) throw this.stoppedWith;
       if (this.queued.length >= this.limit)
         throw new RankBusyError(`more than ${2 * this.limit} ${this.what} waiting`);
-      await new Promise<void>((resolve, reject) => this.queued.push({ resolve, reject }));
+      await new Promise<void>((resolve, reject) => {
+        // A caller woken without room goes back to the head of the line, not its end.
+        if (first) this.queued.unshift({ resolve, reject });
+        else this.queued.push({ resolve, reject });
+      });
+      first = true;
+      this.throwIfStopped();
+      if (this.fits(bytes)) {
+        const t = this.openTicket(bytes);
+        if (this.fits(0)) this.queued.shift()?.resolve(); // room for the next one too?
+        return t;
+      }
     }
-    if (this.stoppedWith) throw this.stoppedWith;
-    const ticket = this.nextTicket++;
-    const answer = new Promise<T>((resolve, reject) => this.open.set(ticket, { resolve, reject }));
-    answer.catch(() => {}); // rejected before its caller awaits it is not an unhandled rejection
-    return { ticket, answer };
   }
 
   settle(ticket: number, value: T): void {
@@ -104,11 +96,30 @@ export class Waiters<T> {
     this.take(ticket)?.reject(e);
   }
 
-  /** The caller holding ticket, if still waiting; its slot goes to the next caller in line. */
+  private throwIfStopped(): void {
+    if (this.stoppedWith) throw this.stoppedWith;
+  }
+
+  private fits(bytes: number): boolean {
+    return this.open.size < this.limit && (this.used === 0 || this.used + bytes <= this.byteLimit);
+  }
+
+  private openTicket(bytes: number): Ticket<T> {
+    const ticket = this.nextTicket++;
+    this.used += bytes;
+    const answer = new Promise<T>((resolve, reject) =>
+      this.open.set(ticket, { resolve, reject, bytes }),
+    );
+    answer.catch(() => {}); // rejected before its caller awaits it is not an unhandled rejection
+    return { ticket, answer };
+  }
+
+  /** The caller holding ticket, if still waiting; its room goes to the next caller in line. */
   private take(ticket: number): Open<T> | undefined {
     const w = this.open.get(ticket);
     if (!w) return undefined;
     this.open.delete(ticket);
+    this.used -= w.bytes;
     this.queued.shift()?.resolve();
     return w;
   }
@@ -118,6 +129,7 @@ export class Waiters<T> {
     this.stoppedWith ??= e;
     for (const w of this.open.values()) w.reject(e);
     this.open.clear();
+    this.used = 0;
     for (const q of this.queued.splice(0)) q.reject(e);
   }
 }

@@ -232,6 +232,11 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
     out.push({ kind: "warn", line: `rank ${this.cfg.me}: rejoined at seq ${this.commitIndex}` });
   }
 
+  /** The step's proposals leave as one record. */
+  endStep(_nowUs: number, out: Effect[]): void {
+    this.proposer.flushProposals(out);
+  }
+
   wakeAt(): number {
     return Math.min(
       this.proposer.wakeAt(),

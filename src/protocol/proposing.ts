@@ -55,6 +55,8 @@ export class Proposer {
   private readonly bound = new Map<number, Value>();
   /** Submitted instances, by id: the ticket their commit answers. */
   private readonly tickets = new Map<string, number>();
+  /** Instances proposed in this step: one proposal record for all of them, at its end. */
+  private proposed: Value[] = [];
   /** The current round, as the msg handler announced it (-1: not yet). */
   private round = -1;
   /** Counters of the pending queue (see OfferState). */
@@ -104,7 +106,14 @@ export class Proposer {
     const v = { id: this.newInstance(nowUs, out), cmd };
     this.tickets.set(v.id, ticket);
     this.enqueue(v);
-    out.push({ kind: "persist", record: { r: "propose", ...valuesRecord([v]) } });
+    this.proposed.push(v);
+  }
+
+  /** The step's proposals as one record (a binding in the same step names them itself). */
+  flushProposals(out: Effect[]): void {
+    if (this.proposed.length === 0) return;
+    out.push({ kind: "persist", record: { r: "propose", ...valuesRecord(this.proposed) } });
+    this.proposed = [];
   }
 
   /** Forget bindings at seqs below from (a snapshot installed past them: whether they were
@@ -131,14 +140,11 @@ export class Proposer {
 
   /** count new own instances with no-op commands (durable before they can be bound). */
   propose(count: number, nowUs: number, out: Effect[]): void {
-    if (count <= 0) return;
-    const ids: string[] = [];
     for (let i = 0; i < count; i++) {
-      const id = this.newInstance(nowUs, out);
-      this.enqueue({ id, cmd: NO_OP });
-      ids.push(id);
+      const v = { id: this.newInstance(nowUs, out), cmd: NO_OP };
+      this.enqueue(v);
+      this.proposed.push(v);
     }
-    out.push({ kind: "persist", record: { r: "propose", ids } });
   }
 
   /** Generate what the paced source has due up to now. */
