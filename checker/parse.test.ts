@@ -210,3 +210,30 @@ describe("install lines", () => {
     );
   });
 });
+
+describe("rejoin lines", () => {
+  const parse = (text: string) =>
+    parseRankLog(Buffer.from(text), 0, "rank-0.log", new InstanceNames());
+  it("a commit repeated after a rejoin line is relearning, left out; a different one is kept", () => {
+    const log = parse(
+      [
+        "commit Instance[a] in seq 0 at 1",
+        "commit Instance[b] in seq 1 at 2",
+        "rejoin after a lost disk at 3",
+        "commit Instance[a] in seq 0 at 4",
+        "commit Instance[x] in seq 1 at 5", // a different value: kept, rule 1 sees it
+        "commit Instance[c] in seq 2 at 6",
+      ].join("\n"),
+    );
+    expect(log.rejoins).toBe(1);
+    expect(log.relearned).toBe(1);
+    expect(log.commitSeq).toEqual([0, 1, 1, 2]);
+  });
+  it("without a rejoin line a repeated commit stays (the strict rule reports it)", () => {
+    const log = parse(
+      ["commit Instance[a] in seq 0 at 1", "commit Instance[a] in seq 0 at 2"].join("\n"),
+    );
+    expect(log.commitSeq).toEqual([0, 0]);
+    expect(parse("rejoin after a lost disk at x\n").rejoins).toBe(0);
+  });
+});

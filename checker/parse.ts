@@ -14,10 +14,15 @@
 // Instance ids are interned to small integers (InstanceNames) so that the rules
 // compare numbers, and the tables hold numbers rather than millions of strings.
 //
-// One more line is read, beyond the spec's two:
+// Two more lines are read, beyond the spec's two:
 //   ^install snapshot up to seq (\d+) at (\d+)$
 // A rank writes it when it installs a peer's snapshot instead of committing the
 // seqs it covers one by one: its commit lines go on at seq + 1 (see rules.ts).
+//   ^rejoin after a lost disk at (\d+)$
+// A rank writes it when it starts again on an empty data directory (--rejoin): it
+// has forgotten what it committed, so it may learn those seqs again. A commit line
+// after it that repeats one before it (same seq, same instance) is that relearning,
+// not a second commit, and is left out; anything else is judged as usual.
 import type { InstanceNames } from "./names.js";
 
 /** The commit and generate lines of one rank, in file order, as parallel columns. */
@@ -32,6 +37,10 @@ export interface RankLog {
   generateTime: number[];
   /** the seq of each install line, in file order: a snapshot covered every seq up to it */
   installSeq: number[];
+  /** rejoin lines (restarts on an empty data directory) */
+  rejoins: number;
+  /** commit lines after a rejoin that repeated one before it, left out */
+  relearned: number;
 }
 
 /** A problem with the input itself (not a rule violation); the CLI exits 2 on it. */
@@ -49,6 +58,8 @@ const INSTALL_PREFIX = Buffer.from("install snapshot up to seq ", "latin1");
 const LOWERCASE_C = 0x63;
 const LOWERCASE_G = 0x67;
 const LOWERCASE_I = 0x69;
+const LOWERCASE_R = 0x72;
+const REJOIN_PREFIX = Buffer.from("rejoin after a lost disk at ", "latin1");
 
 /** The parts of a matching line; reused across lines to avoid an allocation per line. */
 interface LineMatch {
@@ -77,7 +88,11 @@ export function parseRankLog(
     generateId: [],
     generateTime: [],
     installSeq: [],
+    rejoins: 0,
+    relearned: 0,
   };
+  /** After a rejoin line: what the rank had committed before it, seq -> instance. */
+  let before: Map<number, number> | null = null;
   const match: LineMatch = { idStart: 0, idEnd: 0, seq: 0, time: 0 };
   let lineStart = 0;
   let lineNumber = 0;
@@ -92,6 +107,10 @@ export function parseRankLog(
       checkNumbers(match, file, lineNumber);
       log.installSeq.push(match.seq);
     }
+    if (first === LOWERCASE_R && isRejoin(content, lineStart, lineEnd)) {
+      log.rejoins++;
+      before = new Map(log.commitSeq.map((seq, i) => [seq, log.commitId[i] ?? -1]));
+    }
     // One byte decides which prefix, if any, can match: most lines stop here.
     const prefix =
       first === LOWERCASE_C ? COMMIT_PREFIX : first === LOWERCASE_G ? GENERATE_PREFIX : undefined;
@@ -99,7 +118,8 @@ export function parseRankLog(
       checkNumbers(match, file, lineNumber);
       const isCommit = prefix === COMMIT_PREFIX;
       const id = names.internBytes(content, match.idStart, match.idEnd, isCommit ? match.seq : -1);
-      if (isCommit) {
+      if (isCommit && before?.get(match.seq) === id) log.relearned++;
+      else if (isCommit) {
         log.commitSeq.push(match.seq);
         log.commitId.push(id);
         log.commitTime.push(match.time);
@@ -137,6 +157,16 @@ function matchLine(
   match.seq = readDecimal(content, seqStart, atStart);
   match.time = readDecimal(content, timeStart, end);
   return true;
+}
+
+/** Whether content[start, end) is a rejoin line (the prefix, then digits to the end). */
+function isRejoin(content: Buffer, start: number, end: number): boolean {
+  const timeStart = start + REJOIN_PREFIX.length;
+  return (
+    end > timeStart &&
+    bytesAt(content, start, REJOIN_PREFIX) &&
+    digitRunStart(content, timeStart, end) === timeStart
+  );
 }
 
 /** Fills match.seq and match.time and returns true when content[start, end) is an install line. */

@@ -22,6 +22,7 @@ import { LeaderHandler } from "./protocol/leader_handler.js";
 import { LIMITS, type WireMsg } from "./protocol/messages.js";
 import { MsgHandler } from "./protocol/msg_handler.js";
 import { MAX_READ_BARRIERS } from "./protocol/read_barriers.js";
+import { rejoinLine } from "./protocol/log_lines.js";
 import { recoverState } from "./protocol/recovery.js";
 import { MemorySnapshotStore, NoStateMachine, RankState } from "./rank_state.js";
 import { CommandTooLargeError, RankStoppedError, Waiters, type Ticket } from "./rank_waiters.js";
@@ -158,6 +159,11 @@ export class Rank {
     if (opts.rejoin && !records.some((r) => r.r === "promise" || r.r === "accept")) {
       follower.holdVotes();
       rank.consensus.startRejoining(ports.clock.nowUs());
+      // The first start on the empty disk says so in the audit log (repeats that follow are relearning).
+      if (records.length === 0 && !snapshot) {
+        ports.logSink.write(rejoinLine(ports.clock.nowUs()));
+        ports.logSink.flush();
+      }
     }
     recovered.commits.forEach((v, i) => rank.state.apply(recovered.snapshotSeq + 1 + i, v.cmd));
     rank.recoveredCommits = recovered.commits.length;

@@ -183,6 +183,7 @@ describe("submit and the state machine", () => {
     expect(states[1]).toBe(states[0]);
     const log = c.logs[2]!.lines.join("");
     expect(log).toMatch(/^install snapshot up to seq \d+ at \d+$/m);
+    expect(log).toMatch(/^rejoin after a lost disk at \d+$/m);
     // Fresh ids after the wipe: none of its new instances reuses a number of its first life.
     const ids = parseLogLines(log)
       .filter((l) => l.kind === "generate")

@@ -28,6 +28,13 @@ export function installLine(seq: number, atUs: number): string {
   return `install snapshot up to seq ${seq} at ${Math.floor(atUs)}\n`;
 }
 
+/** The line a rank writes when it starts on an empty data directory to rejoin (it lost its disk):
+ * it may commit again what it had committed before (the same values); checkers that know this line
+ * take such repeats for relearning. */
+export function rejoinLine(atUs: number): string {
+  return `rejoin after a lost disk at ${Math.floor(atUs)}\n`;
+}
+
 /** The line a rank writes when it commits an instance at a seq. */
 export function commitLine(id: string, seq: number, atUs: number): string {
   return `commit Instance[${id}] in seq ${seq} at ${Math.floor(atUs)}\n`;
