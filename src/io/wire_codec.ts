@@ -71,13 +71,30 @@ const STATE = 4 * NAT;
  * (the body starts at offset reserve of the buffer returned). Never throws: a field the schemas
  * refuse is written so that decodeMsg refuses it (binary.ts). */
 export function encodeMsg(msg: WireMsg, reserve = 0): Buffer {
+  return (isValueMsg(msg) ? writeValueMsg(msg, reserve) : writeControlMsg(msg, reserve)).finish();
+}
+
+type ValueMsg = Extract<
+  WireMsg,
+  { t: "gather" | "impose" | "grant" | "commit" | "fetched" | "snapChunk" }
+>;
+type ControlMsg = Exclude<WireMsg, ValueMsg>;
+
+function isValueMsg(msg: WireMsg): msg is ValueMsg {
+  return (
+    msg.t === "gather" ||
+    msg.t === "impose" ||
+    msg.t === "grant" ||
+    msg.t === "commit" ||
+    msg.t === "fetched" ||
+    msg.t === "snapChunk"
+  );
+}
+
+/** Messages that carry values (ids and commands) or snapshot bytes: sized by what they carry. */
+function writeValueMsg(msg: ValueMsg, reserve: number): Writer {
   let w: Writer;
   switch (msg.t) {
-    case "read":
-      w = start(msg, reserve, 2 * NAT);
-      w.nat(msg.round);
-      w.nat(msg.base);
-      break;
     case "gather": {
       let size = 3 * NAT + 4;
       for (const r of msg.runs) size += 2 * NAT + idsBytes(r[2]) + cmdsBytes(r[3]);
@@ -100,6 +117,42 @@ export function encodeMsg(msg: WireMsg, reserve = 0): Buffer {
       w.nat(msg.seq);
       w.ids(msg.ids);
       w.cmds(msg.cmds, msg.ids.length);
+      break;
+    case "grant":
+      w = start(msg, reserve, 2 * NAT + STATE + idsBytes(msg.ids) + cmdsBytes(msg.cmds));
+      w.nat(msg.round);
+      w.nat(msg.seq);
+      writeState(w, msg.state);
+      w.ids(msg.ids);
+      w.cmds(msg.cmds, msg.ids.length);
+      break;
+    case "commit":
+    case "fetched":
+      w = start(msg, reserve, NAT + idsBytes(msg.ids) + cmdsBytes(msg.cmds));
+      w.nat(msg.seq);
+      w.ids(msg.ids);
+      w.cmds(msg.cmds, msg.ids.length);
+      break;
+    case "snapChunk":
+      w = start(msg, reserve, 4 * NAT + 4 + msg.data.length);
+      w.nat(msg.seq);
+      w.nat(msg.total);
+      w.nat(msg.crc <= 0xffffffff ? msg.crc : -1);
+      w.nat(msg.offset);
+      w.bytes(msg.data);
+      break;
+  }
+  return w;
+}
+
+/** Messages of fixed size: rounds, seqs, counters. */
+function writeControlMsg(msg: ControlMsg, reserve: number): Writer {
+  let w: Writer;
+  switch (msg.t) {
+    case "read":
+      w = start(msg, reserve, 2 * NAT);
+      w.nat(msg.round);
+      w.nat(msg.base);
       break;
     case "ack":
       w = start(msg, reserve, 4 * NAT);
@@ -129,21 +182,6 @@ export function encodeMsg(msg: WireMsg, reserve = 0): Buffer {
       w.nat(msg.seq);
       w.u32In(msg.max, 1, LIMITS.maxIdsPerFrame, 0);
       break;
-    case "grant":
-      w = start(msg, reserve, 2 * NAT + STATE + idsBytes(msg.ids) + cmdsBytes(msg.cmds));
-      w.nat(msg.round);
-      w.nat(msg.seq);
-      writeState(w, msg.state);
-      w.ids(msg.ids);
-      w.cmds(msg.cmds, msg.ids.length);
-      break;
-    case "commit":
-    case "fetched":
-      w = start(msg, reserve, NAT + idsBytes(msg.ids) + cmdsBytes(msg.cmds));
-      w.nat(msg.seq);
-      w.ids(msg.ids);
-      w.cmds(msg.cmds, msg.ids.length);
-      break;
     case "status":
       w = start(msg, reserve, 3 * NAT + 4);
       w.nat(msg.commitIndex);
@@ -170,16 +208,8 @@ export function encodeMsg(msg: WireMsg, reserve = 0): Buffer {
       w.nat(msg.seq);
       w.nat(msg.offset);
       break;
-    case "snapChunk":
-      w = start(msg, reserve, 4 * NAT + 4 + msg.data.length);
-      w.nat(msg.seq);
-      w.nat(msg.total);
-      w.nat(msg.crc <= 0xffffffff ? msg.crc : -1);
-      w.nat(msg.offset);
-      w.bytes(msg.data);
-      break;
   }
-  return w.finish();
+  return w;
 }
 
 function start(msg: WireMsg, reserve: number, fields: number): Writer {
@@ -240,24 +270,8 @@ function decodeFields(t: WireMsg["t"], from: number, r: Reader): WireMsg {
   switch (t) {
     case "read":
       return { t, from, round: r.nat("round"), base: r.nat("base") };
-    case "gather": {
-      const round = r.nat("round");
-      const floor = r.nat("floor");
-      const backlog = r.nat("backlog");
-      const count = r.u32("run count");
-      if (count > MAX_IDS) throw new DecodeError(`${count} runs (limit ${MAX_IDS})`);
-      if (count * MIN_RUN_BYTES > r.left)
-        throw new DecodeError(`${count} runs cannot fit in ${r.left} bytes`);
-      const runs: AcceptedRun[] = [];
-      for (let i = 0; i < count; i++) {
-        const seq = r.nat("run seq");
-        const runRound = r.nat("run round");
-        const ids = r.ids(MAX_IDS);
-        const cmds = r.cmds(ids.length, MAX_CMD);
-        runs.push(cmds ? [seq, runRound, ids, cmds] : [seq, runRound, ids]);
-      }
-      return { t, from, round, floor, runs, backlog };
-    }
+    case "gather":
+      return readGather(from, r);
     case "impose": {
       const round = r.nat("round");
       const seq = r.nat("seq");
@@ -315,15 +329,37 @@ function decodeFields(t: WireMsg["t"], from: number, r: Reader): WireMsg {
       return { t, from, nonce: r.nat("nonce"), upTo: r.nat("upTo") };
     case "snapFetch":
       return { t, from, seq: r.nat("seq"), offset: r.nat("offset") };
-    case "snapChunk": {
-      const seq = r.nat("seq");
-      const total = r.nat("total");
-      const crc = r.nat("crc");
-      if (crc > 0xffffffff) throw new DecodeError(`crc ${crc} is not a u32`);
-      const offset = r.nat("offset");
-      return { t, from, seq, total, crc, offset, data: r.bytes("data", SNAP_CHUNK_BYTES) };
-    }
+    case "snapChunk":
+      return readSnapChunk(from, r);
   }
+}
+
+function readGather(from: number, r: Reader): WireMsg {
+  const round = r.nat("round");
+  const floor = r.nat("floor");
+  const backlog = r.nat("backlog");
+  const count = r.u32("run count");
+  if (count > MAX_IDS) throw new DecodeError(`${count} runs (limit ${MAX_IDS})`);
+  if (count * MIN_RUN_BYTES > r.left)
+    throw new DecodeError(`${count} runs cannot fit in ${r.left} bytes`);
+  const runs: AcceptedRun[] = [];
+  for (let i = 0; i < count; i++) {
+    const seq = r.nat("run seq");
+    const runRound = r.nat("run round");
+    const ids = r.ids(MAX_IDS);
+    const cmds = r.cmds(ids.length, MAX_CMD);
+    runs.push(cmds ? [seq, runRound, ids, cmds] : [seq, runRound, ids]);
+  }
+  return { t: "gather", from, round, floor, runs, backlog };
+}
+
+function readSnapChunk(from: number, r: Reader): WireMsg {
+  const seq = r.nat("seq");
+  const total = r.nat("total");
+  const crc = r.nat("crc");
+  if (crc > 0xffffffff) throw new DecodeError(`crc ${crc} is not a u32`);
+  const offset = r.nat("offset");
+  return { t: "snapChunk", from, seq, total, crc, offset, data: r.bytes("data", SNAP_CHUNK_BYTES) };
 }
 
 function readState(r: Reader): OfferState {
