@@ -403,10 +403,12 @@ export class Rank {
     }
     // The leader handler persists its own promise for every round it leads, which the follower may
     // not have seen yet: the rewrite keeps the highest promise ever appended, or a restarted
-    // rank could lead such a round a second time.
-    const promise: StorageRecord = { r: "promise", round: this.effects.highestPromise };
+    // rank could lead such a round a second time. (-1: it never promised anything, e.g. a
+    // follower that has only seen round 0: there is nothing to keep, and no record can say -1.)
+    const highest = this.effects.highestPromise;
+    const promise: StorageRecord[] = highest >= 0 ? [{ r: "promise", round: highest }] : [];
     await storage.checkpoint([
-      promise,
+      ...promise,
       ...this.follower.snapshotRecords(),
       ...this.consensus.checkpointRecords(snapshot.seq),
     ]);

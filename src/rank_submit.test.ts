@@ -79,16 +79,24 @@ class Cluster {
     const endUs = this.clock.nowUs() + maxMs * 1000;
     while (!done) {
       await tick();
+      this.checkAlive();
       if (done) break;
       if (this.clock.nextAt() > endUs || !this.clock.fireNext()) throw new Error("stalled");
     }
     return result;
   }
 
+  /** A rank that halted (a broken invariant, a record the WAL would refuse) fails the test. */
+  private checkAlive(): void {
+    for (const r of this.ranks)
+      if (r.failedWith) throw new Error(`rank ${r.cfg.me} failed: ${r.failedWith.message}`);
+  }
+
   async runFor(ms: number): Promise<void> {
     const endUs = this.clock.nowUs() + ms * 1000;
     for (;;) {
       await tick();
+      this.checkAlive();
       if (this.clock.nextAt() > endUs || !this.clock.fireNext()) break;
     }
     this.clock.advanceTo(endUs);

@@ -1,3 +1,4 @@
+import { encodeRecordBody } from "../io/record_codec.js";
 import type { StorageRecord } from "../protocol/effects.js";
 import type { Checkpointable, Clock, Storage } from "../ports.js";
 
@@ -22,8 +23,11 @@ export class SimStorage implements Storage, Checkpointable {
     this.size += recordBytes(record);
   }
 
-  /** Replace everything by a snapshot of the state (atomic, like write + rename). */
+  /** Replace everything by a snapshot of the state (atomic, like write + rename). Every record
+   * goes through the real WAL's encoder first, which refuses what recovery could not read back
+   * (a checkpoint once wrote a promise of round -1 that only the real WAL refused). */
   checkpoint(records: readonly StorageRecord[]): Promise<void> {
+    for (const r of records) encodeRecordBody(r);
     this.durable = [...records];
     this.buffer = [];
     this.size = records.reduce((n, r) => n + recordBytes(r), 0);
