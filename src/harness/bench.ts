@@ -6,7 +6,7 @@
 // figure: bench_measure.ts. Prints the tables and writes bench/results.json and bench/results.md.
 import { checkerEntry } from "./scenario_runner.js";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { median, measurePoint, usageOf } from "./bench_measure.js";
@@ -246,6 +246,13 @@ async function mainPayload(): Promise<number> {
   const only = m ? { ranks: Number(m[1]), payload: Number(m[2]), rate: Number(m[3]) } : undefined;
   const points = await payloadSweep(payloadConfig, only);
   process.stdout.write(renderPayload(points));
+  // The whole payload sweep replaces the payload table of the saved results (the rest stays).
+  const saved = join("bench", "results.json");
+  if (!only && existsSync(saved)) {
+    const results = JSON.parse(readFileSync(saved, "utf8")) as Results & { payload?: unknown };
+    const updated = { ...results, payload: points };
+    writeResults(renderResults(updated, true) + renderPayload(points), updated);
+  }
   return points.every((p) => p.checked) ? 0 : 1;
 }
 

@@ -30,8 +30,8 @@ export const PAYLOAD_SIZES = [16, 1024, 65536] as const;
 /** Where each sweep starts (commands per second per rank) and how many steps it may take. */
 const START: Record<number, Record<number, number>> = {
   16: { 3: 8000, 5: 4000 },
-  1024: { 3: 4000, 5: 2000 },
-  65536: { 3: 100, 5: 50 },
+  1024: { 3: 4000, 5: 1000 },
+  65536: { 3: 100, 5: 20 },
 };
 const STEPS = 4;
 
