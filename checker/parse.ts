@@ -18,6 +18,10 @@
 //   ^install snapshot up to seq (\d+) at (\d+)$
 // A rank writes it when it installs a peer's snapshot instead of committing the
 // seqs it covers one by one: its commit lines go on at seq + 1 (see rules.ts).
+//   ^unknown Instance\[(.*?)\] in seq (\d+) at (\d+)$
+// A rank writes it for an own instance bound to a seq that a snapshot it installed
+// covered: whether it was chosen there is unknown. Nothing-lost does not count such an
+// instance as lost when no rank committed it.
 //   ^rejoin after a lost disk at (\d+)$
 // A rank writes it when it starts again on an empty data directory (--rejoin): it
 // has forgotten what it committed, so it may learn those seqs again. A commit line
@@ -37,6 +41,8 @@ export interface RankLog {
   generateTime: number[];
   /** the seq of each install line, in file order: a snapshot covered every seq up to it */
   installSeq: number[];
+  /** instances of unknown lines (outcome unknown under an installed snapshot) */
+  unknownId: number[];
   /** rejoin lines (restarts on an empty data directory) */
   rejoins: number;
   /** commit lines after a rejoin that repeated one before it, left out */
@@ -59,6 +65,8 @@ const LOWERCASE_C = 0x63;
 const LOWERCASE_G = 0x67;
 const LOWERCASE_I = 0x69;
 const LOWERCASE_R = 0x72;
+const LOWERCASE_U = 0x75;
+const UNKNOWN_PREFIX = Buffer.from("unknown Instance[", "latin1");
 const REJOIN_PREFIX = Buffer.from("rejoin after a lost disk at ", "latin1");
 
 /** The parts of a matching line; reused across lines to avoid an allocation per line. */
@@ -88,6 +96,7 @@ export function parseRankLog(
     generateId: [],
     generateTime: [],
     installSeq: [],
+    unknownId: [],
     rejoins: 0,
     relearned: 0,
   };
@@ -110,6 +119,10 @@ export function parseRankLog(
     if (first === LOWERCASE_R && isRejoin(content, lineStart, lineEnd)) {
       log.rejoins++;
       before = new Map(log.commitSeq.map((seq, i) => [seq, log.commitId[i] ?? -1]));
+    }
+    if (first === LOWERCASE_U && matchLine(content, lineStart, lineEnd, UNKNOWN_PREFIX, match)) {
+      checkNumbers(match, file, lineNumber);
+      log.unknownId.push(names.internBytes(content, match.idStart, match.idEnd, -1));
     }
     // One byte decides which prefix, if any, can match: most lines stop here.
     const prefix =

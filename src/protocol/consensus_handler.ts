@@ -288,7 +288,7 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
     this.snapshots.hold(snapshot);
     this.learner.installed(snapshot.seq);
     this.learner.applyChosen(snapshot.seq + 1, [], undefined, nowUs, out); // what waited above it
-    this.proposer.dropBoundBelow(snapshot.seq + 1, out);
+    this.proposer.dropBoundBelow(snapshot.seq + 1, nowUs, out);
     this.repair.maybeFetch(nowUs, out);
   }
 

@@ -35,6 +35,13 @@ export function rejoinLine(atUs: number): string {
   return `rejoin after a lost disk at ${Math.floor(atUs)}\n`;
 }
 
+/** The line a rank writes for an own instance bound to a seq that a snapshot it installed covers:
+ * whether it was chosen there is unknown (it is neither proposed again nor waited for). Checkers
+ * that know this line do not count it as lost when no rank committed it. */
+export function unknownLine(id: string, seq: number, atUs: number): string {
+  return `unknown Instance[${id}] in seq ${seq} at ${Math.floor(atUs)}\n`;
+}
+
 /** The line a rank writes when it commits an instance at a seq. */
 export function commitLine(id: string, seq: number, atUs: number): string {
   return `commit Instance[${id}] in seq ${seq} at ${Math.floor(atUs)}\n`;

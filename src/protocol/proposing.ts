@@ -9,11 +9,12 @@ import { Deadline } from "./deadline.js";
 import { Deque } from "./deque.js";
 import { leaderOf, type Effect, type StorageRecord } from "./effects.js";
 import type { Value } from "./leader_plan.js";
-import { generateLine } from "./log_lines.js";
+import { generateLine, unknownLine } from "./log_lines.js";
 import { BATCH_BYTES, NO_OP, type OfferState, type WantMsg } from "./messages.js";
 
-/** Most bytes of commands one grant binds (past it, the rest of the run gets fillers). */
-const GRANT_BYTES = 4 * BATCH_BYTES;
+/** Most bytes of commands one grant binds (past it, the rest of the run gets fillers: at 4 MiB, a
+ * want for 2048 seqs with 64 KiB commands pending became 64 commands and 1984 fillers). */
+const GRANT_BYTES = 16 * BATCH_BYTES;
 
 /** A paced producer of own instances (the background workload is one). It is asked at every
  * wake-up, and again right before a want would be filled with made-up instances: a paced producer
@@ -118,18 +119,22 @@ export class Proposer {
 
   /** Forget bindings at seqs below from (a snapshot installed past them: whether they were
    * chosen there is unknown, so they are neither proposed again nor waited for). */
-  dropBoundBelow(from: number, out: Effect[]): void {
+  dropBoundBelow(from: number, nowUs: number, out: Effect[]): void {
+    let dropped = 0;
     for (const [seq, v] of this.bound) {
       if (seq >= from) continue;
       this.bound.delete(seq);
+      dropped++;
       const ticket = this.tickets.get(v.id);
       this.tickets.delete(v.id);
-      out.push({
-        kind: "warn",
-        line: `rank ${this.cfg.me}: ${v.id} was bound to seq ${seq}, now under an installed snapshot: its outcome is unknown`,
-      });
+      out.push({ kind: "log", line: unknownLine(v.id, seq, nowUs), afterPersist: true });
       if (ticket !== undefined) out.push({ kind: "submitUnknown", ticket });
     }
+    if (dropped > 0)
+      out.push({
+        kind: "warn",
+        line: `rank ${this.cfg.me}: ${dropped} own instances were bound to seqs an installed snapshot covers: their outcome is unknown (unknown lines in the log)`,
+      });
   }
 
   onRound(round: number, nowUs: number): void {

@@ -158,16 +158,18 @@ function finalState(c: SimCluster, load: KvLoad): string[] {
   return checkFinalState(c.applied, ranks, load.answers);
 }
 
-// What Proposer.dropBoundBelow says of an own instance bound under a snapshot the rank installed.
-const UNKNOWN = /^rank \d+: (\S+) was bound to seq \d+, now under an installed snapshot/;
+// The log line Proposer.dropBoundBelow writes for an own instance bound under a snapshot the rank
+// installed (log_lines.ts unknownLine).
+const UNKNOWN = /^unknown Instance\[([^\]\r\n]*)\] in seq \d+ at \d+$/;
 
 /** Instances whose outcome their rank declared unknown (check.ts excuses them if none committed). */
-function unknownOutcomes(warnings: readonly string[]): Set<string> {
+function unknownOutcomes(logs: readonly (readonly string[])[]): Set<string> {
   const ids = new Set<string>();
-  for (const w of warnings) {
-    const m = UNKNOWN.exec(w);
-    if (m) ids.add(m[1] as string);
-  }
+  for (const lines of logs)
+    for (const line of lines) {
+      const m = UNKNOWN.exec(line.replace(/\n$/, ""));
+      if (m) ids.add(m[1] as string);
+    }
   return ids;
 }
 
@@ -184,7 +186,7 @@ function summarize(
   const logs = texts.map((t) => parseLog(0, t, []));
   return {
     plan,
-    violations: checkLogs(texts, converged, unknownOutcomes(c.warnings)),
+    violations: checkLogs(texts, converged, unknownOutcomes(c.logs.map((l) => l.lines))),
     converged,
     traceHash: h.toString(16).padStart(8, "0"),
     commits: logs.map((l) => l.end),
