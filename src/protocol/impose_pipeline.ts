@@ -4,8 +4,9 @@
 // sent again; an owner that stays silent has its run taken over by the leader's own instances.
 // The phases around it (read, sync, end, giving up) are the leader handler's.
 import type { Effect } from "./effects.js";
-import { cutRuns, mergeRuns, OfferBook, type Value } from "./leader_plan.js";
+import { cmdBytes, cutRuns, mergeRuns, OfferBook, type Value } from "./leader_plan.js";
 import {
+  BATCH_BYTES,
   cmdAt,
   LIMITS,
   type AckMsg,
@@ -13,6 +14,9 @@ import {
   type OfferMsg,
   type WireMsg,
 } from "./messages.js";
+
+/** Most bytes of commands imposed and not yet chosen before the leader allots more seqs. */
+export const WINDOW_BYTES = 32 * BATCH_BYTES;
 
 export interface PipelineConfig {
   me: number;
@@ -77,6 +81,10 @@ export class ImposePipeline {
   private readonly offers = new OfferBook();
   /** Seqs allotted or imposed and not yet committed (bounded by batch * window). */
   private openIds = 0;
+  /** Bytes of commands imposed and not yet committed: no new allotment past WINDOW_BYTES (with
+   * 64 KiB commands a window counted in seqs alone let 128 MiB into flight, and rounds gave up
+   * one after another: 262 rounds and 602 commits in 69 s at 450 commands/s on 3 ranks). */
+  private openBytes = 0;
   private newImposed = 0;
 
   constructor(
@@ -105,6 +113,7 @@ export class ImposePipeline {
     this.wants.clear();
     this.offers.clear();
     this.openIds = 0;
+    this.openBytes = 0;
     this.newImposed = 0;
   }
 
@@ -134,7 +143,7 @@ export class ImposePipeline {
 
   /** Allot free seqs to the ranks with offers, in arrival order, within the quota and the window. */
   serveOffers(nowUs: number, out: Effect[]): void {
-    if (!this.allotting) return;
+    if (!this.allotting || this.openBytes >= WINDOW_BYTES) return;
     const cap = this.cfg.batch * this.cfg.window;
     for (const rank of this.offers.ready) {
       const room = Math.min(
@@ -264,6 +273,7 @@ export class ImposePipeline {
     nowUs: number,
   ): void {
     const { seq } = run;
+    this.openBytes += cmdBytes(run.cmds);
     const batch: Batch = {
       ...run,
       acked: new Array<boolean>(this.cfg.n).fill(false),
@@ -277,6 +287,7 @@ export class ImposePipeline {
   private chosen(b: Batch, nowUs: number): void {
     this.batches.delete(b.seq); // later acks for it find nothing and are ignored
     this.openIds -= b.ids.length;
+    this.openBytes -= cmdBytes(b.cmds);
     this.stats.committed += b.ids.length;
     this.hooks.progressed(nowUs);
     this.toCommit.push(b);

@@ -12,9 +12,10 @@ import type { Value } from "./leader_plan.js";
 import { generateLine, unknownLine } from "./log_lines.js";
 import { BATCH_BYTES, NO_OP, type OfferState, type WantMsg } from "./messages.js";
 
-/** Most bytes of commands one grant binds (past it, the rest of the run gets fillers: at 4 MiB, a
- * want for 2048 seqs with 64 KiB commands pending became 64 commands and 1984 fillers). */
-const GRANT_BYTES = 16 * BATCH_BYTES;
+/** Most bytes of commands one grant binds (past it, the rest of the run gets fillers; 16 MiB made
+ * fewer fillers with 64 KiB commands, but grants that large overloaded the round: 4 MiB, with the
+ * leader's byte window (impose_pipeline.ts WINDOW_BYTES), carried more). */
+const GRANT_BYTES = 4 * BATCH_BYTES;
 
 /** A paced producer of own instances (the background workload is one). It is asked at every
  * wake-up, and again right before a want would be filled with made-up instances: a paced producer
