@@ -8,7 +8,7 @@ import { StepTime } from "./assert.js";
 import type { ConsensusIn, Effect, ProcessorLogic, StorageRecord } from "./effects.js";
 import { Learner } from "./learning.js";
 import { installLine } from "./log_lines.js";
-import type { StatusMsg } from "./messages.js";
+import { withCmds, type StatusMsg } from "./messages.js";
 import { Proposer, type ProposalSource } from "./proposing.js";
 import type { RecoveredState } from "./recovery.js";
 import { ReadBarriers } from "./read_barriers.js";
@@ -144,13 +144,7 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
     const from = Math.max(snapshotSeq + 1, log.start);
     for (let seq = from; seq < log.length; seq += 4096) {
       const end = Math.min(log.length, seq + 4096);
-      const ids = log.slice(seq, end);
-      const cmds = log.sliceCmds(seq, end);
-      recs.push(
-        cmds.some((c) => c.length > 0)
-          ? { r: "commit", seq, ids, cmds }
-          : { r: "commit", seq, ids },
-      );
+      recs.push({ r: "commit", seq, ...withCmds(log.slice(seq, end), log.sliceCmds(seq, end)) });
     }
     return recs;
   }

@@ -1,6 +1,6 @@
 // Pure pieces of the leader handler: what a read phase found (sync), how batches are packed into
 // frames, and the book of offers it allots seqs from.
-import { BATCH_BYTES, cmdAt, type GatherMsg, type OfferState } from "./messages.js";
+import { BATCH_BYTES, cmdAt, withCmds, type GatherMsg, type OfferState } from "./messages.js";
 
 /** A value to impose: an instance and its command. */
 export interface Value {
@@ -35,6 +35,14 @@ export function syncPlan(gathers: Iterable<GatherMsg>, readBase: number): SyncPl
     }
   }
   return { chosenBelow, maxSeen, best };
+}
+
+/** Values in the shape messages and records carry them (ids, and cmds unless all are no-ops). */
+export function valuesRecord(values: readonly Value[]): { ids: string[]; cmds?: Uint8Array[] } {
+  return withCmds(
+    values.map((v) => v.id),
+    values.map((v) => v.cmd),
+  );
 }
 
 /** Most ids in one merged frame. */
@@ -97,13 +105,7 @@ export function cutRuns(seq: number, values: readonly Value[], maxCount: number)
       bytes += size;
       end++;
     }
-    const part = values.slice(start, end);
-    const ids = part.map((v) => v.id);
-    runs.push(
-      bytes > 0
-        ? { seq: seq + start, ids, cmds: part.map((v) => v.cmd) }
-        : { seq: seq + start, ids },
-    );
+    runs.push({ seq: seq + start, ...valuesRecord(values.slice(start, end)) });
     start = end;
   }
   return runs;

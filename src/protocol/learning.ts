@@ -5,10 +5,9 @@
 import { invariant } from "./assert.js";
 import { CommitLog } from "./commit_log.js";
 import type { Effect } from "./effects.js";
-import type { Value } from "./leader_plan.js";
+import { valuesRecord, type Value } from "./leader_plan.js";
 import { commitLine } from "./log_lines.js";
 import { cmdAt } from "./messages.js";
-import { valuesRecord } from "./proposing.js";
 
 export interface LearnerConfig {
   me: number;

@@ -250,6 +250,15 @@ export function cmdsMatchIds(msg: WireMsg): boolean {
   }
 }
 
+/** ids with their commands, in the shape messages and records carry them: cmds left out when
+ * every command is a no-op (a YASP run's frames and records look as they did without commands). */
+export function withCmds(
+  ids: string[],
+  cmds: readonly Uint8Array[],
+): { ids: string[]; cmds?: Uint8Array[] } {
+  return cmds.some((c) => c.length > 0) ? { ids, cmds: [...cmds] } : { ids };
+}
+
 /** The command at index i of a message's cmds (NO_OP when they are absent). */
 export function cmdAt(cmds: readonly Uint8Array[] | undefined, i: number): Uint8Array {
   return cmds?.[i] ?? NO_OP;

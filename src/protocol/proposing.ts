@@ -8,7 +8,7 @@ import { invariant } from "./assert.js";
 import { Deadline } from "./deadline.js";
 import { Deque } from "./deque.js";
 import { leaderOf, type Effect, type StorageRecord } from "./effects.js";
-import type { Value } from "./leader_plan.js";
+import { valuesRecord, type Value } from "./leader_plan.js";
 import { generateLine, unknownLine } from "./log_lines.js";
 import { BATCH_BYTES, NO_OP, type OfferState, type WantMsg } from "./messages.js";
 
@@ -300,10 +300,4 @@ export class Proposer {
     for (const s of this.bound.keys()) if (s > max) max = s;
     return max;
   }
-}
-
-/** ids and, unless every command is a no-op, cmds: the shape of messages and records. */
-export function valuesRecord(values: readonly Value[]): { ids: string[]; cmds?: Uint8Array[] } {
-  const ids = values.map((v) => v.id);
-  return values.some((v) => v.cmd.length > 0) ? { ids, cmds: values.map((v) => v.cmd) } : { ids };
 }

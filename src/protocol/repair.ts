@@ -5,7 +5,13 @@
 import { Deadline } from "./deadline.js";
 import type { Effect } from "./effects.js";
 import type { Learner } from "./learning.js";
-import { BATCH_BYTES, type FetchedMsg, type FetchMsg, type StatusMsg } from "./messages.js";
+import {
+  BATCH_BYTES,
+  withCmds,
+  type FetchedMsg,
+  type FetchMsg,
+  type StatusMsg,
+} from "./messages.js";
 
 export interface RepairConfig {
   me: number;
@@ -70,10 +76,8 @@ export class Repairer {
       if (end > msg.seq && bytes + size > BATCH_BYTES) break;
       bytes += size;
     }
-    const ids = log.slice(msg.seq, end);
-    const cmds = log.sliceCmds(msg.seq, end);
-    const reply: FetchedMsg = { t: "fetched", from: this.cfg.me, seq: msg.seq, ids };
-    if (cmds.some((c) => c.length > 0)) reply.cmds = cmds;
+    const values = withCmds(log.slice(msg.seq, end), log.sliceCmds(msg.seq, end));
+    const reply: FetchedMsg = { t: "fetched", from: this.cfg.me, seq: msg.seq, ...values };
     out.push({ kind: "send", to: msg.from, msg: reply });
   }
 
