@@ -43,6 +43,14 @@ export function idsBytes(ids: readonly string[]): number {
   return n;
 }
 
+/** Bytes ids and their commands take together (what Writer.values writes). */
+export function valuesBytes(
+  ids: readonly string[],
+  cmds: readonly Uint8Array[] | undefined,
+): number {
+  return idsBytes(ids) + cmdsBytes(cmds);
+}
+
 export function cmdsBytes(cmds: readonly Uint8Array[] | undefined): number {
   if (cmds === undefined) return 1;
   let n = 5 + 4 * cmds.length;
@@ -137,6 +145,12 @@ export class Writer {
       this.buf[lenAt + 1] = len;
       lenAt += 2;
     }
+  }
+
+  /** ids and their commands, as every message and record that carries values has them. */
+  values(ids: readonly string[], cmds: readonly Uint8Array[] | undefined): void {
+    this.ids(ids);
+    this.cmds(cmds, ids.length);
   }
 
   /** The commands of `count` ids (or undefined: all no-ops). */
@@ -327,6 +341,13 @@ export class Reader {
    * go with), each at most maxBytes. They are copied out of the body, all of one list into one
    * block, each a view of it (an empty one is NO_OP): a command keeps its list's bytes alive, not
    * the frame or read chunk it came in. */
+  /** ids and their commands (Writer.values), cmds left out when absent. */
+  values(maxIds: number, maxCmdBytes: number): { ids: string[]; cmds?: Uint8Array[] } {
+    const ids = this.ids(maxIds);
+    const cmds = this.cmds(ids.length, maxCmdBytes);
+    return cmds ? { ids, cmds } : { ids };
+  }
+
   cmds(count: number, maxBytes: number): Uint8Array[] | undefined {
     const flag = this.u8("cmds flag");
     if (flag === 0) return undefined;

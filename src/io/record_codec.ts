@@ -14,7 +14,7 @@
 // rule. Decoded commands are copies, not views of the file image (which would stay in memory for
 // as long as any command read from it).
 import type { StorageRecord } from "../protocol/effects.js";
-import { cmdsBytes, idsBytes, Reader, Writer } from "./binary.js";
+import { Reader, valuesBytes, Writer } from "./binary.js";
 
 export const RECORD_TYPES = {
   promise: 1,
@@ -39,27 +39,24 @@ export function encodeRecordBody(rec: StorageRecord, reserve = 0): Buffer {
       w.nat(rec.round);
       break;
     case "accept":
-      w = start(rec, reserve, 2 * NAT + idsBytes(rec.ids) + cmdsBytes(rec.cmds));
+      w = start(rec, reserve, 2 * NAT + valuesBytes(rec.ids, rec.cmds));
       w.nat(rec.round);
       w.nat(rec.seq);
-      w.ids(rec.ids);
-      w.cmds(rec.cmds, rec.ids.length);
+      w.values(rec.ids, rec.cmds);
       break;
     case "floor":
       w = start(rec, reserve, NAT);
       w.nat(rec.seq);
       break;
     case "propose":
-      w = start(rec, reserve, idsBytes(rec.ids) + cmdsBytes(rec.cmds));
-      w.ids(rec.ids);
-      w.cmds(rec.cmds, rec.ids.length);
+      w = start(rec, reserve, valuesBytes(rec.ids, rec.cmds));
+      w.values(rec.ids, rec.cmds);
       break;
     case "bind":
     case "commit":
-      w = start(rec, reserve, NAT + idsBytes(rec.ids) + cmdsBytes(rec.cmds));
+      w = start(rec, reserve, NAT + valuesBytes(rec.ids, rec.cmds));
       w.nat(rec.seq);
-      w.ids(rec.ids);
-      w.cmds(rec.cmds, rec.ids.length);
+      w.values(rec.ids, rec.cmds);
       break;
     case "gen":
       w = start(rec, reserve, NAT);
@@ -107,23 +104,17 @@ function decodeFields(r: StorageRecord["r"], reader: Reader): StorageRecord {
     case "accept": {
       const round = reader.nat("round");
       const seq = reader.nat("seq");
-      const ids = reader.ids(NO_LIMIT);
-      const cmds = reader.cmds(ids.length, NO_LIMIT);
-      return cmds ? { r, round, seq, ids, cmds } : { r, round, seq, ids };
+      return { r, round, seq, ...reader.values(NO_LIMIT, NO_LIMIT) };
     }
     case "floor":
       return { r, seq: reader.nat("seq") };
     case "propose": {
-      const ids = reader.ids(NO_LIMIT);
-      const cmds = reader.cmds(ids.length, NO_LIMIT);
-      return cmds ? { r, ids, cmds } : { r, ids };
+      return { r, ...reader.values(NO_LIMIT, NO_LIMIT) };
     }
     case "bind":
     case "commit": {
       const seq = reader.nat("seq");
-      const ids = reader.ids(NO_LIMIT);
-      const cmds = reader.cmds(ids.length, NO_LIMIT);
-      return cmds ? { r, seq, ids, cmds } : { r, seq, ids };
+      return { r, seq, ...reader.values(NO_LIMIT, NO_LIMIT) };
     }
     case "gen":
       return { r, next: reader.nat("next") };

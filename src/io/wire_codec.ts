@@ -39,7 +39,7 @@ import {
   type OfferState,
   type WireMsg,
 } from "../protocol/messages.js";
-import { cmdsBytes, DecodeError, idsBytes, Reader, Writer } from "./binary.js";
+import { DecodeError, Reader, valuesBytes, Writer } from "./binary.js";
 
 /** The type byte of each message kind. */
 export const TYPE_BYTES = {
@@ -97,7 +97,7 @@ function writeValueMsg(msg: ValueMsg, reserve: number): Writer {
   switch (msg.t) {
     case "gather": {
       let size = 3 * NAT + 4;
-      for (const r of msg.runs) size += 2 * NAT + idsBytes(r[2]) + cmdsBytes(r[3]);
+      for (const r of msg.runs) size += 2 * NAT + valuesBytes(r[2], r[3]);
       w = start(msg, reserve, size);
       w.nat(msg.round);
       w.nat(msg.floor);
@@ -106,32 +106,28 @@ function writeValueMsg(msg: ValueMsg, reserve: number): Writer {
       for (const r of msg.runs) {
         w.nat(r[0]);
         w.nat(r[1]);
-        w.ids(r[2]);
-        w.cmds(r[3], r[2].length);
+        w.values(r[2], r[3]);
       }
       break;
     }
     case "impose":
-      w = start(msg, reserve, 2 * NAT + idsBytes(msg.ids) + cmdsBytes(msg.cmds));
+      w = start(msg, reserve, 2 * NAT + valuesBytes(msg.ids, msg.cmds));
       w.nat(msg.round);
       w.nat(msg.seq);
-      w.ids(msg.ids);
-      w.cmds(msg.cmds, msg.ids.length);
+      w.values(msg.ids, msg.cmds);
       break;
     case "grant":
-      w = start(msg, reserve, 2 * NAT + STATE + idsBytes(msg.ids) + cmdsBytes(msg.cmds));
+      w = start(msg, reserve, 2 * NAT + STATE + valuesBytes(msg.ids, msg.cmds));
       w.nat(msg.round);
       w.nat(msg.seq);
       writeState(w, msg.state);
-      w.ids(msg.ids);
-      w.cmds(msg.cmds, msg.ids.length);
+      w.values(msg.ids, msg.cmds);
       break;
     case "commit":
     case "fetched":
-      w = start(msg, reserve, NAT + idsBytes(msg.ids) + cmdsBytes(msg.cmds));
+      w = start(msg, reserve, NAT + valuesBytes(msg.ids, msg.cmds));
       w.nat(msg.seq);
-      w.ids(msg.ids);
-      w.cmds(msg.cmds, msg.ids.length);
+      w.values(msg.ids, msg.cmds);
       break;
     case "snapChunk":
       w = start(msg, reserve, 4 * NAT + 4 + msg.data.length);
@@ -275,9 +271,7 @@ function decodeFields(t: WireMsg["t"], from: number, r: Reader): WireMsg {
     case "impose": {
       const round = r.nat("round");
       const seq = r.nat("seq");
-      const ids = r.ids(MAX_IDS);
-      const cmds = r.cmds(ids.length, MAX_CMD);
-      return cmds ? { t, from, round, seq, ids, cmds } : { t, from, round, seq, ids };
+      return { t, from, round, seq, ...r.values(MAX_IDS, MAX_CMD) };
     }
     case "ack":
       return {
@@ -301,16 +295,12 @@ function decodeFields(t: WireMsg["t"], from: number, r: Reader): WireMsg {
       const round = r.nat("round");
       const seq = r.nat("seq");
       const state = readState(r);
-      const ids = r.ids(MAX_IDS);
-      const cmds = r.cmds(ids.length, MAX_CMD);
-      return cmds ? { t, from, round, seq, ids, cmds, state } : { t, from, round, seq, ids, state };
+      return { t, from, round, seq, ...r.values(MAX_IDS, MAX_CMD), state };
     }
     case "commit":
     case "fetched": {
       const seq = r.nat("seq");
-      const ids = r.ids(MAX_IDS);
-      const cmds = r.cmds(ids.length, MAX_CMD);
-      return cmds ? { t, from, seq, ids, cmds } : { t, from, seq, ids };
+      return { t, from, seq, ...r.values(MAX_IDS, MAX_CMD) };
     }
     case "status":
       return {
