@@ -68,10 +68,6 @@ export class SnapshotReceiver {
     private readonly maxBytes: number,
   ) {}
 
-  get busy(): boolean {
-    return this.transfer !== null;
-  }
-
   /** A chunk arrived: keep it if it continues the transfer (or starts one worth having: a
    * snapshot past commitIndex). Returns the whole snapshot once its last chunk is in and checks. */
   onChunk(msg: SnapChunkMsg, commitIndex: number, nowUs: number, out: Effect[]): Snapshot | null {
