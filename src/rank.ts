@@ -22,8 +22,8 @@ import { LeaderHandler } from "./protocol/leader_handler.js";
 import { LIMITS, type WireMsg } from "./protocol/messages.js";
 import { MsgHandler } from "./protocol/msg_handler.js";
 import { MAX_READ_BARRIERS } from "./protocol/read_barriers.js";
-import { rejoinLine } from "./protocol/log_lines.js";
 import { recoverState } from "./protocol/recovery.js";
+import { rejoinLine, unknownLine } from "./protocol/log_lines.js";
 import { MemorySnapshotStore, NoStateMachine, RankState } from "./rank_state.js";
 import { CommandTooLargeError, RankStoppedError, Waiters, type Ticket } from "./rank_waiters.js";
 import {
@@ -89,6 +89,7 @@ export class Rank {
       cfg.me,
       cfg.n,
       follower.restoredPromise + 1,
+      timeoutUs,
     );
     const leaderCfg = {
       me: cfg.me,
@@ -154,6 +155,10 @@ export class Rank {
     const snapshot = await rank.state.restoreStored();
     const recovered = recoverState(records, cfg.me, snapshot?.seq ?? -1);
     for (const p of recovered.problems.slice(0, 3)) opts.warn?.(`rank ${cfg.me}: wal: ${p}`);
+    // Said again: the line of the life that installed the snapshot may not have been flushed.
+    for (const u of recovered.unknown)
+      ports.logSink.write(unknownLine(u.id, u.seq, ports.clock.nowUs()));
+    if (recovered.unknown.length > 0) ports.logSink.flush();
     rank.consensus.restore(recovered, snapshot);
     // Still rejoining if it never voted since the disk was lost (no promise or accept kept).
     if (opts.rejoin && !records.some((r) => r.r === "promise" || r.r === "accept")) {

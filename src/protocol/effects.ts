@@ -27,7 +27,9 @@ export interface LocalStatus {
   backlog: number;
 }
 
-export type RoundChange = { kind: "round"; round: number };
+/** patience (absent: 1): the follower's silence and the leader's give-up time are that many times
+ * their usual length, after rounds failed one after another (patience.ts). */
+export type RoundChange = { kind: "round"; round: number; patience?: number };
 
 export type LeaderIn =
   RoundChange | { kind: "net"; msg: GatherMsg | AckMsg | OfferMsg | GrantMsg } | LocalStatus;

@@ -40,6 +40,8 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
   private readonly log = new AcceptedLog();
   /** The leader of the current round has been silent for a timeout: ask for a new round. */
   private readonly silence = new Deadline("leader-silence");
+  /** The round's patience (patience.ts): the silence allowed is -o times it. */
+  private patience = 1;
   private readonly time: StepTime;
   private backlog = 0;
   private acks: Array<{ to: number; round: number; seq: number; count: number }> = [];
@@ -107,7 +109,8 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
       case "round":
         if (input.round > this.round) {
           this.round = input.round;
-          this.silence.arm(nowUs + this.timeoutUs);
+          this.patience = input.patience ?? 1;
+          this.silence.arm(nowUs + this.silenceUs());
         }
         return;
       case "local":
@@ -133,7 +136,7 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
     if (leaderOf(this.round, this.n) === this.me) return; // our own leader handler drives time
     if (!this.silence.fired(nowUs)) return;
     this.stats.timeouts++;
-    this.silence.arm(nowUs + this.timeoutUs); // one bump request per silence period
+    this.silence.arm(nowUs + this.silenceUs()); // one bump request per silence period
     out.push({
       kind: "toMsg",
       msg: { kind: "bump", round: this.round, reason: "timeout", by: "follower" },
@@ -243,7 +246,12 @@ export class FollowerHandler implements ProcessorLogic<FollowerIn> {
 
   private heard(round: number, from: number, nowUs: number): void {
     if (round > this.round) this.round = round;
-    if (from === leaderOf(this.round, this.n)) this.silence.arm(nowUs + this.timeoutUs);
+    if (from === leaderOf(this.round, this.n)) this.silence.arm(nowUs + this.silenceUs());
+  }
+
+  /** How long the leader may be silent: -o, stretched after rounds failed one after another. */
+  private silenceUs(): number {
+    return this.timeoutUs * this.patience;
   }
 
   /** How far this acceptor's log goes: one past its highest accepted seq, or its floor (its own

@@ -52,6 +52,7 @@ interface Batch {
   cmds?: Uint8Array[];
   acked: boolean[];
   acks: number;
+  firstUs: number;
   sentUs: number;
 }
 
@@ -86,6 +87,11 @@ export class ImposePipeline {
    * one after another: 262 rounds and 602 commits in 69 s at 450 commands/s on 3 ranks). */
   private openBytes = 0;
   private newImposed = 0;
+  /** Smoothed time from a want to its grant and from an impose to its majority of acks (0: none
+   * seen yet). Kept across rounds. Under load it is far above -o (a 1 MiB impose waits for
+   * fdatasyncs queued behind others): resending after half a timeout then only doubled the
+   * load on busy disks, and taking over an owner's run after one timeout threw its binding away. */
+  private roundTripUs = 0;
 
   constructor(
     private readonly cfg: PipelineConfig,
@@ -174,6 +180,7 @@ export class ImposePipeline {
     // chosen: this round is stale) is not imposed.
     if (!want || want.to !== msg.from || msg.ids.length !== want.max) return;
     this.wants.delete(msg.seq);
+    this.sampleRoundTrip(nowUs - want.firstUs);
     if (!want.hole) this.offers.allotted.delete(msg.from);
     const values = msg.ids.map((id, i) => ({ id, cmd: cmdAt(msg.cmds, i) }));
     for (const run of cutRuns(msg.seq, values, this.cfg.batch)) this.imposeBatch(run, nowUs);
@@ -193,9 +200,11 @@ export class ImposePipeline {
     }
   }
 
-  /** Send again what was not acked or granted within half a timeout. */
+  /** Send again what was not acked or granted within half a timeout, or twice the usual round
+   * trip if that is longer. */
   retransmit(nowUs: number, out: Effect[]): void {
-    const retransmitUs = this.cfg.timeoutUs / 2;
+    const retransmitUs = Math.max(this.cfg.timeoutUs / 2, 2 * this.roundTripUs);
+    const silentUs = Math.max(this.cfg.timeoutUs, 4 * this.roundTripUs);
     for (const b of this.batches.values()) {
       if (nowUs - b.sentUs < retransmitUs) continue;
       const impose: WireMsg = {
@@ -215,7 +224,7 @@ export class ImposePipeline {
     }
     for (const w of this.wants.values()) {
       if (nowUs - w.sentUs < retransmitUs) continue;
-      if (w.to !== this.cfg.me && nowUs - w.firstUs >= this.cfg.timeoutUs) {
+      if (w.to !== this.cfg.me && nowUs - w.firstUs >= silentUs) {
         // The owner is silent (down, or its grant lost twice): fill its run with our own instances.
         // If its grant comes after all, it is ignored, and its instances go back to its queue
         // once these seqs commit with ours.
@@ -278,6 +287,7 @@ export class ImposePipeline {
       ...run,
       acked: new Array<boolean>(this.cfg.n).fill(false),
       acks: 0,
+      firstUs: nowUs,
       sentUs: nowUs,
     };
     this.batches.set(seq, batch);
@@ -289,7 +299,12 @@ export class ImposePipeline {
     this.openIds -= b.ids.length;
     this.openBytes -= cmdBytes(b.cmds);
     this.stats.committed += b.ids.length;
+    this.sampleRoundTrip(nowUs - b.firstUs);
     this.hooks.progressed(nowUs);
     this.toCommit.push(b);
+  }
+
+  private sampleRoundTrip(us: number): void {
+    this.roundTripUs = this.roundTripUs === 0 ? us : this.roundTripUs + (us - this.roundTripUs) / 8;
   }
 }

@@ -36,7 +36,7 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
   private readonly readAgain = new Deadline("read-again");
   /** Nothing was sent for a third of a timeout while imposing: send a heartbeat. */
   private readonly heartbeat = new Deadline("heartbeat");
-  /** No progress for three timeouts while work is under way: give the round up. */
+  /** No progress for three timeouts (times the patience) while work is under way: give up. */
   private readonly noProgress = new Deadline("no-progress");
   /** Our end (or the round change it causes) may be lost: say it again after half a timeout. */
   private readonly endAgain = new Deadline("end-again");
@@ -48,6 +48,8 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
   private readonly backlogs = new Map<number, number>();
   private localCommit = 0;
   private localBacklog = 0;
+  /** The round's patience (patience.ts): give-up time is stretched by it. */
+  private patience = 1;
   private readonly quorum: number;
   readonly stats: LeaderStats = {
     roundsLed: 0,
@@ -89,6 +91,7 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
           input.round > this.round ||
           (input.round === this.round && this.phase === "idle" && this.leads(input.round))
         ) {
+          this.patience = input.patience ?? 1;
           this.enterRound(input.round, nowUs, out);
         }
         return;
@@ -281,6 +284,6 @@ export class LeaderHandler implements ProcessorLogic<LeaderIn> {
   }
 
   private progressed(nowUs: number): void {
-    this.noProgress.arm(nowUs + 3 * this.cfg.timeoutUs);
+    this.noProgress.arm(nowUs + 3 * this.cfg.timeoutUs * this.patience);
   }
 }

@@ -2,8 +2,15 @@
 // a larger round bumps the rank, a stale read/impose is answered with a nack (so a stale leader
 // learns at once), and each message is routed to the processor that owns it.
 import { invariant } from "./assert.js";
-import { leaderOf, type Effect, type MsgIn, type ProcessorLogic } from "./effects.js";
+import {
+  leaderOf,
+  type Effect,
+  type MsgIn,
+  type ProcessorLogic,
+  type RoundChange,
+} from "./effects.js";
 import type { RoundMsg, WireMsg } from "./messages.js";
+import { Patience } from "./patience.js";
 
 export interface MsgStats {
   bumps: number;
@@ -14,13 +21,17 @@ export interface MsgStats {
 export class MsgHandler implements ProcessorLogic<MsgIn> {
   round: number;
   readonly stats: MsgStats = { bumps: 0, staleDropped: 0, nacksSent: 0 };
+  /** Announced with every round: the follower's and the leader's timeouts are stretched by it. */
+  private readonly patience: Patience;
 
   constructor(
     private readonly me: number,
     private readonly n: number,
     initialRound: number,
+    timeoutUs: number,
   ) {
     this.round = initialRound;
+    this.patience = new Patience(timeoutUs);
   }
 
   /** Announce the starting round to leader and follower (called once when the rank starts). */
@@ -28,8 +39,10 @@ export class MsgHandler implements ProcessorLogic<MsgIn> {
     this.announce(out);
   }
 
-  onInput(input: MsgIn, _nowUs: number, out: Effect[]): void {
-    if (input.kind === "bump") return this.onBumpRequest(input.round, input.reason, input.by, out);
+  onInput(input: MsgIn, nowUs: number, out: Effect[]): void {
+    if (input.kind === "bump") {
+      return this.onBumpRequest(input.round, input.reason, input.by, nowUs, out);
+    }
     const msg = input.msg;
     if ("round" in msg) this.onRoundMsg(msg, out);
     else if (msg.t === "readIndex") out.push({ kind: "toFollower", msg: { kind: "net", msg } });
@@ -88,17 +101,19 @@ export class MsgHandler implements ProcessorLogic<MsgIn> {
     seen: number,
     reason: string,
     by: "leader" | "follower" | "consensus",
+    nowUs: number,
     out: Effect[],
   ): void {
     if (seen < this.round) {
       // A repeated (or stale) bump is ignored, but the requester evidently missed the current
       // round (a dropped notification), so tell it again.
-      const note = { kind: "round" as const, round: this.round };
+      const note = this.note();
       if (by === "leader") out.push({ kind: "toLeader", msg: note });
       else if (by === "follower") out.push({ kind: "toFollower", msg: note });
       else out.push({ kind: "toConsensus", msg: note });
       return;
     }
+    if (reason === "timeout" || reason === "giveup") this.patience.failed(nowUs);
     this.setRound(seen + 1, reason, out);
   }
 
@@ -118,9 +133,16 @@ export class MsgHandler implements ProcessorLogic<MsgIn> {
   }
 
   private announce(out: Effect[]): void {
-    out.push({ kind: "toLeader", msg: { kind: "round", round: this.round } });
-    out.push({ kind: "toFollower", msg: { kind: "round", round: this.round } });
-    out.push({ kind: "toConsensus", msg: { kind: "round", round: this.round } });
+    out.push({ kind: "toLeader", msg: this.note() });
+    out.push({ kind: "toFollower", msg: this.note() });
+    out.push({ kind: "toConsensus", msg: this.note() });
+  }
+
+  private note(): RoundChange {
+    const factor = this.patience.factor;
+    return factor === 1
+      ? { kind: "round", round: this.round }
+      : { kind: "round", round: this.round, patience: factor };
   }
 
   private nack(msg: WireMsg, out: Effect[]): void {

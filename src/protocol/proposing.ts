@@ -49,8 +49,12 @@ function allOpen(seq: number, count: number, isOpen: (seq: number) => boolean): 
   return true;
 }
 
-/** Pending instances and no allotment for this many timeouts: the leader is not serving us. */
+/** Pending instances and no allotment for this many timeouts: the leader is not serving us,
+ * unless the log moved meanwhile (it serves others first: offers are served in arrival order, and
+ * an overloaded leader's window stays full for seconds; bumping then cost every rank a new read
+ * each second and nothing got through). STARVED_PERIODS such periods in a row are too many anyway. */
 const STARVED_TIMEOUTS = 10;
+const STARVED_PERIODS = 10;
 
 export class Proposer {
   private readonly pending = new Deque<Value>();
@@ -70,6 +74,9 @@ export class Proposer {
   private readonly offerAgain = new Deadline("offer-again");
   /** Pending instances and no allotment for STARVED_TIMEOUTS: the leader is not serving us. */
   private readonly starved = new Deadline("starved");
+  /** Commits seen, and starved periods passed while the log moved, since the last allotment. */
+  private commitsSinceStarvedArm = 0;
+  private starvedPeriods = 0;
   readonly stats: ProposerStats = { generated: 0, fillers: 0, requeued: 0 };
 
   constructor(private readonly cfg: ProposerConfig) {
@@ -141,7 +148,13 @@ export class Proposer {
   onRound(round: number, nowUs: number): void {
     if (round <= this.round) return;
     this.round = round;
+    this.armStarved(nowUs);
+  }
+
+  private armStarved(nowUs: number, periods = 0): void {
     this.starved.arm(nowUs + STARVED_TIMEOUTS * this.cfg.timeoutUs);
+    this.commitsSinceStarvedArm = 0;
+    this.starvedPeriods = periods;
   }
 
   /** count new own instances with no-op commands (durable before they can be bound). */
@@ -169,7 +182,7 @@ export class Proposer {
    * is filled: an instance already bound there, else a pending one, else a fresh filler.
    * `isOpen(s)`: s is neither committed nor known chosen here (else the leader's round is stale). */
   onWant(want: WantMsg, isOpen: (seq: number) => boolean, nowUs: number, out: Effect[]): void {
-    this.starved.arm(nowUs + STARVED_TIMEOUTS * this.cfg.timeoutUs);
+    this.armStarved(nowUs);
     this.takeDue(nowUs, out, true); // every instance due now comes before any filler
     const values: Value[] = [];
     let firstNew = -1;
@@ -211,6 +224,7 @@ export class Proposer {
   /** Seq was committed with id: a binding there is settled; if another value won it, our instance
    * can no longer be chosen there, so it is proposed again. */
   onCommitted(seq: number, id: string): number | undefined {
+    this.commitsSinceStarvedArm++;
     const ticket = this.tickets.get(id);
     if (ticket !== undefined) this.tickets.delete(id);
     const bound = this.bound.get(seq);
@@ -220,6 +234,9 @@ export class Proposer {
     this.stats.requeued++;
     this.pending.unshift(bound);
     this.enq++;
+    // Proposed again, durably: after a restart its old binding (perhaps under a snapshot by then)
+    // must not make it look bound or of unknown outcome (recovery.ts).
+    this.proposed.push(bound);
     return ticket;
   }
 
@@ -228,11 +245,13 @@ export class Proposer {
   maybeOffer(nowUs: number, out: Effect[]): void {
     if (this.round < 0 || !this.hasWork()) return;
     if (this.pending.length > 0 && this.starved.fired(nowUs)) {
-      this.starved.arm(nowUs + STARVED_TIMEOUTS * this.cfg.timeoutUs);
-      out.push({
-        kind: "toMsg",
-        msg: { kind: "bump", round: this.round, reason: "giveup", by: "consensus" },
-      });
+      const served = this.commitsSinceStarvedArm > 0 && this.starvedPeriods + 1 < STARVED_PERIODS;
+      this.armStarved(nowUs, served ? this.starvedPeriods + 1 : 0);
+      if (!served)
+        out.push({
+          kind: "toMsg",
+          msg: { kind: "bump", round: this.round, reason: "giveup", by: "consensus" },
+        });
     }
     const o = this.offered;
     const fresh = o.round !== this.round || (this.enq > o.enq && !o.awaiting);

@@ -31,10 +31,35 @@ describe("recoverState", () => {
       generated: 0,
       pending: [],
       bindings: new Map(),
+      unknown: [],
       problems: [],
     });
     const r = recoverState([{ r: "commit", seq: 2, ids: ["a"] }], 0, -1);
     expect(r.commits).toEqual([]);
     expect(r.problems).toHaveLength(1);
+  });
+
+  it("a binding under an installed snapshot is of unknown outcome, not proposed again", () => {
+    // 1-2 was bound at 3, then a peer's snapshot up to 5 was installed over it (no commit record
+    // for seq 3 here) and the rank crashed before its log was rewritten.
+    const records: StorageRecord[] = [
+      { r: "propose", ids: ["1-1", "1-2"], cmds: [b(1), b(2)] },
+      { r: "bind", seq: 3, ids: ["1-2"], cmds: [b(2)] },
+    ];
+    const r = recoverState(records, 1, 5);
+    expect(r.unknown).toEqual([{ id: "1-2", seq: 3 }]);
+    expect(r.pending.map((v) => v.id)).toEqual(["1-1"]);
+    expect(r.bindings.size).toBe(0);
+  });
+
+  it("an instance proposed again after its binding (another value won there) is pending", () => {
+    const records: StorageRecord[] = [
+      { r: "propose", ids: ["1-2"], cmds: [b(2)] },
+      { r: "bind", seq: 3, ids: ["1-2"], cmds: [b(2)] },
+      { r: "propose", ids: ["1-2"], cmds: [b(2)] },
+    ];
+    const r = recoverState(records, 1, 5);
+    expect(r.unknown).toEqual([]);
+    expect(r.pending.map((v) => v.id)).toEqual(["1-2"]);
   });
 });

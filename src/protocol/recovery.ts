@@ -17,6 +17,10 @@ export interface RecoveredState {
   pending: Value[];
   /** Own instances bound at or above the commit index (they may only be proposed there). */
   bindings: Map<number, Value>;
+  /** Own instances bound at a seq the snapshot covers, their commit not in the records (a peer's
+   * snapshot was installed over them): whether they were chosen there is unknown, so they are
+   * neither proposed again nor waited for; the rank says so in its text log again. */
+  unknown: Array<{ id: string; seq: number }>;
   /** Records that did not fit (a commit record out of order); reported, not fatal. */
   problems: string[];
 }
@@ -73,7 +77,11 @@ export function recoverState(
   };
   for (const rec of records) {
     if (rec.r === "gen") generated = Math.max(generated, rec.next);
-    else if (rec.r === "propose") values(rec).forEach(note);
+    else if (rec.r === "propose")
+      values(rec).forEach((v) => {
+        note(v);
+        boundAt.delete(v.id); // proposed again after a binding: another value won that seq
+      });
     else if (rec.r === "bind")
       values(rec).forEach((v, i) => {
         note(v);
@@ -82,11 +90,14 @@ export function recoverState(
   }
   const bindings = new Map<number, Value>();
   const pending: Value[] = [];
+  const unknown: Array<{ id: string; seq: number }> = [];
   for (const [id, v] of own) {
     if (committedIds.has(id)) continue;
     const seq = boundAt.get(id);
-    if (seq !== undefined && seq >= commitIndex) bindings.set(seq, v);
-    else pending.push(v);
+    if (seq === undefined) pending.push(v);
+    else if (seq >= commitIndex) bindings.set(seq, v);
+    else if (seq <= snapshotSeq) unknown.push({ id, seq });
+    else pending.push(v); // its seq committed another value
   }
-  return { snapshotSeq, commits, generated, pending, bindings, problems };
+  return { snapshotSeq, commits, generated, pending, bindings, unknown, problems };
 }

@@ -8,7 +8,15 @@
 //                  log generate Instance[1-0] in seq 0 at 9000   warn ...   committed seq=0 id=1-0
 // A word is anything without whitespace, braces, brackets or commas; other strings are JSON-quoted.
 // Pure: no I/O.
-import type { BumpReason, ConsensusIn, Effect, FollowerIn, LeaderIn, MsgIn } from "./effects.js";
+import type {
+  BumpReason,
+  ConsensusIn,
+  Effect,
+  FollowerIn,
+  LeaderIn,
+  MsgIn,
+  RoundChange,
+} from "./effects.js";
 import { wireMsg, type WireMsg } from "./messages.js";
 
 /** Any input of any of the four processors. */
@@ -214,7 +222,7 @@ export function parseInput(verb: string, rest: string): AnyInput | undefined {
     case "deliver":
       return { kind: "net", msg: parseWire(rest) };
     case "round":
-      return { kind: "round", round: parseNumber(rest.trim(), "round") };
+      return parseRoundChange(rest);
     case "vote":
       return { kind: "vote" };
     case "local": {
@@ -278,7 +286,9 @@ export function formatInput(input: AnyInput): string {
     case "net":
       return `deliver ${formatWire(input.msg)}`;
     case "round":
-      return `round ${input.round}`;
+      return input.patience === undefined
+        ? `round ${input.round}`
+        : `round ${input.round} patience=${input.patience}`;
     case "local":
       return `local commit=${input.commitIndex} backlog=${input.backlog}`;
     case "vote":
@@ -334,4 +344,13 @@ export function formatEffect(e: Effect): string {
     default:
       return JSON.stringify(e); // an effect kind added after this file was written: still shown
   }
+}
+
+/** `round 5` or `round 5 patience=4`. */
+function parseRoundChange(rest: string): RoundChange {
+  const [roundText = "", ...more] = rest.trim().split(/\s+/);
+  const round = parseNumber(roundText, "round");
+  if (more.length === 0) return { kind: "round", round };
+  const fields = parseFields(more.join(" "), ["patience"]);
+  return { kind: "round", round, patience: parseNumber(fields.get("patience") ?? "", "patience") };
 }

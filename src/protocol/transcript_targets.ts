@@ -102,8 +102,8 @@ class Setup {
 }
 
 function msgTarget(rest: string): Target {
-  const s = new Setup(rest, ["me", "n", "round"]);
-  const h = new MsgHandler(s.num("me"), s.num("n"), s.num("round", 0));
+  const s = new Setup(rest, ["me", "n", "round", "timeout"]);
+  const h = new MsgHandler(s.num("me"), s.num("n"), s.num("round", 0), s.num("timeout", 100_000));
   return target({
     logic: h,
     verbs: ["deliver", "bump"],
