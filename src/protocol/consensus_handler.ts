@@ -154,7 +154,7 @@ export class ConsensusHandler implements ProcessorLogic<ConsensusIn> {
     this.stepRejoin(nowUs, out);
     switch (input.kind) {
       case "round":
-        this.proposer.onRound(input.round, nowUs);
+        this.proposer.onRound(input.round, nowUs, input.patience);
         break;
       case "propose":
         this.proposer.propose(input.count, nowUs, out);

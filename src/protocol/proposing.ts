@@ -77,6 +77,8 @@ export class Proposer {
   /** Commits seen, and starved periods passed while the log moved, since the last allotment. */
   private commitsSinceStarvedArm = 0;
   private starvedPeriods = 0;
+  /** The round's patience (patience.ts): starvation is judged over that many times longer. */
+  private patience = 1;
   readonly stats: ProposerStats = { generated: 0, fillers: 0, requeued: 0 };
 
   constructor(private readonly cfg: ProposerConfig) {
@@ -145,14 +147,15 @@ export class Proposer {
       });
   }
 
-  onRound(round: number, nowUs: number): void {
+  onRound(round: number, nowUs: number, patience = 1): void {
     if (round <= this.round) return;
     this.round = round;
+    this.patience = patience;
     this.armStarved(nowUs);
   }
 
   private armStarved(nowUs: number, periods = 0): void {
-    this.starved.arm(nowUs + STARVED_TIMEOUTS * this.cfg.timeoutUs);
+    this.starved.arm(nowUs + STARVED_TIMEOUTS * this.cfg.timeoutUs * this.patience);
     this.commitsSinceStarvedArm = 0;
     this.starvedPeriods = periods;
   }
