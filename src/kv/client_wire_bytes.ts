@@ -1,0 +1,253 @@
+// The byte-level pieces of the client wire protocol (client_wire.ts documents the layout):
+// little-endian numbers, length-prefixed strings and bytes, and the splitting of a TCP byte stream
+// into frames. Little-endian (unlike src/io/binary.ts, which serves the peer wire and the WAL) so a
+// client in another language can read every number with its platform's native calls.
+import { isUtf8 } from "node:buffer";
+
+const TWO_32 = 4294967296;
+/** High word of Number.MAX_SAFE_INTEGER: a nat with a larger one is refused. */
+const MAX_NAT_HI = 0x1fffff;
+
+/** What a reader refuses; `code` is the error reply a server sends back for it. */
+export class WireError extends Error {
+  override name = "WireError";
+  constructor(
+    message: string,
+    readonly code: "bad_request" | "too_large" = "bad_request",
+  ) {
+    super(message);
+  }
+}
+
+/** Writes into a buffer that doubles when full (messages are small but values may be 1 MiB). */
+export class LeWriter {
+  private buf: Buffer;
+  pos: number;
+
+  constructor(initial = 64) {
+    this.buf = Buffer.allocUnsafe(Math.max(16, initial));
+    this.pos = 0;
+  }
+
+  private room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(2 * this.buf.length, this.pos + n));
+    this.buf.copy(grown, 0, 0, this.pos);
+    this.buf = grown;
+  }
+
+  u8(v: number): void {
+    this.room(1);
+    this.buf[this.pos++] = v & 0xff;
+  }
+
+  u32(v: number): void {
+    this.room(4);
+    this.buf.writeUInt32LE(v >>> 0, this.pos);
+    this.pos += 4;
+  }
+
+  /** u64 LE (low word first). A number that is not a non-negative safe integer is written with a
+   * high word the reader refuses: the peer answers bad_request instead of acting on another number. */
+  nat(v: number): void {
+    if (Number.isSafeInteger(v) && v >= 0) {
+      this.u32(v % TWO_32);
+      this.u32(Math.floor(v / TWO_32));
+    } else {
+      this.u32(0);
+      this.u32(0xffffffff);
+    }
+  }
+
+  bool(v: boolean): void {
+    this.u8(v ? 1 : 0);
+  }
+
+  /** u32 byte length, then the bytes. */
+  bytes(b: Uint8Array): void {
+    this.u32(b.length);
+    this.room(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  /** u32 byte length, then the UTF-8 bytes. */
+  str(s: string): void {
+    const n = Buffer.byteLength(s, "utf8");
+    this.u32(n);
+    this.room(n);
+    this.pos += this.buf.write(s, this.pos, "utf8");
+  }
+
+  /** Sets the u32 at `at` (a length written before its contents were known). */
+  patchU32(at: number, v: number): void {
+    this.buf.writeUInt32LE(v >>> 0, at);
+  }
+
+  finish(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+/** Reads one frame; every method throws WireError when the bytes do not fit the layout. */
+export class LeReader {
+  private readonly b: Buffer;
+  pos = 0;
+
+  constructor(frame: Uint8Array) {
+    this.b = Buffer.from(frame.buffer, frame.byteOffset, frame.length);
+  }
+
+  get left(): number {
+    return this.b.length - this.pos;
+  }
+
+  private need(n: number, what: string): void {
+    if (n > this.left) throw new WireError(`${what} runs past the end of the frame`);
+  }
+
+  u8(what: string): number {
+    this.need(1, what);
+    return this.b[this.pos++] as number;
+  }
+
+  u32(what: string): number {
+    this.need(4, what);
+    const v = this.b.readUInt32LE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  nat(what: string): number {
+    this.need(8, what);
+    const lo = this.b.readUInt32LE(this.pos);
+    const hi = this.b.readUInt32LE(this.pos + 4);
+    this.pos += 8;
+    if (hi > MAX_NAT_HI) throw new WireError(`${what} is not a non-negative safe integer`);
+    return hi * TWO_32 + lo;
+  }
+
+  bool(what: string): boolean {
+    const v = this.u8(what);
+    if (v > 1) throw new WireError(`${what} is ${v}, expected 0 or 1`);
+    return v === 1;
+  }
+
+  /** A length that is checked against the limit and the bytes left before anything is copied. */
+  private length(what: string, maxBytes: number): number {
+    const n = this.u32(`${what} length`);
+    if (n > maxBytes) throw new WireError(`${what} of ${n} bytes (limit ${maxBytes})`, "too_large");
+    this.need(n, what);
+    return n;
+  }
+
+  /** The bytes, copied (a value must not keep a whole read chunk alive). */
+  bytes(what: string, maxBytes: number): Uint8Array {
+    const n = this.length(what, maxBytes);
+    const copy = new Uint8Array(n);
+    copy.set(this.b.subarray(this.pos, this.pos + n));
+    this.pos += n;
+    return copy;
+  }
+
+  /** Well-formed UTF-8 of minBytes..maxBytes bytes. */
+  str(what: string, minBytes: number, maxBytes: number): string {
+    const n = this.length(what, maxBytes);
+    if (n < minBytes) throw new WireError(`${what} of ${n} bytes (at least ${minBytes})`);
+    const region = this.b.subarray(this.pos, this.pos + n);
+    if (!isUtf8(region)) throw new WireError(`${what} is not UTF-8`);
+    this.pos += n;
+    return region.toString("utf8");
+  }
+
+  /** Nothing may follow the last field: trailing bytes mean the two sides disagree on the layout. */
+  done(): void {
+    if (this.left !== 0) throw new WireError(`${this.left} bytes after the last field`);
+  }
+}
+
+/** A frame's header: u32 length of the rest, then u8 type and u32 request id. */
+export const FRAME_LENGTH_BYTES = 4;
+export const MIN_FRAME_BYTES = 5;
+
+export type FrameChunk = { frames: Uint8Array[]; error?: string };
+
+/**
+ * Splits a byte stream into frames (each without its length prefix: type, request id, body). It
+ * holds at most one partial frame, allocated at its declared length once that is known to be within
+ * the limit; a declared length over the limit (or under the 5 header bytes) is an error after which
+ * the reader accepts nothing: the stream cannot be resynchronised, so the caller closes it.
+ * Frames handed out may be views of the pushed chunk: decode them before the chunk is reused.
+ */
+export class FrameReader {
+  private readonly head = Buffer.alloc(FRAME_LENGTH_BYTES);
+  private headLen = 0;
+  private body: Buffer | undefined;
+  private bodyLen = 0;
+  private failed: string | undefined;
+
+  constructor(readonly maxFrameBytes: number) {}
+
+  /** Bytes held for a frame not yet complete (at most 4 + maxFrameBytes). */
+  get buffered(): number {
+    return this.body !== undefined ? FRAME_LENGTH_BYTES + this.bodyLen : this.headLen;
+  }
+
+  push(chunk: Uint8Array): FrameChunk {
+    const frames: Uint8Array[] = [];
+    if (this.failed !== undefined) return { frames, error: this.failed };
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.body === undefined) {
+        at = this.readHead(chunk, at, frames);
+        if (this.failed !== undefined) return { frames, error: this.failed };
+      } else {
+        at = this.fillBody(chunk, at, frames);
+      }
+    }
+    return { frames };
+  }
+
+  /** Reads a length (whole from the chunk when it can: no copy for frames within one chunk). */
+  private readHead(chunk: Uint8Array, at: number, frames: Uint8Array[]): number {
+    let length: number;
+    if (this.headLen === 0 && chunk.length - at >= FRAME_LENGTH_BYTES) {
+      length = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length).readUInt32LE(at);
+      at += FRAME_LENGTH_BYTES;
+    } else {
+      while (this.headLen < FRAME_LENGTH_BYTES && at < chunk.length)
+        this.head[this.headLen++] = chunk[at++] as number;
+      if (this.headLen < FRAME_LENGTH_BYTES) return at;
+      length = this.head.readUInt32LE(0);
+      this.headLen = 0;
+    }
+    if (length > this.maxFrameBytes) {
+      this.failed = `frame of ${length} bytes (limit ${this.maxFrameBytes})`;
+      return at;
+    }
+    if (length < MIN_FRAME_BYTES) {
+      this.failed = `frame of ${length} bytes (at least ${MIN_FRAME_BYTES})`;
+      return at;
+    }
+    if (chunk.length - at >= length) {
+      frames.push(chunk.subarray(at, at + length));
+      return at + length;
+    }
+    this.body = Buffer.allocUnsafe(length);
+    this.bodyLen = 0;
+    return at;
+  }
+
+  private fillBody(chunk: Uint8Array, at: number, frames: Uint8Array[]): number {
+    const body = this.body as Buffer;
+    const n = Math.min(body.length - this.bodyLen, chunk.length - at);
+    body.set(chunk.subarray(at, at + n), this.bodyLen);
+    this.bodyLen += n;
+    if (this.bodyLen === body.length) {
+      frames.push(body);
+      this.body = undefined;
+      this.bodyLen = 0;
+    }
+    return at + n;
+  }
+}
