@@ -126,6 +126,18 @@ export class ByteWriter {
     this.pos += this.buf.write(s, this.pos, "utf8");
   }
 
+  /** Bytes as they are, without a length (a checksum after what it covers). */
+  raw(b: Uint8Array): void {
+    this.room(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  /** The bytes written so far, without a copy (valid until the next write). */
+  view(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+
   /** The bytes written, as a plain Uint8Array of exactly that length. */
   finish(): Uint8Array {
     const out = new Uint8Array(this.pos);
