@@ -1,0 +1,313 @@
+// The yasp-kv client: one connection at a time to one endpoint, every call pipelined on it under
+// its own frame id. When the connection is refused or lost (or the rank says not_ready, or answers
+// nothing for a whole call timeout) the client moves to the next endpoint, round robin with a
+// short backoff, and resends every unanswered call. A write keeps the request number it was given
+// first, under the same client id, so the server applies it at most once whatever the resends.
+import { randomBytes } from "node:crypto";
+import { DEFAULT_MAX_FRAME_BYTES, encodeRequest, type ClientResponse } from "../kv/client_wire.js";
+import {
+  Connection,
+  HELLO_ID,
+  parseEndpoint,
+  type Endpoint,
+  type TlsOptions,
+} from "./connection.js";
+import { BadRequest, KvError, Timeout, TooLarge, TooManyRequests, Unavailable } from "./errors.js";
+import {
+  describe,
+  errorOf,
+  isWrite,
+  resultOf,
+  toRequest,
+  unknown,
+  type RequestBody,
+} from "./requests.js";
+
+export interface ConnectOptions {
+  /** "host:port" of the ranks' client ports; tried in this order, then round robin. */
+  endpoints: string[];
+  /** The server's --auth-token-file token, sent in hello. */
+  token?: string;
+  /** Connect with TLS (the server runs with --client-cert). */
+  tls?: TlsOptions;
+  /** Per-call timeout (default 5000 ms). */
+  timeoutMs?: number;
+  /** Default: 16 random hex characters. Reuse one only in a single process at a time. */
+  clientId?: string;
+  /** Calls sent and not answered (default 10_000); more wait in a queue. */
+  maxInFlight?: number;
+  /** Calls waiting for room in flight (default 100_000); past it a call fails TooManyRequests. */
+  maxQueued?: number;
+  /** The server's frame limit (default 2 MiB + 64 KiB): a larger request fails TooLarge. */
+  maxFrameBytes?: number;
+}
+
+export interface CallOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+interface Call {
+  readonly id: number;
+  readonly body: RequestBody;
+  /** The request number of a write (0: a read). */
+  readonly req: number;
+  /** performance.now() of the latest send; -1: never sent (so no outcome to be unsure of). */
+  sentMs: number;
+  /** Ends the call (once; later settles are ignored): rejects with a KvError or `failed`. */
+  settle(result: unknown, failed?: boolean): void;
+}
+
+const BACKOFF_MAX_MS = 1000;
+
+export class KvCore {
+  private readonly endpoints: Endpoint[];
+  private readonly clientId: string;
+  private readonly timeoutMs: number;
+  private readonly maxInFlight: number;
+  private readonly maxQueued: number;
+  readonly maxFrameBytes: number;
+  private readonly inFlight = new Map<number, Call>();
+  private readonly queued = new Set<Call>();
+  /** Unanswered writes by request number, in increasing order: the first one is `low`. */
+  private readonly writes = new Map<number, Call>();
+  private nextId = 1;
+  private nextReq = 1;
+  private conn: Connection | undefined;
+  private connectTimer: NodeJS.Timeout | undefined;
+  private nextEndpoint = 0;
+  /** Connection attempts in a row that ended before hello was answered. */
+  private failures = 0;
+  private readonly lastErrors = new Map<string, string>();
+  private closed = false;
+
+  constructor(private readonly options: ConnectOptions) {
+    this.endpoints = checkEndpoints(options.endpoints);
+    this.clientId = options.clientId ?? randomBytes(8).toString("hex");
+    const idBytes = Buffer.byteLength(this.clientId, "utf8");
+    if (idBytes < 1 || idBytes > 64) throw new BadRequest("clientId must be 1..64 bytes");
+    this.timeoutMs = positive(options.timeoutMs, 5000, "timeoutMs");
+    this.maxInFlight = positive(options.maxInFlight, 10_000, "maxInFlight");
+    this.maxQueued = positive(options.maxQueued, 100_000, "maxQueued");
+    this.maxFrameBytes = positive(options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, "maxFrameBytes");
+  }
+
+  get id(): string {
+    return this.clientId;
+  }
+
+  /** Sends a request and resolves with resultOf's result (rejects with a KvError). */
+  call(body: RequestBody, opts: CallOptions = {}): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) return reject(new Unavailable(`${describe(body)}: the client is closed`));
+      const signal = opts.signal;
+      // An AbortSignal's contract: the call rejects with its reason, whatever that is.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+      if (signal?.aborted) return reject(signal.reason);
+      if (this.inFlight.size >= this.maxInFlight && this.queued.size >= this.maxQueued)
+        return reject(new TooManyRequests(`${describe(body)}: ${this.maxQueued} calls queued`));
+      const timeoutMs = positive(opts.timeoutMs, this.timeoutMs, "timeoutMs");
+      let timer: NodeJS.Timeout | undefined = undefined;
+      const onAbort = () => call.settle(signal?.reason, true);
+      const call: Call = {
+        id: this.allocateId(),
+        body,
+        req: isWrite(body) ? this.nextReq++ : 0,
+        sentMs: -1,
+        settle: (result, failed = result instanceof KvError) => {
+          if (!this.forget(call)) return;
+          clearTimeout(timer);
+          signal?.removeEventListener("abort", onAbort);
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- abort reason
+          if (failed) reject(result);
+          else resolve(result);
+          this.admitQueued();
+        },
+      };
+      timer = setTimeout(() => this.expire(call, timeoutMs), timeoutMs);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (call.req > 0) this.writes.set(call.req, call);
+      if (this.inFlight.size < this.maxInFlight) this.admit(call);
+      else this.queued.add(call);
+    });
+  }
+
+  private allocateId(): number {
+    let id = this.nextId;
+    while (id === HELLO_ID || this.inFlight.has(id)) id = (id + 1) >>> 0;
+    this.nextId = (id + 1) >>> 0;
+    return id;
+  }
+
+  /** Removes a call from every table; false if it had already been settled. */
+  private forget(call: Call): boolean {
+    const known = this.inFlight.delete(call.id) || this.queued.delete(call);
+    if (call.req > 0) this.writes.delete(call.req);
+    this.conn?.setBusy(this.inFlight.size > 0);
+    return known;
+  }
+
+  private admit(call: Call): void {
+    this.inFlight.set(call.id, call);
+    if (this.conn?.open) this.send(call, this.conn);
+    else this.ensureConnecting();
+    this.conn?.setBusy(true);
+  }
+
+  private admitQueued(): void {
+    for (const call of this.queued) {
+      if (this.inFlight.size >= this.maxInFlight) return;
+      this.queued.delete(call);
+      this.admit(call);
+    }
+  }
+
+  private send(call: Call, conn: Connection): void {
+    const low = this.writes.keys().next().value ?? this.nextReq;
+    const frame = encodeRequest(toRequest(call.body, call.id, call.req, low));
+    if (frame.length - 4 > this.maxFrameBytes) {
+      const bytes = frame.length - 4;
+      return call.settle(
+        new TooLarge(
+          `${describe(call.body)}: a request of ${bytes} bytes (limit ${this.maxFrameBytes})`,
+        ),
+      );
+    }
+    call.sentMs = performance.now();
+    conn.send(frame);
+  }
+
+  private expire(call: Call, timeoutMs: number): void {
+    const conn = this.conn;
+    const what = describe(call.body);
+    if (!conn?.open && call.sentMs < 0) {
+      const tried = [...this.lastErrors].map(([e, why]) => `${e} (${why})`).join(", ");
+      call.settle(
+        new Unavailable(
+          `${what}: no endpoint reachable within ${timeoutMs} ms: ${tried || "still connecting"}`,
+        ),
+      );
+    } else {
+      call.settle(new Timeout(`${what}: no answer within ${timeoutMs} ms${unknown(call.body)}`));
+    }
+    // A rank that answered nothing while this call waited is cut off or stuck: leave it, so the
+    // next calls (and the unanswered ones) go to another rank instead of waiting there too.
+    if (conn?.open && call.sentMs >= 0 && conn.lastResponseMs < call.sentMs)
+      conn.close("no answer within a call timeout");
+  }
+
+  private ensureConnecting(): void {
+    if (this.conn !== undefined || this.connectTimer !== undefined || this.closed) return;
+    if (this.inFlight.size === 0) return; // connect lazily: nothing waits for a connection
+    const delay = this.backoffMs();
+    if (delay === 0) return this.open();
+    this.connectTimer = setTimeout(() => {
+      this.connectTimer = undefined;
+      this.open();
+    }, delay);
+    this.connectTimer.unref(); // the calls' own timers keep the process alive
+  }
+
+  /** 0 for the first try after a working connection, then 25 ms doubling up to 1 s (jittered so
+   * that many clients do not come back in step). */
+  private backoffMs(): number {
+    if (this.failures <= 1) return 0;
+    const base = Math.min(BACKOFF_MAX_MS, 25 * 2 ** (this.failures - 2));
+    return Math.round(base * (0.5 + Math.random() / 2));
+  }
+
+  private open(): void {
+    if (this.inFlight.size === 0 || this.closed) return;
+    const endpoint = this.endpoints[this.nextEndpoint % this.endpoints.length] as Endpoint;
+    this.nextEndpoint = (this.nextEndpoint + 1) % this.endpoints.length;
+    /** Hello answered and no not_ready since: a loss then is worth an immediate retry. */
+    let healthy = false;
+    const conn: Connection = new Connection(
+      endpoint,
+      { clientId: this.clientId, token: this.options.token ?? "" },
+      this.options.tls,
+      this.maxFrameBytes,
+      {
+        onOpen: () => {
+          for (const call of this.inFlight.values()) this.send(call, conn);
+        },
+        onResponse: (res) => {
+          if (res.id === HELLO_ID) healthy = this.onHello(res, conn);
+          else if (!this.onResponse(res, conn)) healthy = false;
+        },
+        onLost: (reason) => {
+          if (this.conn === conn) this.conn = undefined;
+          this.lastErrors.set(endpoint.text, reason);
+          this.failures = healthy ? 0 : this.failures + 1;
+          this.ensureConnecting();
+        },
+      },
+    );
+    this.conn = conn;
+  }
+
+  /** true: hello accepted. A refusal fails every call: another rank would refuse the same. */
+  private onHello(res: ClientResponse, conn: Connection): boolean {
+    if (res.type === "ok") {
+      this.lastErrors.clear();
+      return true;
+    }
+    const error =
+      res.type === "error"
+        ? errorOf(res, { type: "status" }, false)
+        : new BadRequest(`unexpected ${res.type} answer to hello`);
+    error.message = `hello to ${conn.endpoint.text}: ${error.message.replace(/^status: /, "")}`;
+    for (const call of [...this.inFlight.values(), ...this.queued]) call.settle(error);
+    conn.close(error.message);
+    return false;
+  }
+
+  /** false: the rank said it is not ready (the connection is then being left). */
+  private onResponse(res: ClientResponse, conn: Connection): boolean {
+    const call = this.inFlight.get(res.id);
+    if (call === undefined) return true; // an answer to a call that timed out or was aborted
+    if (res.type === "error" && res.code === "not_ready") {
+      // This rank is not serving (yet): every call waits for the next one.
+      conn.close(`not ready: ${res.message}`);
+      return false;
+    }
+    call.settle(res.type === "error" ? errorOf(res, call.body, true) : resultOf(res, call.body));
+    return true;
+  }
+
+  /** Fails every pending call and closes the connection. */
+  close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.connectTimer);
+    for (const call of [...this.inFlight.values(), ...this.queued])
+      call.settle(
+        new Unavailable(
+          `${describe(call.body)}: the client was closed${call.sentMs >= 0 ? unknown(call.body) : ""}`,
+        ),
+      );
+    const conn = this.conn;
+    this.conn = undefined;
+    if (!conn) return Promise.resolve();
+    return new Promise((resolve) => {
+      conn.close("closed by the client");
+      setImmediate(resolve);
+    });
+  }
+}
+
+function checkEndpoints(list: unknown): Endpoint[] {
+  if (!Array.isArray(list) || list.length === 0)
+    throw new BadRequest("endpoints: give at least one host:port");
+  return list.map((text) => {
+    const e = typeof text === "string" ? parseEndpoint(text) : undefined;
+    if (!e) throw new BadRequest(`endpoint ${String(text)}: expected host:port`);
+    return e;
+  });
+}
+
+function positive(v: number | undefined, fallback: number, what: string): number {
+  if (v === undefined) return fallback;
+  if (!Number.isInteger(v) || v <= 0 || v > 2 ** 31 - 1)
+    throw new BadRequest(`${what} must be a whole number > 0, not ${v}`);
+  return v;
+}
