@@ -111,7 +111,7 @@ const RUN_OPTIONS = {
 } satisfies Record<string, Options>;
 
 /** Peer authentication. */
-const AUTH_OPTIONS = {
+export const AUTH_OPTIONS = {
   "cluster-secret": {
     type: "string",
     describe:
@@ -126,7 +126,7 @@ const AUTH_OPTIONS = {
 } satisfies Record<string, Options>;
 
 /** Fault injection (off by default). */
-const FAULT_OPTIONS = {
+export const FAULT_OPTIONS = {
   drop: {
     type: "number",
     default: 0,

@@ -1,0 +1,58 @@
+// `yasp-kv-cluster -n 3 [--dir d] [--no-text] [-- <yasp-kv flags>]`: a whole local key-value
+// cluster in one command (ports from the OS, printed), until Ctrl-C; then every rank is stopped.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { KvCluster } from "./kv_launch.js";
+
+function usage(msg: string): never {
+  process.stderr.write(
+    `yasp-kv-cluster: ${msg}\nusage: yasp-kv-cluster [-n <ranks>] [--dir <dir>] [--no-text] [-- <yasp-kv flags>]\n`,
+  );
+  process.exit(2);
+}
+
+function parse(argv: string[]): { n: number; dir: string; text: boolean; rankArgs: string[] } {
+  const sep = argv.indexOf("--");
+  const own = sep < 0 ? argv : argv.slice(0, sep);
+  const rankArgs = sep < 0 ? [] : argv.slice(sep + 1);
+  let n = 3;
+  let dir = "";
+  let text = true;
+  for (let i = 0; i < own.length; i++) {
+    const flag = own[i];
+    if (flag === "--no-text") {
+      text = false;
+      continue;
+    }
+    const value = own[++i];
+    if (value === undefined) usage(`${flag} needs a value`);
+    if (flag === "-n") n = Number(value);
+    else if (flag === "--dir") dir = value;
+    else usage(`unknown flag ${flag}`);
+  }
+  if (!Number.isInteger(n) || n < 1 || n > 64) usage("-n must be a whole number from 1 to 64");
+  return { n, dir: dir || mkdtempSync(join(tmpdir(), "yasp-kv-")), text, rankArgs };
+}
+
+async function main(): Promise<void> {
+  const { n, dir, text, rankArgs } = parse(process.argv.slice(2));
+  const cluster = await KvCluster.start({ n, dir, text, rankArgs });
+  for (const r of cluster.ranks)
+    process.stdout.write(
+      `rank ${r.rank}: client ${r.client}${r.text ? `, text ${r.text}` : ""}, peer ${r.peer}\n`,
+    );
+  process.stdout.write(
+    `data in ${dir}\ntry: npx yaspctl --endpoints ${cluster.endpoints.join(",")} put greeting hello\nCtrl-C stops the cluster.\n`,
+  );
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  await cluster.stop();
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => usage(e instanceof Error ? e.message : String(e)),
+);

@@ -1,0 +1,140 @@
+// yasp-kv's flags (yargs); values are validated in kv.ts with zod like the rank command's.
+import yargs, { type Options } from "yargs";
+import { DEFAULTS } from "../rank_types.js";
+import { UsageError } from "./config.js";
+import { AUTH_OPTIONS, FAULT_OPTIONS } from "./options.js";
+
+export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
+
+const SERVICE_OPTIONS = {
+  i: {
+    alias: "rank",
+    type: "number",
+    demandOption: "-i <rank> is required",
+    describe: "this rank's id, 0..N-1",
+  },
+  n: {
+    alias: "ranks",
+    type: "number",
+    describe: "number of ranks on one host (instead of --cluster)",
+  },
+  "base-port": {
+    type: "number",
+    default: 7000,
+    describe:
+      "with -n: rank i's peer port is P+i, its client port P+1000+i, its text port P+2000+i",
+  },
+  host: { type: "string", default: "127.0.0.1", describe: "with -n: the address every rank uses" },
+  cluster: {
+    type: "string",
+    describe:
+      'cluster file: a JSON list, one entry per rank: "host:port" (the peer port; client and text ports at +1000 and +2000) or {"peer": "h:p", "client": "h:p", "text": "h:p"}',
+  },
+  "data-dir": {
+    type: "string",
+    describe: "directory of this rank's write-ahead log and snapshot (default data/<i>)",
+  },
+  "client-port": { type: "number", describe: "this rank's client port (overrides the convention)" },
+  "text-port": {
+    type: "number",
+    describe:
+      "serve the Raft KV seed's text protocol (set/get/getm/cas/delete) on this port. It has no authentication: it listens on 127.0.0.1 unless the cluster file names a text address on another host",
+  },
+  "audit-log": {
+    type: "string",
+    describe:
+      "write the generate/commit audit log (checkable with yasp-check) to <dir>/rank-<i>.log, rotated by size",
+  },
+  "audit-log-bytes": {
+    type: "number",
+    default: 64 * 1024 * 1024,
+    describe: "rotate the audit log past this size",
+  },
+  "max-value-bytes": {
+    type: "number",
+    default: DEFAULT_MAX_VALUE_BYTES,
+    describe: "largest value accepted",
+  },
+  o: {
+    alias: "timeout",
+    type: "number",
+    default: DEFAULTS.timeoutMs,
+    describe: "read timeout in ms; a silent leader is replaced after it",
+  },
+  l: {
+    alias: "max-per-round",
+    type: "number",
+    default: 10_000,
+    describe: "most new commands a leader imposes in one round",
+  },
+  fsync: {
+    type: "boolean",
+    default: true,
+    describe: "fsync the write-ahead log (--no-fsync: benchmarks only)",
+  },
+  "checkpoint-bytes": {
+    type: "number",
+    default: DEFAULTS.checkpointBytes,
+    describe: "snapshot and rewrite the write-ahead log past this size",
+  },
+  rejoin: {
+    type: "boolean",
+    default: false,
+    describe: "this rank's data directory was lost: rejoin the running cluster",
+  },
+  "status-file": {
+    type: "string",
+    describe: "write this rank's status as JSON to this file every 100 ms",
+  },
+  "fail-rate": {
+    type: "number",
+    default: 0,
+    describe:
+      "like the Paxos KV seed's acceptors: refuse each promise/accept request with this probability (0..1)",
+  },
+} satisfies Record<string, Options>;
+
+const CLIENT_AUTH_OPTIONS = {
+  "client-cert": {
+    type: "string",
+    describe: "serve the client port over TLS with this certificate (PEM file)",
+  },
+  "client-key": { type: "string", describe: "the TLS certificate's private key (PEM file)" },
+  "client-ca": {
+    type: "string",
+    describe: "require client certificates signed by this CA (PEM file)",
+  },
+  "auth-token-file": {
+    type: "string",
+    describe: "require this token (the file's first line) from every client",
+  },
+} satisfies Record<string, Options>;
+
+export function parseKvArgs(argv: string[]) {
+  return yargs(argv)
+    .scriptName("yasp-kv")
+    .usage(
+      "$0 -i <rank> (-n <ranks> [--base-port p] | --cluster file) [--data-dir dir] [--text-port p]\n\nRun one rank of the yasp key-value service.",
+    )
+    .options(SERVICE_OPTIONS)
+    .options(CLIENT_AUTH_OPTIONS)
+    .options(AUTH_OPTIONS)
+    .options(FAULT_OPTIONS)
+    .group(["client-cert", "client-key", "client-ca", "auth-token-file"], "Who may talk to it:")
+    .group(["cluster-secret", "insecure"], "Peer authentication (optional on loopback):")
+    .group(
+      ["drop", "dup", "delay", "seed", "partition-file", "fail-rate"],
+      "Fault injection (off by default):",
+    )
+    .strict()
+    .help()
+    .version(false)
+    .wrap(Math.min(110, process.stdout.columns || 110))
+    .fail((msg, err) => {
+      const text = msg || err?.message || "invalid arguments";
+      throw new UsageError(text.split("\n").filter(Boolean).pop() ?? text);
+    })
+    .parseSync();
+}
+
+export type KvArgs = ReturnType<typeof parseKvArgs>;

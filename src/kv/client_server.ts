@@ -1,0 +1,184 @@
+// The client port: the binary protocol of client_wire.ts over TCP, or TLS with --client-cert and
+// --client-key (and client certificates required with --client-ca); with --auth-token-file every
+// connection must say the token in its hello first. Requests of a connection run concurrently and
+// are answered by request id. Bounded per connection: requests in flight (more: the socket is
+// paused until some finish), one frame (the reader refuses a larger one: the connection closes),
+// and reply bytes the client leaves unread (past the limit it is dropped, others unaffected).
+import { readFileSync } from "node:fs";
+import net from "node:net";
+import tls from "node:tls";
+import { timingSafeEqual } from "node:crypto";
+import { UsageError } from "../cli/config.js";
+import type { PeerAddress } from "../io/tcp_transport.js";
+import {
+  decodeRequest,
+  DEFAULT_MAX_FRAME_BYTES,
+  encodeResponse,
+  FrameReader,
+  type ClientRequest,
+  type ClientResponse,
+} from "./client_wire.js";
+import { answerRequest } from "./client_answers.js";
+import type { KvService } from "./service.js";
+
+export interface ClientSecurity {
+  tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
+  token?: Buffer;
+}
+
+export interface ClientServerOptions extends ClientSecurity {
+  rank: number;
+  maxInFlight?: number;
+  maxUnreadBytes?: number;
+  maxConnections?: number;
+}
+
+const MAX_IN_FLIGHT = 4096;
+const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
+const MAX_CONNECTIONS = 20_000;
+
+function readPem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new UsageError(
+      `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+    );
+  }
+}
+
+/** --client-cert/--client-key/--client-ca/--auth-token-file, read and checked at start. */
+export function loadClientSecurity(args: {
+  "client-cert"?: string;
+  "client-key"?: string;
+  "client-ca"?: string;
+  "auth-token-file"?: string;
+}): ClientSecurity {
+  const out: ClientSecurity = {};
+  const cert = args["client-cert"];
+  const key = args["client-key"];
+  if ((cert === undefined) !== (key === undefined))
+    throw new UsageError("--client-cert and --client-key go together");
+  if (args["client-ca"] !== undefined && cert === undefined)
+    throw new UsageError("--client-ca needs --client-cert and --client-key (TLS)");
+  if (cert !== undefined && key !== undefined) {
+    out.tls = { cert: readPem(cert, "certificate"), key: readPem(key, "private key") };
+    if (args["client-ca"] !== undefined) out.tls.ca = readPem(args["client-ca"], "CA certificate");
+  }
+  const tokenFile = args["auth-token-file"];
+  if (tokenFile !== undefined) {
+    const token = readPem(tokenFile, "auth token file").toString("utf8").split(/\r?\n/)[0] ?? "";
+    if (token.length < 8)
+      throw new UsageError(`the token in ${tokenFile} is shorter than 8 characters`);
+    out.token = Buffer.from(token, "utf8");
+  }
+  return out;
+}
+
+export class ClientServer {
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(
+    private readonly service: KvService,
+    private readonly opts: ClientServerOptions,
+  ) {
+    const onSocket = (socket: net.Socket) => this.serve(socket);
+    this.server = opts.tls
+      ? tls.createServer(
+          {
+            cert: opts.tls.cert,
+            key: opts.tls.key,
+            ...(opts.tls.ca
+              ? { ca: opts.tls.ca, requestCert: true, rejectUnauthorized: true }
+              : {}),
+          },
+          onSocket,
+        )
+      : net.createServer(onSocket);
+    this.server.maxConnections = opts.maxConnections ?? MAX_CONNECTIONS;
+    // A TLS handshake that fails (no client certificate, garbage) only closes that connection.
+    this.server.on("tlsClientError", (_e: Error, socket: net.Socket) => socket.destroy());
+  }
+
+  listen(at: PeerAddress): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(at.port, at.host, () => {
+        this.server.off("error", reject);
+        const addr = this.server.address();
+        resolve(typeof addr === "object" && addr ? addr.port : at.port);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private serve(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.setNoDelay(true);
+    const frames = new FrameReader(DEFAULT_MAX_FRAME_BYTES);
+    const maxInFlight = this.opts.maxInFlight ?? MAX_IN_FLIGHT;
+    const maxUnread = this.opts.maxUnreadBytes ?? MAX_UNREAD_BYTES;
+    let clientId: string | null = null;
+    let inFlight = 0;
+    const send = (r: ClientResponse) => {
+      if (socket.destroyed) return;
+      socket.write(encodeResponse(r));
+      if (socket.writableLength > maxUnread) socket.destroy(); // it does not read its replies
+    };
+    const run = (req: ClientRequest, id: string) => {
+      inFlight++;
+      if (inFlight >= maxInFlight) socket.pause();
+      void answerRequest(this.service, req, id).then((r) => {
+        inFlight--;
+        send(r);
+        if (inFlight < maxInFlight && socket.isPaused() && !socket.destroyed) socket.resume();
+      });
+    };
+    socket.on("data", (chunk: Buffer) => {
+      const { frames: got, error } = frames.push(chunk);
+      for (const f of got) {
+        const d = decodeRequest(f);
+        if (!d.ok) {
+          if (d.id === undefined) return void socket.destroy();
+          send({ type: "error", id: d.id, code: d.code, message: d.error });
+          continue;
+        }
+        if (clientId === null) {
+          clientId = this.hello(d.message, send);
+          if (clientId === null) return void socket.end();
+          continue;
+        }
+        run(d.message, clientId);
+      }
+      if (error !== undefined) socket.destroy(); // an oversized or impossible frame: no resync
+    });
+    socket.on("error", () => socket.destroy());
+    socket.on("close", () => this.sockets.delete(socket));
+  }
+
+  /** The first frame: hello with the token if one is required. The client id, or null (refused). */
+  private hello(req: ClientRequest, send: (r: ClientResponse) => void): string | null {
+    if (req.type !== "hello") {
+      send({ type: "error", id: req.id, code: "unauthenticated", message: "say hello first" });
+      return null;
+    }
+    const want = this.opts.token;
+    const given = Buffer.from(req.token, "utf8");
+    if (want && (given.length !== want.length || !timingSafeEqual(given, want))) {
+      send({
+        type: "error",
+        id: req.id,
+        code: "unauthenticated",
+        message: "wrong or missing auth token",
+      });
+      return null;
+    }
+    send({ type: "ok", id: req.id });
+    return req.clientId;
+  }
+}
