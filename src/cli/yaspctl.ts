@@ -1,0 +1,222 @@
+// `yaspctl`: the command-line client of yasp-kv (like etcdctl). Results go to stdout; a failure is
+// one line `yaspctl: <message>` on stderr and exit 1 (not found, version mismatch, refused), 2
+// (usage) or 3 (unavailable, timeout). main() takes its argv and writers, so tests run it in-process.
+import { readFileSync } from "node:fs";
+import { Readable } from "node:stream";
+import yargs, { type Argv } from "yargs";
+import { hideBin } from "yargs/helpers";
+import { BadRequest, connect, type KvClient, type TlsOptions } from "../client/index.js";
+import { UsageError } from "./config.js";
+import { EXIT, reportFailure, runOp, wholeNumber, type Op, type Out } from "./yaspctl_ops.js";
+import { runShell } from "./yaspctl_shell.js";
+
+export const DEFAULT_ENDPOINTS = "127.0.0.1:8000,127.0.0.1:8001,127.0.0.1:8002";
+const NOT_YET = "not available yet: coordination comes with a later release";
+const COORDINATION = ["lock", "watch", "master", "session"];
+
+export interface CliIo {
+  stdout: Out;
+  stderr: Out;
+  /** The shell's input (default: none, the shell ends at once). */
+  stdin?: NodeJS.ReadableStream;
+  /** Where the shell prompts; set only when stdin is a terminal. */
+  terminal?: NodeJS.WritableStream;
+  env?: Record<string, string | undefined>;
+}
+
+const str = { type: "string" } as const;
+
+function parser(argv: string[], env: Record<string, string | undefined>) {
+  const key = (y: Argv) => y.positional("key", { ...str, describe: "the key" });
+  const ttl = { type: "number", describe: "seconds to live (0: forever)" } as const;
+  const stale = {
+    type: "boolean",
+    describe: "read the rank's local state (may be behind)",
+  } as const;
+  const limit = { type: "number", describe: "at most this many keys" } as const;
+  return yargs(argv)
+    .scriptName("yaspctl")
+    .usage("$0 [--endpoints h:p,...] <command>\n\nTalk to a yasp-kv cluster.")
+    .options({
+      endpoints: {
+        ...str,
+        default: env.YASPCTL_ENDPOINTS ?? DEFAULT_ENDPOINTS,
+        describe: "client ports of the ranks, comma separated (env YASPCTL_ENDPOINTS)",
+      },
+      timeout: { type: "number", default: 5000, describe: "ms to wait for each answer" },
+      "token-file": { ...str, describe: "file holding the server's auth token (first line)" },
+      "tls-ca": { ...str, describe: "CA certificate of the servers (PEM): connect with TLS" },
+      "tls-cert": { ...str, describe: "client certificate (PEM), with --tls-key" },
+      "tls-key": { ...str, describe: "client private key (PEM)" },
+      json: { type: "boolean", default: false, describe: "print results as JSON" },
+    })
+    .command("put <key> <value>", "write a value", (y) =>
+      key(y).positional("value", str).option("ttl", ttl),
+    )
+    .command("get <key>", "print a value (--prefix: every key starting with <key>)", (y) =>
+      key(y)
+        .option("stale", stale)
+        .option("prefix", { type: "boolean", describe: "list keys with this prefix" })
+        .option("limit", limit),
+    )
+    .command("getm <key>", "print a value with its version and expiry", (y) =>
+      key(y).option("stale", stale),
+    )
+    .command(["del <key>", "delete <key>"], "delete a key", key)
+    .command("cas <key> <version> <value>", "write if the key's version is <version>", (y) =>
+      key(y).positional("version", str).positional("value", str).option("ttl", ttl),
+    )
+    .command("range <start> <end>", "list keys in [start, end) (end '': no bound)", (y) =>
+      y
+        .positional("start", str)
+        .positional("end", str)
+        .option("limit", limit)
+        .option("stale", stale),
+    )
+    .command("status", "print the rank's status")
+    .command("shell", "read commands line by line (also GET k, PUT k v, DELETE k)")
+    .command(
+      COORDINATION.map((c) => `${c} [args..]`),
+      NOT_YET,
+    )
+    .demandCommand(1, "say what to do: put, get, getm, del, cas, range, status or shell")
+    .strict()
+    .help()
+    .version(false)
+    .exitProcess(false)
+    .wrap(Math.min(110, process.stdout.columns || 110));
+}
+
+type Args = Record<string, unknown> & { _: (string | number)[] };
+
+/** The parsed arguments, or the help text yargs produced (--help). */
+function parse(argv: string[], env: Record<string, string | undefined>): Args | string {
+  let failure: string | undefined;
+  let output = "";
+  const args = parser(argv, env)
+    .fail((msg, err) => {
+      failure ??= msg || err?.message || "invalid arguments";
+    })
+    .parse(argv, {}, (_err, _argv, out) => {
+      output = out;
+    }) as Args;
+  if (failure !== undefined)
+    throw new UsageError(failure.split("\n").filter(Boolean).pop() ?? failure);
+  return output !== "" ? output : args;
+}
+
+function readFile(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new UsageError(
+      `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+    );
+  }
+}
+
+function clientOf(args: Args): KvClient {
+  const opt = (name: string) => args[name] as string | undefined;
+  const tokenFile = opt("token-file");
+  const token = tokenFile && readFile(tokenFile, "token file").toString("utf8").split(/\r?\n/)[0];
+  const [ca, cert, key] = ["tls-ca", "tls-cert", "tls-key"].map((f) => opt(f));
+  if ((cert === undefined) !== (key === undefined))
+    throw new UsageError("--tls-cert and --tls-key go together");
+  let tls: TlsOptions | undefined;
+  if (ca !== undefined || cert !== undefined) {
+    tls = {};
+    if (ca !== undefined) tls.ca = readFile(ca, "CA certificate");
+    if (cert !== undefined && key !== undefined) {
+      tls.cert = readFile(cert, "certificate");
+      tls.key = readFile(key, "private key");
+    }
+  }
+  const timeoutMs = wholeNumber(args.timeout, "--timeout", 2 ** 31 - 1);
+  if (timeoutMs === 0) throw new UsageError("--timeout must be > 0");
+  const endpoints = String(args.endpoints)
+    .split(",")
+    .map((e) => e.trim())
+    .filter(Boolean);
+  try {
+    return connect({ endpoints, timeoutMs, ...(token ? { token } : {}), ...(tls ? { tls } : {}) });
+  } catch (e) {
+    throw e instanceof BadRequest ? new UsageError(`--endpoints: ${e.message}`) : e;
+  }
+}
+
+const ttlOf = (args: Args) =>
+  args.ttl === undefined ? {} : { ttlSeconds: wholeNumber(args.ttl, "--ttl") };
+
+/** The operation of a one-shot command. */
+function opOf(cmd: string, args: Args): Op {
+  const key = String(args.key);
+  const stale = args.stale === true;
+  const limit =
+    args.limit === undefined ? {} : { limit: wholeNumber(args.limit, "--limit", 0xffffffff) };
+  switch (cmd) {
+    case "put":
+      return { op: "put", key, value: String(args.value), ...ttlOf(args) };
+    case "get":
+      if (args.prefix === true) return { op: "range", query: { prefix: key }, stale, ...limit };
+      return { op: "get", key, stale };
+    case "getm":
+      return { op: "getm", key, stale };
+    case "del":
+    case "delete":
+      return { op: "del", key };
+    case "cas": {
+      const version = wholeNumber(args.version, "<version>");
+      return { op: "cas", key, version, value: String(args.value), ...ttlOf(args) };
+    }
+    case "range":
+      return {
+        op: "range",
+        query: { start: String(args.start), end: String(args.end) },
+        stale,
+        ...limit,
+      };
+    case "status":
+      return { op: "status" };
+    default:
+      throw new UsageError(`unknown command ${cmd}`);
+  }
+}
+
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  let kv: KvClient | undefined;
+  try {
+    const parsed = parse(argv, io.env ?? {});
+    if (typeof parsed === "string") {
+      io.stdout.write(parsed + "\n");
+      return EXIT.ok;
+    }
+    const cmd = String(parsed._[0]);
+    if (COORDINATION.includes(cmd)) throw new UsageError(NOT_YET);
+    const printer = { stdout: io.stdout, stderr: io.stderr, json: parsed.json === true };
+    const op = cmd === "shell" ? undefined : opOf(cmd, parsed);
+    kv = clientOf(parsed);
+    if (op === undefined) {
+      return await runShell(kv, io.stdin ?? Readable.from([]), printer, io.terminal);
+    }
+    await runOp(kv, op, printer);
+    return EXIT.ok;
+  } catch (e) {
+    return reportFailure(e, io.stderr);
+  } finally {
+    await kv?.close();
+  }
+}
+
+/** The process entry (bin/yaspctl.js). */
+export function run(): void {
+  const io: CliIo = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    ...(process.stdin.isTTY ? { terminal: process.stdout } : {}),
+    env: process.env,
+  };
+  void main(hideBin(process.argv), io).then((code) => {
+    process.exitCode = code;
+  });
+}
