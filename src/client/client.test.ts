@@ -1,4 +1,8 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { FakeKvServer, FakeStore } from "./fake_server.test_helper.js";
 import {
@@ -253,5 +257,41 @@ describe("client limits, timeouts and errors", () => {
     const calls = [bad.get("k"), bad.put("k", "w")];
     for (const c of calls) await expect(c).rejects.toBeInstanceOf(Unauthenticated);
     expect(s.received.filter((r) => r.clientId !== "me")).toHaveLength(0);
+  });
+});
+
+describe("client over TLS", () => {
+  /** A self-signed certificate for 127.0.0.1 (openssl; the test is skipped without it). */
+  function selfSigned(): { cert: string; key: string } | undefined {
+    const dir = mkdtempSync(join(tmpdir(), "yasp-tls-"));
+    try {
+      const [key, cert] = [join(dir, "key.pem"), join(dir, "cert.pem")];
+      execFileSync(
+        "openssl",
+        ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+          .concat(["-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=yasp-test"])
+          .concat(["-addext", "subjectAltName=IP:127.0.0.1"]),
+        { stdio: "ignore" },
+      );
+      return { cert: readFileSync(cert, "utf8"), key: readFileSync(key, "utf8") };
+    } catch {
+      return undefined;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const pem = selfSigned();
+
+  it.skipIf(pem === undefined)("connects with the server's CA and refuses without it", async () => {
+    const { cert, key } = pem as { cert: string; key: string };
+    const s = await server("tls", undefined, { tls: { cert, key } });
+    const trusted = connect({ endpoints: [s.endpoint], tls: { ca: cert } });
+    clients.push(trusted);
+    expect((await trusted.put("k", "v")).version).toBe(1);
+    const untrusted = connect({ endpoints: [s.endpoint], tls: {}, timeoutMs: 300 });
+    clients.push(untrusted);
+    const e = await untrusted.get("k").catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(Unavailable);
+    expect((e as Error).message).toMatch(/SELF_SIGNED|self.signed/i);
   });
 });

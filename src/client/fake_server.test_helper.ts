@@ -3,6 +3,7 @@
 // always in agreement), the exactly-once table keyed by (client id, req), and switches to misbehave
 // (stay silent, answer not_ready, drop the connection before or after applying a request).
 import net from "node:net";
+import tls from "node:tls";
 import {
   DEFAULT_MAX_FRAME_BYTES,
   decodeRequest,
@@ -24,6 +25,12 @@ export class FakeStore {
   readonly applied = new Map<string, number>();
 }
 
+export interface FakeServerOptions {
+  token?: string;
+  maxValueBytes?: number;
+  tls?: { cert: string; key: string };
+}
+
 export type Received = { clientId: string; request: ClientRequest; server: string };
 /** What to do with a request: answer it, or drop the connection before or after applying it. */
 export type Fault = "drop-before" | "drop-after" | undefined;
@@ -42,15 +49,16 @@ export class FakeKvServer {
   constructor(
     readonly name: string,
     readonly store: FakeStore = new FakeStore(),
-    private readonly opts: { token?: string; maxValueBytes?: number } = {},
+    private readonly opts: FakeServerOptions = {},
   ) {
-    this.server = net.createServer((s) => this.serve(s));
+    const serve = (s: net.Socket) => this.serve(s);
+    this.server = opts.tls ? tls.createServer(opts.tls, serve) : net.createServer(serve);
   }
 
   static async start(
     name = "fake",
     store?: FakeStore,
-    opts?: { token?: string; maxValueBytes?: number },
+    opts?: FakeServerOptions,
   ): Promise<FakeKvServer> {
     const s = new FakeKvServer(name, store, opts);
     await new Promise<void>((resolve) => s.server.listen(0, "127.0.0.1", resolve));
