@@ -1,0 +1,2 @@
+#!/usr/bin/env node
+import "../dist/checker/lincheck_cli.js";
