@@ -26,6 +26,24 @@ export interface CliIo {
 
 const str = { type: "string" } as const;
 
+/** Flags every command takes. */
+function globalOptions(env: Record<string, string | undefined>) {
+  return {
+    endpoints: {
+      ...str,
+      default: env.YASPCTL_ENDPOINTS ?? DEFAULT_ENDPOINTS,
+      describe: "client ports of the ranks, comma separated (env YASPCTL_ENDPOINTS)",
+    },
+    timeout: { type: "number", default: 5000, describe: "ms to wait for each answer" },
+    "token-file": { ...str, describe: "file holding the server's auth token (first line)" },
+    tls: { type: "boolean", describe: "connect with TLS (implied by --tls-ca and --tls-cert)" },
+    "tls-ca": { ...str, describe: "CA certificate of the servers (PEM; default: the system's)" },
+    "tls-cert": { ...str, describe: "client certificate (PEM), with --tls-key" },
+    "tls-key": { ...str, describe: "client private key (PEM)" },
+    json: { type: "boolean", default: false, describe: "print results as JSON" },
+  } as const;
+}
+
 function parser(argv: string[], env: Record<string, string | undefined>) {
   const key = (y: Argv) => y.positional("key", { ...str, describe: "the key" });
   const ttl = { type: "number", describe: "seconds to live (0: forever)" } as const;
@@ -37,19 +55,7 @@ function parser(argv: string[], env: Record<string, string | undefined>) {
   return yargs(argv)
     .scriptName("yaspctl")
     .usage("$0 [--endpoints h:p,...] <command>\n\nTalk to a yasp-kv cluster.")
-    .options({
-      endpoints: {
-        ...str,
-        default: env.YASPCTL_ENDPOINTS ?? DEFAULT_ENDPOINTS,
-        describe: "client ports of the ranks, comma separated (env YASPCTL_ENDPOINTS)",
-      },
-      timeout: { type: "number", default: 5000, describe: "ms to wait for each answer" },
-      "token-file": { ...str, describe: "file holding the server's auth token (first line)" },
-      "tls-ca": { ...str, describe: "CA certificate of the servers (PEM): connect with TLS" },
-      "tls-cert": { ...str, describe: "client certificate (PEM), with --tls-key" },
-      "tls-key": { ...str, describe: "client private key (PEM)" },
-      json: { type: "boolean", default: false, describe: "print results as JSON" },
-    })
+    .options(globalOptions(env))
     .command("put <key> <value>", "write a value", (y) =>
       key(y).positional("value", str).option("ttl", ttl),
     )
@@ -123,7 +129,7 @@ function clientOf(args: Args): KvClient {
   if ((cert === undefined) !== (key === undefined))
     throw new UsageError("--tls-cert and --tls-key go together");
   let tls: TlsOptions | undefined;
-  if (ca !== undefined || cert !== undefined) {
+  if (args.tls === true || ca !== undefined || cert !== undefined) {
     tls = {};
     if (ca !== undefined) tls.ca = readFile(ca, "CA certificate");
     if (cert !== undefined && key !== undefined) {

@@ -101,6 +101,7 @@ export class Connection {
   /** Drops the connection (the client decided to leave this endpoint); onLost follows. */
   close(reason: string): void {
     this.error ??= reason;
+    this.open = false; // nothing more is sent here while the socket winds down
     this.socket.destroy();
   }
 
