@@ -99,6 +99,19 @@ describe("yasp-kv on three ranks", () => {
     expect(after.got).toContain("VALUE 1\r\n1\r\n");
   });
 
+  it("expires a key through the log: getm shows the seconds left, then it is gone", async () => {
+    const text = cluster.ranks[2]?.text as string;
+    const set = await talk(text, "set short 1 2\r\nhi\r\ngetm short\r\n", (g) =>
+      g.endsWith("hi\r\n"),
+    );
+    expect(set.got).toMatch(/^OK (\d+)\r\nVALUE \1 1 2\r\nhi\r\n$/);
+    await new Promise((r) => setTimeout(r, 2200));
+    const later = await talk(cluster.ranks[0]?.text as string, "get short\r\n", (g) =>
+      g.endsWith("\r\n"),
+    );
+    expect(later.got).toBe("ERR_NOT_FOUND\r\n");
+  });
+
   it("closes a client connection that sends junk frames; other clients are unaffected", async () => {
     const [host, port] = (cluster.endpoints[0] as string).split(":");
     const closed = await new Promise<boolean>((resolve) => {
