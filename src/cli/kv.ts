@@ -149,6 +149,22 @@ function peerTransport(args: KvArgs, flags: KvFlags, tcp: TcpTransport, clock: S
   return { transport, stopWatch };
 }
 
+/** The client port and, when configured, the text port: listening once this resolves. */
+async function serveClients(
+  service: KvService,
+  me: KvAddresses,
+  security: ReturnType<typeof loadClientSecurity>,
+  flags: KvFlags,
+): Promise<{ client: ClientServer; text: TextServer | null }> {
+  const client = new ClientServer(service, { ...security, rank: flags.i });
+  await listenOrExplain(() => client.listen(me.client), "client", me.client);
+  const textAt = me.text;
+  if (!textAt) return { client, text: null };
+  const text = new TextServer(service, { maxValueBytes: flags["max-value-bytes"] });
+  await listenOrExplain(() => text.listen(textAt), "text", textAt);
+  return { client, text };
+}
+
 async function main(): Promise<number> {
   const args = parseKvArgs(hideBin(process.argv));
   const flags = checkKvFlags(args);
@@ -187,13 +203,7 @@ async function main(): Promise<number> {
   });
   rank.start();
   service.startExpiry();
-  const client = new ClientServer(service, { ...security, rank: flags.i });
-  await listenOrExplain(() => client.listen(me.client), "client", me.client);
-  const text = me.text
-    ? new TextServer(service, { maxValueBytes: flags["max-value-bytes"] })
-    : null;
-  if (text && me.text)
-    await listenOrExplain(() => text.listen(me.text as PeerAddress), "text", me.text);
+  const { client, text } = await serveClients(service, me, security, flags);
   const stopStatus =
     args["status-file"] !== undefined
       ? startStatusFile(args["status-file"], () => service.status(), warn)
