@@ -4,11 +4,9 @@
 // are answered by request id. Bounded per connection: requests in flight (more: the socket is
 // paused until some finish), one frame (the reader refuses a larger one: the connection closes),
 // and reply bytes the client leaves unread (past the limit it is dropped, others unaffected).
-import { readFileSync } from "node:fs";
 import net from "node:net";
 import tls from "node:tls";
 import { timingSafeEqual } from "node:crypto";
-import { UsageError } from "../cli/config.js";
 import type { PeerAddress } from "../io/tcp_transport.js";
 import {
   decodeRequest,
@@ -36,44 +34,6 @@ export interface ClientServerOptions extends ClientSecurity {
 const MAX_IN_FLIGHT = 4096;
 const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
 const MAX_CONNECTIONS = 20_000;
-
-function readPem(path: string, what: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw new UsageError(
-      `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
-    );
-  }
-}
-
-/** --client-cert/--client-key/--client-ca/--auth-token-file, read and checked at start. */
-export function loadClientSecurity(args: {
-  "client-cert"?: string;
-  "client-key"?: string;
-  "client-ca"?: string;
-  "auth-token-file"?: string;
-}): ClientSecurity {
-  const out: ClientSecurity = {};
-  const cert = args["client-cert"];
-  const key = args["client-key"];
-  if ((cert === undefined) !== (key === undefined))
-    throw new UsageError("--client-cert and --client-key go together");
-  if (args["client-ca"] !== undefined && cert === undefined)
-    throw new UsageError("--client-ca needs --client-cert and --client-key (TLS)");
-  if (cert !== undefined && key !== undefined) {
-    out.tls = { cert: readPem(cert, "certificate"), key: readPem(key, "private key") };
-    if (args["client-ca"] !== undefined) out.tls.ca = readPem(args["client-ca"], "CA certificate");
-  }
-  const tokenFile = args["auth-token-file"];
-  if (tokenFile !== undefined) {
-    const token = readPem(tokenFile, "auth token file").toString("utf8").split(/\r?\n/)[0] ?? "";
-    if (token.length < 8)
-      throw new UsageError(`the token in ${tokenFile} is shorter than 8 characters`);
-    out.token = Buffer.from(token, "utf8");
-  }
-  return out;
-}
 
 export class ClientServer {
   private readonly server: net.Server;
