@@ -109,12 +109,20 @@ describe("TextParser", () => {
     expect(simple(parse("set k 0 2147483648\r\n"))).toEqual(["ERR"]);
   });
 
+  it("takes command names in any case", () => {
+    expect(simple(parse("GET k\r\nDelete k\r\nSET k 0 1\r\nx\r\n"))).toEqual([
+      { cmd: "get", key: "k" },
+      { cmd: "delete", key: "k" },
+      { cmd: "set", key: "k", exptime: 0, value: "x" },
+    ]);
+  });
+
   it("answers junk, wrong argument counts and bad numbers with one ERR_CMD_ERR each", () => {
     // [line, whether the value after it is skipped by length (its numbytes is readable)]
     const lines: [string, boolean][] = [
       ["hello", false],
       ["", false],
-      ["GET k", false],
+      ["GETX k", false],
       ["get", false],
       ["get a b", false], // a key with a space is two tokens
       ["delete", false],

@@ -174,7 +174,8 @@ export class TextParser {
 
   private handleLine(line: Buffer): void {
     const tokens = splitTokens(line);
-    const name = tokens[0]?.toString("latin1");
+    // Command names in any case (GET as get): the seed writes them in lower case, people not always.
+    const name = tokens[0]?.toString("latin1").toLowerCase();
     const argc = tokens.length - 1;
     if (name === "get" || name === "getm" || name === "delete") {
       if (argc !== 1) return this.error(`${name} takes 1 argument, not ${argc}`);
