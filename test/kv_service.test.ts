@@ -4,6 +4,13 @@ import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KvCluster } from "../src/cli/kv_launch.js";
 import { connect, NotFound, VersionMismatch } from "../src/client/index.js";
+import {
+  decodeResponse,
+  encodeRequest,
+  FrameReader,
+  type ClientRequest,
+  type ClientResponse,
+} from "../src/kv/client_wire.js";
 import { tempDir } from "./helpers.js";
 
 const dir = tempDir("kv-service");
@@ -44,6 +51,36 @@ function talk(address: string, bytes: string | Buffer, until: (got: string) => b
     });
     s.on("error", () => {});
     s.write(bytes);
+  });
+}
+
+/** One connection speaking the wire protocol by hand: hello, then the requests; their answers. */
+function rawSession(address: string, clientId: string, requests: ClientRequest[]) {
+  const [host, port] = address.split(":");
+  return new Promise<ClientResponse[]>((resolve, reject) => {
+    const s = net.connect(Number(port), host);
+    const frames = new FrameReader(1 << 22);
+    const answers: ClientResponse[] = [];
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`no answer from ${address}`));
+    }, 10_000);
+    s.on("connect", () => {
+      s.write(encodeRequest({ type: "hello", id: 0, version: 1, clientId, token: "" }));
+      for (const r of requests) s.write(encodeRequest(r));
+    });
+    s.on("data", (chunk) => {
+      for (const f of frames.push(chunk).frames) {
+        const d = decodeResponse(f);
+        if (d.ok && d.message.id !== 0) answers.push(d.message);
+      }
+      if (answers.length === requests.length) {
+        clearTimeout(timer);
+        s.destroy();
+        resolve(answers);
+      }
+    });
+    s.on("error", reject);
   });
 }
 
@@ -110,6 +147,25 @@ describe("yasp-kv on three ranks", () => {
       g.endsWith("\r\n"),
     );
     expect(later.got).toBe("ERR_NOT_FOUND\r\n");
+  });
+
+  it("applies a write resent under the same client id and request number once, on any rank", async () => {
+    const first = await rawSession(cluster.endpoints[0] as string, "retrying-client", [
+      { type: "put", id: 7, key: "once", value: Buffer.from("first"), ttlMs: 0, req: 1, low: 1 },
+    ]);
+    // The "retry" after a lost connection, on another rank, even with other bytes: the first answer.
+    const again = await rawSession(cluster.endpoints[1] as string, "retrying-client", [
+      { type: "put", id: 8, key: "once", value: Buffer.from("second"), ttlMs: 0, req: 1, low: 1 },
+    ]);
+    expect(first[0]).toMatchObject({ type: "written" });
+    expect(again[0]).toEqual({ ...first[0], id: 8 });
+    const c = connect({ endpoints: cluster.endpoints });
+    try {
+      const got = await c.get("once");
+      expect(Buffer.from(got.value).toString()).toBe("first");
+    } finally {
+      await c.close();
+    }
   });
 
   it("closes a client connection that sends junk frames; other clients are unaffected", async () => {
