@@ -1,7 +1,8 @@
 // `npm run jepsen [-- --long] [--ranks 3,5] [--seconds s] [--workers c] [--seed n] [--keep]`:
 // a real yasp-kv cluster, concurrent clients doing random put/get/cas/delete on a few keys while
 // faults play (kill -9 and restart, SIGSTOP, partitions through the partition file; every frame
-// between ranks may be dropped or duplicated), then three verdicts: yasp-lincheck on the recorded
+// between ranks may be dropped or duplicated, and every acceptor refuses 5% of its promise and
+// accept requests, the Paxos KV seed's --fail-rate), then three verdicts: yasp-lincheck on the recorded
 // history, equal state hashes on every rank at the same applied seq, and yasp-check on the ranks'
 // audit logs. Exit 0 only if every run passes all three.
 import { execFileSync } from "node:child_process";
@@ -97,7 +98,7 @@ async function runOne(n: number, s: Settings, dir: string): Promise<boolean> {
     dir,
     audit: true,
     partitionFile: true,
-    rankArgs: ["--drop", "0.02", "--dup", "0.02", "--seed", String(s.seed)],
+    rankArgs: ["--drop", "0.02", "--dup", "0.02", "--fail-rate", "0.05", "--seed", String(s.seed)],
   });
   let history: HistoryOp[];
   const nemesis = new Nemesis(cluster, s.seed);

@@ -27,12 +27,14 @@ export class Nemesis {
     };
   }
 
-  /** Play faults until untilMs (each lasts 1.5-3 s, with 1-2 s of calm between). */
+  /** Play faults until untilMs (each lasts 1.5-3 s, with 1-2 s of calm between), kinds in turn. */
   async run(untilMs: number): Promise<void> {
     await sleep(1000);
+    // In turn (from a seeded start), so even a short run has each kind of fault.
     const kinds: Fault[] = ["kill", "pause", "partition"];
+    let turn = Math.floor(this.random() * kinds.length);
     while (nowMs() + 3000 < untilMs) {
-      const kind = kinds[Math.floor(this.random() * kinds.length)] as Fault;
+      const kind = kinds[turn++ % kinds.length] as Fault;
       const forMs = 1500 + this.random() * 1500;
       await this.play(kind, forMs);
       this.done[kind]++;
