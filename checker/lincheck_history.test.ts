@@ -59,11 +59,18 @@ describe("parseHistory", () => {
     [text({ ...ok, status: "maybe" }), 'line 1: "status" must be'],
     [text({ ...ok, ret: 5 }), 'line 1: "ret" (5) is before "call" (10)'],
     [text({ ...ok, ret: null }), 'line 1: "ret" is null but status is "ok"'],
-    [text({ ...ok, value: 5 }), 'line 1: "value" must be a string or null'],
+    [text({ ...ok, value: true }), 'line 1: "value" must be a string, a number or null'],
     [text({ ...ok, op: "read", value: undefined }), 'line 1: "value" must be'],
     [text({ ...ok, op: "cas", from: "1" }), 'line 1: "to" must be'],
   ])("refuses %s", (input, message) => {
     expect(errorOf(input)).toContain(message);
+  });
+
+  it("reads a number value as its decimal text", () => {
+    const ops = parseHistory(
+      text({ ...ok, value: 5 }, { ...ok, op: "read", value: "5", call: 30, ret: 40 }),
+    );
+    expect(ops).toMatchObject([{ value: "5" }, { value: "5" }]);
   });
 
   it("names the line of a client's overlapping op", () => {
