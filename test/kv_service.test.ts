@@ -210,3 +210,37 @@ describe("yasp-kv on three ranks", () => {
     }
   }, 60_000);
 });
+
+describe("yasp-kv without a majority", () => {
+  const dir2 = tempDir("kv-minority");
+  let c: KvCluster;
+  beforeAll(async () => {
+    c = await KvCluster.start({ n: 3, dir: dir2, text: true });
+  }, 60_000);
+  afterAll(async () => {
+    await c?.stop();
+    rmSync(dir2, { recursive: true, force: true });
+  });
+
+  it("waits silently (no reply, connection open), then answers once a majority is back", async () => {
+    await c.kill(1);
+    await c.kill(2);
+    const text = c.ranks[0]?.text as string;
+    const [host, port] = text.split(":");
+    const s = net.connect(Number(port), host);
+    let got = "";
+    let closed = false;
+    s.on("data", (d) => (got += d.toString("latin1")));
+    s.on("close", () => (closed = true));
+    s.on("error", () => {});
+    s.write("set lonely 0 1\r\nx\r\nget lonely\r\n");
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(got).toBe("");
+    expect(closed).toBe(false);
+    await c.startRank(1); // a majority again
+    for (let t = 0; t < 100 && !got.includes("VALUE"); t++)
+      await new Promise((r) => setTimeout(r, 100));
+    s.destroy();
+    expect(got).toMatch(/^OK \d+\r\nVALUE 1\r\nx\r\n$/);
+  }, 30_000);
+});
