@@ -6,7 +6,7 @@
 import { Prng } from "../faults/prng.js";
 import { OutcomeUnknownError, RankStoppedError } from "../rank_waiters.js";
 import type { SimCluster } from "./cluster.js";
-import { randomKvCommand } from "./kv_machine.js";
+import { SimKvClient } from "./kv_commands.js";
 import type { Answer } from "./state_checks.js";
 
 export interface KvLoadStats {
@@ -47,12 +47,13 @@ export class KvLoad {
     const rng = new Prng((this.seed ^ 0xc0de) + 7919 * (me + 1));
     const clock = this.c.clocks[me];
     if (!clock) return;
+    const kv = new SimKvClient(me);
     // Uniform gaps around 1/rate: a steady load with some bunching.
     const next = () => clock.after((rng.next() * 2000) / this.rate, tick);
     const tick = () => {
       if (this.c.elapsedMs() >= this.untilMs) return;
       // Drawn whether or not the rank is up: the commands stay the same whatever the faults do.
-      const cmd = randomKvCommand(rng);
+      const cmd = kv.next(rng, Math.floor(clock.nowUs() / 1000));
       if (!this.c.crashed.has(me)) this.submit(me, cmd);
       next();
     };

@@ -1,10 +1,10 @@
-// The replicated state's rules. Every rank's state machine is a KvMachine seen through CheckedKv,
-// which records each command applied and its result in one cluster-wide AppliedLog. At the end of
-// a converged run: a fresh KvMachine replaying the commands the ranks applied must give the same
-// results, every submit must have resolved with the result of its seq, and every rank must have
-// applied up to its commit index and hold the same state hash as the replay.
+// The replicated state's rules. Every rank's state machine is yasp-kv's KvMachine seen through
+// CheckedKv, which records each command applied and its result in one cluster-wide AppliedLog.
+// At the end of a converged run: a fresh KvMachine replaying the commands the ranks applied must
+// give the same results, every submit must have resolved with the result of its seq, and every
+// rank must have applied up to its commit index and hold the same state hash as the replay.
 import type { StateMachine } from "../ports.js";
-import { KvMachine } from "./kv_machine.js";
+import { KvMachine } from "../kv/kv_machine.js";
 
 /** Violations reported per rule at most (the first ones say what broke; the rest is noise). */
 const MAX_REPORTED = 5;
