@@ -1,5 +1,7 @@
-// `yasp-kv-cluster -n 3 [--dir d] [--no-text] [-- <yasp-kv flags>]`: a whole local key-value
-// cluster in one command (ports from the OS, printed), until Ctrl-C; then every rank is stopped.
+// `yasp-kv-cluster -n 3 [--base-port 7000] [--dir d] [--no-text] [-- <yasp-kv flags>]`: a whole
+// local key-value cluster in one command, on the port convention (rank i: peer P+i, client
+// P+1000+i, text P+2000+i; --base-port 0: ports from the OS), printed; until Ctrl-C, when every
+// rank is stopped.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,16 +9,25 @@ import { KvCluster } from "./kv_launch.js";
 
 function usage(msg: string): never {
   process.stderr.write(
-    `yasp-kv-cluster: ${msg}\nusage: yasp-kv-cluster [-n <ranks>] [--dir <dir>] [--no-text] [-- <yasp-kv flags>]\n`,
+    `yasp-kv-cluster: ${msg}\nusage: yasp-kv-cluster [-n <ranks>] [--base-port <p> (default 7000; 0: any free ports)] [--dir <dir>] [--no-text] [-- <yasp-kv flags>]\n`,
   );
   process.exit(2);
 }
 
-function parse(argv: string[]): { n: number; dir: string; text: boolean; rankArgs: string[] } {
+interface Parsed {
+  n: number;
+  basePort: number;
+  dir: string;
+  text: boolean;
+  rankArgs: string[];
+}
+
+function parse(argv: string[]): Parsed {
   const sep = argv.indexOf("--");
   const own = sep < 0 ? argv : argv.slice(0, sep);
   const rankArgs = sep < 0 ? [] : argv.slice(sep + 1);
   let n = 3;
+  let basePort = 7000;
   let dir = "";
   let text = true;
   for (let i = 0; i < own.length; i++) {
@@ -28,16 +39,25 @@ function parse(argv: string[]): { n: number; dir: string; text: boolean; rankArg
     const value = own[++i];
     if (value === undefined) usage(`${flag} needs a value`);
     if (flag === "-n") n = Number(value);
+    else if (flag === "--base-port") basePort = Number(value);
     else if (flag === "--dir") dir = value;
     else usage(`unknown flag ${flag}`);
   }
   if (!Number.isInteger(n) || n < 1 || n > 64) usage("-n must be a whole number from 1 to 64");
-  return { n, dir: dir || mkdtempSync(join(tmpdir(), "yasp-kv-")), text, rankArgs };
+  if (!Number.isInteger(basePort) || basePort < 0 || (basePort > 0 && basePort + 2000 + n > 65536))
+    usage("--base-port must be 0 (any free ports) or a port with room for +2000 + n");
+  return { n, basePort, dir: dir || mkdtempSync(join(tmpdir(), "yasp-kv-")), text, rankArgs };
 }
 
 async function main(): Promise<void> {
-  const { n, dir, text, rankArgs } = parse(process.argv.slice(2));
-  const cluster = await KvCluster.start({ n, dir, text, rankArgs });
+  const { n, basePort, dir, text, rankArgs } = parse(process.argv.slice(2));
+  const cluster = await KvCluster.start({
+    n,
+    dir,
+    text,
+    rankArgs,
+    ...(basePort > 0 ? { basePort } : {}),
+  });
   for (const r of cluster.ranks)
     process.stdout.write(
       `rank ${r.rank}: client ${r.client}${r.text ? `, text ${r.text}` : ""}, peer ${r.peer}\n`,

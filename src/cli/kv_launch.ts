@@ -20,6 +20,9 @@ export interface KvClusterOptions {
   audit?: boolean;
   /** Fault injection: ranks poll this partition file. */
   partitionFile?: boolean;
+  /** The port convention (rank i: peer P+i, client P+1000+i, text P+2000+i) instead of ports
+   * the OS chose. */
+  basePort?: number;
 }
 
 export interface KvRankInfo {
@@ -59,7 +62,15 @@ export class KvCluster {
 
   static async start(opts: KvClusterOptions): Promise<KvCluster> {
     mkdirSync(opts.dir, { recursive: true });
-    const ports = await freePorts(opts.n * 3);
+    const base = opts.basePort;
+    const ports =
+      base === undefined
+        ? await freePorts(opts.n * 3)
+        : Array.from({ length: opts.n }, (_, i) => [
+            base + i,
+            base + 1000 + i,
+            base + 2000 + i,
+          ]).flat();
     const ranks = Array.from({ length: opts.n }, (_, i) => ({
       rank: i,
       peer: `127.0.0.1:${ports[3 * i]}`,
@@ -133,7 +144,7 @@ export class KvCluster {
         if (this.children[rank] === child) this.children[rank] = null;
         reject(
           new Error(
-            `rank ${rank} exited (${signal ?? code}) before listening: ${this.output[rank]?.slice(-500)}`,
+            `rank ${rank} exited (${signal ?? code}) before listening: ${(this.output[rank] ?? "").slice(-500).trim()}`,
           ),
         );
       });
