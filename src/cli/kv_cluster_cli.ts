@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   });
   for (const r of cluster.ranks)
     process.stdout.write(
-      `rank ${r.rank}: client ${r.client}${r.text ? `, text ${r.text}` : ""}, peer ${r.peer}\n`,
+      `rank ${r.rank}: client ${r.client}${r.text ? `, text ${r.text}` : ""}, peer ${r.peer} (pid ${cluster.pid(r.rank) ?? "?"})\n`,
     );
   process.stdout.write(
     `data in ${dir}\ntry: npx yaspctl --endpoints ${cluster.endpoints.join(",")} put greeting hello\nCtrl-C stops the cluster.\n`,
