@@ -168,6 +168,42 @@ describe("yasp-kv on three ranks", () => {
     }
   });
 
+  it("answers a client that sends its commands and then shuts its side (nc at end of input)", async () => {
+    const [host, port] = (cluster.ranks[1]?.text as string).split(":");
+    const got = await new Promise<string>((resolve) => {
+      const s = net.connect({ port: Number(port), host, allowHalfOpen: true });
+      let out = "";
+      s.on("data", (d) => (out += d.toString("latin1")));
+      s.on("close", () => resolve(out));
+      s.on("error", () => {});
+      s.end("set half 0 2\r\nhi\r\nget half\r\n"); // FIN right after the commands
+      setTimeout(() => s.destroy(), 10_000);
+    });
+    expect(got).toMatch(/^OK \d+\r\nVALUE 2\r\nhi\r\n$/);
+  });
+
+  it("answers every request of a client-port connection the client has shut its side of", async () => {
+    const [host, port] = (cluster.endpoints[2] as string).split(":");
+    const answers = await new Promise<ClientResponse[]>((resolve) => {
+      const s = net.connect({ port: Number(port), host, allowHalfOpen: true });
+      const frames = new FrameReader(1 << 22);
+      const got: ClientResponse[] = [];
+      s.on("data", (chunk) => {
+        for (const f of frames.push(chunk).frames) {
+          const d = decodeResponse(f);
+          if (d.ok) got.push(d.message);
+        }
+      });
+      s.on("close", () => resolve(got));
+      s.on("error", () => {});
+      s.write(encodeRequest({ type: "hello", id: 1, version: 1, clientId: "half", token: "" }));
+      s.end(encodeRequest({ type: "get", id: 2, key: "nothing-here", stale: false }));
+      setTimeout(() => s.destroy(), 10_000);
+    });
+    expect(answers.map((a) => a.type)).toEqual(["ok", "error"]);
+    expect(answers[1]).toMatchObject({ id: 2, code: "not_found" });
+  });
+
   it("closes a client connection that sends junk frames; other clients are unaffected", async () => {
     const [host, port] = (cluster.endpoints[0] as string).split(":");
     const closed = await new Promise<boolean>((resolve) => {

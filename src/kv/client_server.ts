@@ -47,6 +47,7 @@ export class ClientServer {
     this.server = opts.tls
       ? tls.createServer(
           {
+            allowHalfOpen: true,
             cert: opts.tls.cert,
             key: opts.tls.key,
             ...(opts.tls.ca
@@ -55,7 +56,7 @@ export class ClientServer {
           },
           onSocket,
         )
-      : net.createServer(onSocket);
+      : net.createServer({ allowHalfOpen: true }, onSocket);
     this.server.maxConnections = opts.maxConnections ?? MAX_CONNECTIONS;
     // A TLS handshake that fails (no client certificate, garbage) only closes that connection.
     this.server.on("tlsClientError", (_e: Error, socket: net.Socket) => socket.destroy());
@@ -85,6 +86,11 @@ export class ClientServer {
     const maxUnread = this.opts.maxUnreadBytes ?? MAX_UNREAD_BYTES;
     let clientId: string | null = null;
     let inFlight = 0;
+    // The client shut its side (allowHalfOpen): end ours once every request is answered.
+    let clientEnded = false;
+    const endIfDone = () => {
+      if (clientEnded && inFlight === 0 && !socket.destroyed) socket.end();
+    };
     const send = (r: ClientResponse) => {
       if (socket.destroyed) return;
       socket.write(encodeResponse(r));
@@ -97,6 +103,7 @@ export class ClientServer {
         inFlight--;
         send(r);
         if (inFlight < maxInFlight && socket.isPaused() && !socket.destroyed) socket.resume();
+        endIfDone();
       });
     };
     socket.on("data", (chunk: Buffer) => {
@@ -116,6 +123,10 @@ export class ClientServer {
         run(d.message, clientId);
       }
       if (error !== undefined) socket.destroy(); // an oversized or impossible frame: no resync
+    });
+    socket.on("end", () => {
+      clientEnded = true;
+      endIfDone();
     });
     socket.on("error", () => socket.destroy());
     socket.on("close", () => this.sockets.delete(socket));

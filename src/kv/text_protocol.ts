@@ -31,8 +31,11 @@ export interface TextParserOptions {
 
 /** A command line: the key and a few numbers, with room to spare. */
 export const MAX_LINE_BYTES = 8 * 1024 + MAX_KEY_BYTES;
-/** A numbytes above it is not a value anyone sends: the stream is not this protocol. */
-export const ABSURD_NUMBYTES = 2 ** 31;
+/** A numbytes above both of these (and 4 x the value limit) is not a value anyone will send:
+ * skipping that many bytes would only swallow the connection's next commands, so it is closed.
+ * A value over the limit but below it is refused and its bytes skipped (the stream stays in step). */
+export const ABSURD_NUMBYTES = 16 * 1024 * 1024;
+const ABSURD_PER_VALUE_LIMIT = 4;
 /** exptime is seconds (0: never), at most u32 (136 years), so exptime * 1000 + now stays exact. */
 export const MAX_EXPTIME_SECONDS = 0xffffffff;
 const MAX_VERSION_63 = (1n << 63n) - 1n;
@@ -194,7 +197,7 @@ export class TextParser {
     const numTok = tokens[tokens.length - 1] as Buffer;
     const numbytes = parseDecimal(numTok);
     if (numbytes === undefined) return this.error("numbytes is not a decimal number");
-    if (numbytes > ABSURD_NUMBYTES) {
+    if (numbytes > Math.max(ABSURD_NUMBYTES, ABSURD_PER_VALUE_LIMIT * this.maxValueBytes)) {
       this.items.push({ close: `numbytes ${numTok.toString("latin1")} is absurd` });
       this.mode = { kind: "closed" };
       return;

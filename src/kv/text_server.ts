@@ -42,7 +42,9 @@ export class TextServer {
     private readonly service: KvService,
     private readonly opts: TextServerOptions,
   ) {
-    this.server = net.createServer((socket) => this.serve(socket));
+    // allowHalfOpen: a client that sends its commands and then shuts its side (nc at the end of
+    // its input) still gets every reply; the socket ends once they are written.
+    this.server = net.createServer({ allowHalfOpen: true }, (socket) => this.serve(socket));
     this.server.maxConnections = opts.maxConnections ?? MAX_CONNECTIONS;
   }
 
@@ -105,6 +107,9 @@ export class TextServer {
         }
         reply("error" in item ? Promise.resolve(REPLY_ERR_CMD) : ordered(item));
       }
+    });
+    socket.on("end", () => {
+      tail = tail.then(() => void socket.end());
     });
     socket.on("error", () => socket.destroy());
     socket.on("close", () => this.sockets.delete(socket));
