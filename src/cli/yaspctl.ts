@@ -56,7 +56,7 @@ function parser(argv: string[], env: Record<string, string | undefined>) {
     .scriptName("yaspctl")
     .usage("$0 [--endpoints h:p,...] <command>\n\nTalk to a yasp-kv cluster.")
     .options(globalOptions(env))
-    .command("put <key> <value>", "write a value", (y) =>
+    .command("put <key> [value]", "write a value (no value: the bytes of stdin, as etcdctl)", (y) =>
       key(y).positional("value", str).option("ttl", ttl),
     )
     .command("get <key>", "print a value (--prefix: every key starting with <key>)", (y) =>
@@ -161,7 +161,13 @@ function opOf(cmd: string, args: Args): Op {
     args.limit === undefined ? {} : { limit: wholeNumber(args.limit, "--limit", 0xffffffff) };
   switch (cmd) {
     case "put":
-      return { op: "put", key, value: String(args.value), ...ttlOf(args) };
+      // No value: it is read from stdin (valueFromStdin), marked by STDIN here.
+      return {
+        op: "put",
+        key,
+        value: args.value === undefined ? STDIN : `${args.value as string | number}`,
+        ...ttlOf(args),
+      };
     case "get":
       if (args.prefix === true) return { op: "range", query: { prefix: key }, stale, ...limit };
       return { op: "get", key, stale };
@@ -199,7 +205,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     const cmd = String(parsed._[0]);
     if (COORDINATION.includes(cmd)) throw new UsageError(NOT_YET);
     const printer = { stdout: io.stdout, stderr: io.stderr, json: parsed.json === true };
-    const op = cmd === "shell" ? undefined : opOf(cmd, parsed);
+    const op = cmd === "shell" ? undefined : await valueFromStdin(opOf(cmd, parsed), io.stdin);
     kv = clientOf(parsed);
     if (op === undefined) {
       return await runShell(kv, io.stdin ?? Readable.from([]), printer, io.terminal);
@@ -211,6 +217,28 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   } finally {
     await kv?.close();
   }
+}
+
+/** put's value when it is to be read from stdin (an object no argument can be). */
+const STDIN = new Uint8Array(0);
+
+/** The most a value read from stdin may be (the server's own limit is usually lower). */
+const MAX_STDIN_VALUE = 8 * 1024 * 1024;
+
+/** `put <key>` without a value: the value is stdin's bytes, as they are. */
+async function valueFromStdin(op: Op, stdin: NodeJS.ReadableStream | undefined): Promise<Op> {
+  if (op.op !== "put" || op.value !== STDIN) return op;
+  if (!stdin) throw new UsageError("put without a value reads it from stdin, and there is none");
+  const parts: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of stdin) {
+    const b = typeof chunk === "string" ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array);
+    bytes += b.length;
+    if (bytes > MAX_STDIN_VALUE)
+      throw new UsageError(`stdin holds more than ${MAX_STDIN_VALUE} bytes`);
+    parts.push(b);
+  }
+  return { ...op, value: new Uint8Array(Buffer.concat(parts)) };
 }
 
 /** The process entry (bin/yaspctl.js). */

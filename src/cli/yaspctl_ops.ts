@@ -70,10 +70,10 @@ function printWritten(p: Printer, word: string, version: number): void {
 
 /** One operation, as the command line and the shell name it. */
 export type Op =
-  | { op: "put"; key: string; value: string; ttlSeconds?: number }
+  | { op: "put"; key: string; value: string | Uint8Array; ttlSeconds?: number }
   | { op: "get" | "getm"; key: string; stale: boolean }
   | { op: "del"; key: string }
-  | { op: "cas"; key: string; version: number; value: string; ttlSeconds?: number }
+  | { op: "cas"; key: string; version: number; value: string | Uint8Array; ttlSeconds?: number }
   | { op: "range"; query: RangeQuery; limit?: number; stale: boolean }
   | { op: "status" };
 
