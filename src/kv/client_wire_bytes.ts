@@ -3,6 +3,7 @@
 // into frames. Little-endian (unlike src/io/binary.ts, which serves the peer wire and the WAL) so a
 // client in another language can read every number with its platform's native calls.
 import { isUtf8 } from "node:buffer";
+import { ByteWriter } from "./commands.js";
 
 const TWO_32 = 4294967296;
 /** High word of Number.MAX_SAFE_INTEGER: a nat with a larger one is refused. */
@@ -19,73 +20,26 @@ export class WireError extends Error {
   }
 }
 
-/** Writes into a buffer that doubles when full (messages are small but values may be 1 MiB). */
-export class LeWriter {
-  private buf: Buffer;
-  pos: number;
-
-  constructor(initial = 64) {
-    this.buf = Buffer.allocUnsafe(Math.max(16, initial));
-    this.pos = 0;
-  }
-
-  private room(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(2 * this.buf.length, this.pos + n));
-    this.buf.copy(grown, 0, 0, this.pos);
-    this.buf = grown;
-  }
-
-  u8(v: number): void {
-    this.room(1);
-    this.buf[this.pos++] = v & 0xff;
-  }
-
-  u32(v: number): void {
-    this.room(4);
-    this.buf.writeUInt32LE(v >>> 0, this.pos);
-    this.pos += 4;
+/** The client wire's writer: the state machine codec's little-endian ByteWriter, plus what the
+ * wire needs besides (booleans, a length patched in after its frame, refusable numbers). */
+export class LeWriter extends ByteWriter {
+  bool(v: boolean): void {
+    this.u8(v ? 1 : 0);
   }
 
   /** u64 LE (low word first). A number that is not a non-negative safe integer is written with a
    * high word the reader refuses: the peer answers bad_request instead of acting on another number. */
-  nat(v: number): void {
-    if (Number.isSafeInteger(v) && v >= 0) {
-      this.u32(v % TWO_32);
-      this.u32(Math.floor(v / TWO_32));
-    } else {
+  override nat(v: number): void {
+    if (Number.isSafeInteger(v) && v >= 0) super.nat(v);
+    else {
       this.u32(0);
       this.u32(0xffffffff);
     }
   }
 
-  bool(v: boolean): void {
-    this.u8(v ? 1 : 0);
-  }
-
-  /** u32 byte length, then the bytes. */
-  bytes(b: Uint8Array): void {
-    this.u32(b.length);
-    this.room(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-  }
-
-  /** u32 byte length, then the UTF-8 bytes. */
-  str(s: string): void {
-    const n = Buffer.byteLength(s, "utf8");
-    this.u32(n);
-    this.room(n);
-    this.pos += this.buf.write(s, this.pos, "utf8");
-  }
-
   /** Sets the u32 at `at` (a length written before its contents were known). */
   patchU32(at: number, v: number): void {
     this.buf.writeUInt32LE(v >>> 0, at);
-  }
-
-  finish(): Uint8Array {
-    return this.buf.subarray(0, this.pos);
   }
 }
 

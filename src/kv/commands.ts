@@ -81,8 +81,9 @@ export function checkString(what: string, s: unknown, maxBytes: number): string 
 
 /** A growing little-endian byte writer (doubling, so n small writes cost O(n) copies). */
 export class ByteWriter {
-  private buf: Buffer;
-  private pos = 0;
+  protected buf: Buffer;
+  /** Bytes written so far. */
+  pos = 0;
 
   constructor(initial = 64) {
     this.buf = Buffer.allocUnsafe(Math.max(16, initial));
