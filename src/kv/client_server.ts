@@ -7,7 +7,6 @@
 import net from "node:net";
 import tls from "node:tls";
 import { timingSafeEqual } from "node:crypto";
-import type { PeerAddress } from "../io/tcp_transport.js";
 import {
   decodeRequest,
   DEFAULT_MAX_FRAME_BYTES,
@@ -18,6 +17,7 @@ import {
 } from "./client_wire.js";
 import { answerRequest } from "./client_answers.js";
 import type { KvService } from "./service.js";
+import { SocketServer } from "./socket_server.js";
 
 export interface ClientSecurity {
   tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
@@ -35,52 +35,35 @@ const MAX_IN_FLIGHT = 4096;
 const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
 const MAX_CONNECTIONS = 20_000;
 
-export class ClientServer {
-  private readonly server: net.Server;
-  private readonly sockets = new Set<net.Socket>();
-
+export class ClientServer extends SocketServer {
   constructor(
     private readonly service: KvService,
     private readonly opts: ClientServerOptions,
   ) {
-    const onSocket = (socket: net.Socket) => this.serve(socket);
-    this.server = opts.tls
-      ? tls.createServer(
-          {
-            allowHalfOpen: true,
-            cert: opts.tls.cert,
-            key: opts.tls.key,
-            ...(opts.tls.ca
-              ? { ca: opts.tls.ca, requestCert: true, rejectUnauthorized: true }
-              : {}),
-          },
-          onSocket,
-        )
-      : net.createServer({ allowHalfOpen: true }, onSocket);
-    this.server.maxConnections = opts.maxConnections ?? MAX_CONNECTIONS;
+    const secure = opts.tls;
+    super(
+      (onSocket) =>
+        secure
+          ? tls.createServer(
+              {
+                allowHalfOpen: true,
+                cert: secure.cert,
+                key: secure.key,
+                ...(secure.ca
+                  ? { ca: secure.ca, requestCert: true, rejectUnauthorized: true }
+                  : {}),
+              },
+              onSocket,
+            )
+          : net.createServer({ allowHalfOpen: true }, onSocket),
+      opts.maxConnections ?? MAX_CONNECTIONS,
+    );
     // A TLS handshake that fails (no client certificate, garbage) only closes that connection.
     this.server.on("tlsClientError", (_e: Error, socket: net.Socket) => socket.destroy());
   }
 
-  listen(at: PeerAddress): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(at.port, at.host, () => {
-        this.server.off("error", reject);
-        const addr = this.server.address();
-        resolve(typeof addr === "object" && addr ? addr.port : at.port);
-      });
-    });
-  }
-
-  close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-
-  private serve(socket: net.Socket): void {
-    this.sockets.add(socket);
-    socket.setNoDelay(true);
+  protected serve(socket: net.Socket): void {
+    this.track(socket);
     const frames = new FrameReader(DEFAULT_MAX_FRAME_BYTES);
     const maxInFlight = this.opts.maxInFlight ?? MAX_IN_FLIGHT;
     const maxUnread = this.opts.maxUnreadBytes ?? MAX_UNREAD_BYTES;
@@ -129,7 +112,6 @@ export class ClientServer {
       endIfDone();
     });
     socket.on("error", () => socket.destroy());
-    socket.on("close", () => this.sockets.delete(socket));
   }
 
   /** The first frame: hello with the token if one is required. The client id, or null (refused). */

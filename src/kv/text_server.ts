@@ -4,9 +4,9 @@
 // Bounded per connection: commands in flight (more: stop reading the socket until some finish) and
 // bytes written but not taken by the client (a client that never reads is dropped).
 import net from "node:net";
-import type { PeerAddress } from "../io/tcp_transport.js";
 import type { KvResult } from "./commands.js";
 import { KvServiceError, type KvService } from "./service.js";
+import { SocketServer } from "./socket_server.js";
 import {
   TextParser,
   formatOk,
@@ -34,39 +34,21 @@ const MAX_IN_FLIGHT = 256;
 const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
 const MAX_CONNECTIONS = 20_000;
 
-export class TextServer {
-  private readonly server: net.Server;
-  private readonly sockets = new Set<net.Socket>();
-
+export class TextServer extends SocketServer {
   constructor(
     private readonly service: KvService,
     private readonly opts: TextServerOptions,
   ) {
     // allowHalfOpen: a client that sends its commands and then shuts its side (nc at the end of
     // its input) still gets every reply; the socket ends once they are written.
-    this.server = net.createServer({ allowHalfOpen: true }, (socket) => this.serve(socket));
-    this.server.maxConnections = opts.maxConnections ?? MAX_CONNECTIONS;
+    super(
+      (onSocket) => net.createServer({ allowHalfOpen: true }, onSocket),
+      opts.maxConnections ?? MAX_CONNECTIONS,
+    );
   }
 
-  listen(at: PeerAddress): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(at.port, at.host, () => {
-        this.server.off("error", reject);
-        const addr = this.server.address();
-        resolve(typeof addr === "object" && addr ? addr.port : at.port);
-      });
-    });
-  }
-
-  close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-
-  private serve(socket: net.Socket): void {
-    this.sockets.add(socket);
-    socket.setNoDelay(true);
+  protected serve(socket: net.Socket): void {
+    this.track(socket);
     const parser = new TextParser({ maxValueBytes: this.opts.maxValueBytes });
     const maxInFlight = this.opts.maxInFlight ?? MAX_IN_FLIGHT;
     const maxUnread = this.opts.maxUnreadBytes ?? MAX_UNREAD_BYTES;
@@ -112,7 +94,6 @@ export class TextServer {
       tail = tail.then(() => void socket.end());
     });
     socket.on("error", () => socket.destroy());
-    socket.on("close", () => this.sockets.delete(socket));
   }
 
   /** One command's reply; never rejects (a failure is ERR_INTERNAL, the connection stays). */
