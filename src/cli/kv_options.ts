@@ -1,8 +1,7 @@
 // yasp-kv's flags (yargs); values are validated in kv.ts with zod like the rank command's.
 import yargs, { type Options } from "yargs";
 import { DEFAULTS } from "../rank_types.js";
-import { UsageError } from "./config.js";
-import { AUTH_OPTIONS, FAULT_OPTIONS } from "./options.js";
+import { AUTH_OPTIONS, failAsUsageError, FAULT_OPTIONS } from "./options.js";
 
 export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
 
@@ -130,10 +129,7 @@ export function parseKvArgs(argv: string[]) {
     .help()
     .version(false)
     .wrap(Math.min(110, process.stdout.columns || 110))
-    .fail((msg, err) => {
-      const text = msg || err?.message || "invalid arguments";
-      throw new UsageError(text.split("\n").filter(Boolean).pop() ?? text);
-    })
+    .fail(failAsUsageError)
     .parseSync();
 }
 

@@ -154,6 +154,13 @@ export const FAULT_OPTIONS = {
   },
 } satisfies Record<string, Options>;
 
+/** yargs' failure handler for every command: one line, the most specific (yargs may explain in
+ * several lines; the last is the one that says what is wrong). */
+export function failAsUsageError(msg: string, err: Error | undefined): never {
+  const text = msg || err?.message || "invalid arguments";
+  throw new UsageError(text.split("\n").filter(Boolean).pop() ?? text);
+}
+
 export function parseRankArgs(argv: string[]) {
   return yargs(argv)
     .scriptName("yasp")
@@ -169,11 +176,7 @@ export function parseRankArgs(argv: string[]) {
     .help()
     .version(false)
     .wrap(Math.min(110, process.stdout.columns || 110))
-    .fail((msg, err) => {
-      // yargs may explain in several lines; the last one is the most specific.
-      const text = msg || err?.message || "invalid arguments";
-      throw new UsageError(text.split("\n").filter(Boolean).pop() ?? text);
-    })
+    .fail(failAsUsageError)
     .parseSync();
 }
 
