@@ -20,6 +20,7 @@ import {
 import { FollowerHandler } from "./protocol/follower_handler.js";
 import { LeaderHandler } from "./protocol/leader_handler.js";
 import { LIMITS, type WireMsg } from "./protocol/messages.js";
+import type { LeaseMsg } from "./protocol/lease_messages.js";
 import { MsgHandler } from "./protocol/msg_handler.js";
 import { MAX_READ_BARRIERS } from "./protocol/read_barriers.js";
 import { recoverState } from "./protocol/recovery.js";
@@ -183,7 +184,9 @@ export class Rank {
   start(): void {
     const { clock, transport } = this.ports;
     transport.onMessage((msg: WireMsg) => {
-      this.msgIn.offer({ kind: "net", msg });
+      // The master lease's messages bypass the processors (they have their own handler, or none).
+      if (msg.t === "lease") this.leaseHandler?.(msg);
+      else this.msgIn.offer({ kind: "net", msg });
     });
     const loop: LoopOptions = { readTimeoutMs: this.cfg.timeoutMs, drainMax: 256, yieldEvery: 64 };
     const ctl = { stopped: () => this.stopping };
@@ -213,6 +216,20 @@ export class Rank {
         ctl,
       ),
     ].map((loop) => loop.catch((e: unknown) => this.fail(e)));
+  }
+
+  private leaseHandler: ((msg: LeaseMsg) => void) | null = null;
+
+  /** Install the receiver of the master lease's messages (src/lease/): they share the peer
+   * transport with the log's messages, but no processor sees them. Without one they are dropped. */
+  onLeaseMessage(handler: (msg: LeaseMsg) => void): void {
+    this.leaseHandler = handler;
+  }
+
+  /** Send a master lease message to rank `to` (to === me: it comes back to this rank's handler).
+   * Like every send, it may be lost. */
+  sendLease(to: number, msg: LeaseMsg): void {
+    if (!this.stopping) this.ports.transport.send(to, msg);
   }
 
   /** The error that stopped this rank, if one did. */

@@ -13,6 +13,7 @@ import {
   type OfferState,
   type WireMsg,
 } from "../protocol/messages.js";
+import { LEASE_KIND_BYTES, MAX_LEASE_MS, type LeaseBody } from "../protocol/lease_messages.js";
 import { decodeRecordBody, encodeRecordBody, RECORD_TYPES } from "./record_codec.js";
 import { decodeMsg, encodeMsg, TYPE_BYTES } from "./wire_codec.js";
 
@@ -94,6 +95,25 @@ function run(rng: Prng): AcceptedRun {
     : [nat(rng), nat(rng), list, cmdList(rng, list.length)];
 }
 
+function randomLease(rng: Prng, n: number): LeaseBody {
+  const b = { n: nat(rng), r: rng.int(0, n - 1) };
+  const owner = rng.chance(0.3) ? null : rng.int(0, n - 1);
+  switch (rng.pick(Object.keys(LEASE_KIND_BYTES) as LeaseBody["k"][])) {
+    case "prepare":
+      return { k: "prepare", b };
+    case "promise":
+      return { k: "promise", b, owner };
+    case "propose":
+      return { k: "propose", b, ms: rng.chance(0.1) ? MAX_LEASE_MS : rng.int(1, 5000) };
+    case "accepted":
+      return { k: "accepted", b };
+    case "reject":
+      return { k: "reject", b, higher: { n: nat(rng), r: rng.int(0, n - 1) }, owner };
+    case "release":
+      return { k: "release", b };
+  }
+}
+
 function randomMsg(rng: Prng, t: WireMsg["t"], n = N): WireMsg {
   const from = rng.int(0, n - 1);
   const max = () => rng.int(1, LIMITS.maxIdsPerFrame);
@@ -139,6 +159,8 @@ function randomMsg(rng: Prng, t: WireMsg["t"], n = N): WireMsg {
       return { t, from, nonce: nat(rng), upTo: nat(rng) };
     case "snapFetch":
       return { t, from, seq: nat(rng), offset: nat(rng) };
+    case "lease":
+      return { t, from, lease: randomLease(rng, n) };
     case "snapChunk": {
       const len = rng.chance(0.1) ? SNAP_CHUNK_BYTES : rng.int(0, 3000);
       const crc = rng.int(0, 0xffffffff);
@@ -247,7 +269,7 @@ describe("wire codec", () => {
 
   it("an unknown type byte is unknown; an empty frame or a sender outside the cluster is malformed", () => {
     const body = encodeMsg({ t: "ping", from: 1, round: 2 });
-    for (const type of [0, 19, 0x7b, 255]) {
+    for (const type of [0, 20, 0x7b, 255]) {
       body[0] = type;
       expect(decodeMsg(body, N)).toMatchObject({ ok: false, kind: "unknown" });
     }

@@ -24,6 +24,9 @@
 //   16 readIndexOk nonce, upTo
 //   17 snapFetch   seq, offset
 //   18 snapChunk   seq, total, crc (a nat), offset, u32 length + data
+//   19 lease       u8 kind (LEASE_KIND_BYTES), ballot, then by kind: promise: u8 owner;
+//                  propose: u32 ms; reject: ballot higher, u8 owner; prepare, accepted, release: -
+//   ballot (lease): nat n, u8 r; owner: u8 rank, 255 for none
 //   state (offer, grant): epoch, enq, deq, upTo (nat or -1, all 64 bits set)
 //
 // Decoding checks what the zod schemas of messages.ts check (they stay the reference, and the
@@ -40,6 +43,7 @@ import {
   type WireMsg,
 } from "../protocol/messages.js";
 import { DecodeError, Reader, valuesBytes, Writer } from "./binary.js";
+import { readLease, writeLease } from "./lease_codec.js";
 
 /** The type byte of each message kind. */
 export const TYPE_BYTES = {
@@ -61,6 +65,7 @@ export const TYPE_BYTES = {
   readIndexOk: 16,
   snapFetch: 17,
   snapChunk: 18,
+  lease: 19,
 } as const satisfies Record<WireMsg["t"], number>;
 
 const HEAD = 2; // type, sender
@@ -204,6 +209,10 @@ function writeControlMsg(msg: ControlMsg, reserve: number): Writer {
       w.nat(msg.seq);
       w.nat(msg.offset);
       break;
+    case "lease":
+      w = start(msg, reserve, 2 * NAT + 8);
+      writeLease(w, msg.lease);
+      break;
   }
   return w;
 }
@@ -247,7 +256,7 @@ export function decodeMsg(body: Uint8Array, n: number): DecodeResult {
     const from = r.u8("sender");
     if (from >= n || from >= LIMITS.maxRanks)
       return { ok: false, kind: "malformed", detail: `sender ${from} is not in the cluster` };
-    const msg = decodeFields(t, from, r);
+    const msg = decodeFields(t, from, r, n);
     r.done();
     return { ok: true, msg };
   } catch (e) {
@@ -262,7 +271,7 @@ const MAX_CMD = LIMITS.maxCommandBytes;
 /** Bytes a gather run takes at least: seq, round, an empty id list, no cmds. */
 const MIN_RUN_BYTES = 2 * NAT + 4 + 1;
 
-function decodeFields(t: WireMsg["t"], from: number, r: Reader): WireMsg {
+function decodeFields(t: WireMsg["t"], from: number, r: Reader, n: number): WireMsg {
   switch (t) {
     case "read":
       return { t, from, round: r.nat("round"), base: r.nat("base") };
@@ -321,6 +330,8 @@ function decodeFields(t: WireMsg["t"], from: number, r: Reader): WireMsg {
       return { t, from, seq: r.nat("seq"), offset: r.nat("offset") };
     case "snapChunk":
       return readSnapChunk(from, r);
+    case "lease":
+      return { t, from, lease: readLease(r, n) };
   }
 }
 

@@ -10,6 +10,7 @@ import type {
   ReadIndexMsg,
   ReadMsg,
   WantMsg,
+  ProtocolMsg,
   WireMsg,
 } from "./messages.js";
 
@@ -17,7 +18,7 @@ export type BumpReason = "timeout" | "giveup";
 
 /** msg handler inbox: frames from the network and bump requests from leader/follower. */
 export type MsgIn =
-  | { kind: "net"; msg: WireMsg }
+  | { kind: "net"; msg: ProtocolMsg }
   | { kind: "bump"; round: number; reason: BumpReason; by: "leader" | "follower" | "consensus" };
 
 /** The rank's own progress, sent by the consensus handler to leader and follower (lossy, repeated). */

@@ -2,6 +2,7 @@
 // Every message names its sender. Protocol messages carry the sender's round ("estround");
 // log-repair messages (commit, status, fetch, fetched) do not take part in rounds.
 import { z } from "zod";
+import { leaseMsg, type LeaseMsg } from "./lease_messages.js";
 
 /** Hard limits that keep a malformed or hostile frame from costing memory. */
 export const LIMITS = {
@@ -196,6 +197,7 @@ export const wireMsg = z.discriminatedUnion("t", [
   readIndexOkMsg,
   snapFetchMsg,
   snapChunkMsg,
+  leaseMsg,
 ]);
 
 export type ReadMsg = z.infer<typeof readMsg>;
@@ -218,6 +220,9 @@ export type ReadIndexOkMsg = z.infer<typeof readIndexOkMsg>;
 export type SnapFetchMsg = z.infer<typeof snapFetchMsg>;
 export type SnapChunkMsg = z.infer<typeof snapChunkMsg>;
 export type WireMsg = z.infer<typeof wireMsg>;
+/** What the consensus processors get: every peer message but the master lease's, which the rank
+ * hands to its lease handler instead (lease_messages.ts). */
+export type ProtocolMsg = Exclude<WireMsg, LeaseMsg>;
 export type AcceptedRun = z.infer<typeof acceptedRun>;
 
 /** Messages that take part in rounds (a larger round seen in one of them bumps the receiver). */

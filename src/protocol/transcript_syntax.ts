@@ -17,7 +17,7 @@ import type {
   MsgIn,
   RoundChange,
 } from "./effects.js";
-import { wireMsg, type WireMsg } from "./messages.js";
+import { wireMsg, type ProtocolMsg, type WireMsg } from "./messages.js";
 
 /** Any input of any of the four processors. */
 export type AnyInput = MsgIn | LeaderIn | FollowerIn | ConsensusIn;
@@ -154,7 +154,7 @@ function strings(raw: Raw, what: string): string[] {
 }
 
 /** A wire message in compact form (`read{from:1 round:4 base:0}`) or as JSON; validated like a frame. */
-export function parseWire(text: string): WireMsg {
+export function parseWire(text: string): ProtocolMsg {
   const trimmed = text.trim();
   let candidate: unknown;
   if (trimmed.startsWith("{")) candidate = JSON.parse(trimmed);
@@ -175,6 +175,9 @@ export function parseWire(text: string): WireMsg {
       .join("; ");
     throw new Error(`not a valid message (${why}): "${trimmed}"`);
   }
+  // The master lease's messages never reach a processor (the rank hands them to its lease).
+  if (parsed.data.t === "lease")
+    throw new Error(`a lease message goes to no processor: "${trimmed}"`);
   return parsed.data;
 }
 
