@@ -104,7 +104,12 @@ function randomLease(rng: Prng, n: number): LeaseBody {
     case "promise":
       return { k: "promise", b, owner };
     case "propose":
-      return { k: "propose", b, ms: rng.chance(0.1) ? MAX_LEASE_MS : rng.int(1, 5000) };
+      return {
+        k: "propose",
+        b,
+        ms: rng.chance(0.1) ? MAX_LEASE_MS : rng.int(1, 5000),
+        term: nat(rng),
+      };
     case "accepted":
       return { k: "accepted", b };
     case "reject":
@@ -160,7 +165,7 @@ function randomMsg(rng: Prng, t: WireMsg["t"], n = N): WireMsg {
     case "snapFetch":
       return { t, from, seq: nat(rng), offset: nat(rng) };
     case "lease":
-      return { t, from, lease: randomLease(rng, n) };
+      return { t, from, p: rng.int(0, 0xffff), lease: randomLease(rng, n) };
     case "snapChunk": {
       const len = rng.chance(0.1) ? SNAP_CHUNK_BYTES : rng.int(0, 3000);
       const crc = rng.int(0, 0xffffffff);

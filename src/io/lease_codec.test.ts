@@ -11,23 +11,35 @@ const N = 5;
 const big = Number.MAX_SAFE_INTEGER;
 
 const samples: LeaseMsg[] = [
-  { t: "lease", from: 0, lease: { k: "prepare", b: { n: 0, r: 0 } } },
-  { t: "lease", from: 4, lease: { k: "promise", b: { n: big, r: 4 }, owner: null } },
-  { t: "lease", from: 1, lease: { k: "promise", b: { n: 7, r: 2 }, owner: 3 } },
-  { t: "lease", from: 2, lease: { k: "propose", b: { n: 9, r: 2 }, ms: MAX_LEASE_MS } },
-  { t: "lease", from: 2, lease: { k: "propose", b: { n: 9, r: 2 }, ms: 1 } },
-  { t: "lease", from: 3, lease: { k: "accepted", b: { n: 2 ** 32, r: 1 } } },
+  { t: "lease", p: 0, from: 0, lease: { k: "prepare", b: { n: 0, r: 0 } } },
+  { t: "lease", p: 0, from: 4, lease: { k: "promise", b: { n: big, r: 4 }, owner: null } },
+  { t: "lease", p: 0, from: 1, lease: { k: "promise", b: { n: 7, r: 2 }, owner: 3 } },
   {
     t: "lease",
+    p: 0,
+    from: 2,
+    lease: { k: "propose", b: { n: 9, r: 2 }, ms: MAX_LEASE_MS, term: 3 },
+  },
+  {
+    t: "lease",
+    p: 0,
+    from: 2,
+    lease: { k: "propose", b: { n: 9, r: 2 }, ms: 1, term: Number.MAX_SAFE_INTEGER },
+  },
+  { t: "lease", p: 0, from: 3, lease: { k: "accepted", b: { n: 2 ** 32, r: 1 } } },
+  {
+    t: "lease",
+    p: 65535,
     from: 3,
     lease: { k: "reject", b: { n: 1, r: 1 }, higher: { n: big, r: 0 }, owner: 4 },
   },
   {
     t: "lease",
+    p: 65535,
     from: 3,
     lease: { k: "reject", b: { n: 1, r: 1 }, higher: { n: 2, r: 3 }, owner: null },
   },
-  { t: "lease", from: 0, lease: { k: "release", b: { n: 5, r: 0 } } },
+  { t: "lease", p: 0, from: 0, lease: { k: "release", b: { n: 5, r: 0 } } },
 ];
 
 function decoded(msg: WireMsg, n = N) {
@@ -50,23 +62,31 @@ describe("lease messages on the wire", () => {
       { k: "prepare", b: { n: 1.5, r: 0 } },
       { k: "prepare", b: { n: 1, r: 64 } },
       { k: "promise", b: { n: 1, r: 0 }, owner: -1 },
-      { k: "propose", b: { n: 1, r: 0 }, ms: 0 },
-      { k: "propose", b: { n: 1, r: 0 }, ms: MAX_LEASE_MS + 1 },
+      { k: "propose", b: { n: 1, r: 0 }, ms: 0, term: 1 },
+      { k: "propose", b: { n: 1, r: 0 }, ms: MAX_LEASE_MS + 1, term: 1 },
+      { k: "propose", b: { n: 1, r: 0 }, ms: 10, term: -1 },
       { k: "reject", b: { n: 1, r: 0 }, higher: { n: 2 ** 53, r: 0 }, owner: null },
     ];
     for (const lease of bad) {
-      const msg = { t: "lease", from: 0, lease } as WireMsg;
+      const msg = { t: "lease", p: 0, from: 0, lease } as WireMsg;
       expect(wireMsg.safeParse(msg).success, JSON.stringify(lease)).toBe(false);
       expect(decoded(msg), JSON.stringify(lease)).toMatchObject({ ok: false, kind: "malformed" });
     }
   });
 
+  it("refuses a priority out of range", () => {
+    const msg = { ...(samples[0] as LeaseMsg), p: 65536 };
+    expect(wireMsg.safeParse(msg).success).toBe(false);
+    expect(decoded(msg)).toMatchObject({ ok: false, detail: /priority/ });
+  });
+
   it("refuses ranks outside the cluster in a ballot or as owner", () => {
     const inFive: LeaseMsg[] = [
-      { t: "lease", from: 0, lease: { k: "prepare", b: { n: 1, r: 5 } } },
-      { t: "lease", from: 0, lease: { k: "promise", b: { n: 1, r: 0 }, owner: 5 } },
+      { t: "lease", p: 0, from: 0, lease: { k: "prepare", b: { n: 1, r: 5 } } },
+      { t: "lease", p: 0, from: 0, lease: { k: "promise", b: { n: 1, r: 0 }, owner: 5 } },
       {
         t: "lease",
+        p: 7,
         from: 0,
         lease: { k: "reject", b: { n: 1, r: 0 }, higher: { n: 1, r: 7 }, owner: null },
       },
@@ -80,7 +100,7 @@ describe("lease messages on the wire", () => {
   it("refuses an unknown lease kind and a truncated or padded body", () => {
     const body = encodeMsg(samples[1] as WireMsg);
     const unknown = Buffer.from(body);
-    unknown[2] = 9;
+    unknown[6] = 9;
     expect(decodeMsg(unknown, N)).toMatchObject({ ok: false, detail: /unknown lease kind 9/ });
     expect(decodeMsg(body.subarray(0, body.length - 1), N)).toMatchObject({ ok: false });
     expect(decodeMsg(Buffer.concat([body, Buffer.from([0])]), N)).toMatchObject({ ok: false });

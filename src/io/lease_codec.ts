@@ -1,7 +1,7 @@
 // The binary body of a "lease" peer message (wire_codec.ts, type 19), after the type and sender:
 //
-//   u8 kind (LEASE_KIND_BYTES), ballot, then by kind:
-//     promise  u8 owner        propose  u32 ms        reject  ballot higher, u8 owner
+//   u32 priority, u8 kind (LEASE_KIND_BYTES), ballot, then by kind:
+//     promise  u8 owner        propose  u32 ms, nat term        reject  ballot higher, u8 owner
 //     prepare, accepted, release: nothing more
 //   ballot: nat n, u8 r (a rank); owner: u8 rank, or 255 for none (null)
 //
@@ -11,8 +11,10 @@
 import {
   LEASE_KIND_BYTES,
   MAX_LEASE_MS,
+  MAX_PRIORITY,
   type Ballot,
   type LeaseBody,
+  type LeaseMsg,
 } from "../protocol/lease_messages.js";
 import { DecodeError, type Reader, type Writer } from "./binary.js";
 
@@ -35,7 +37,12 @@ function writeBallot(w: Writer, b: Ballot): void {
   w.u8(rankByte(b.r));
 }
 
-export function writeLease(w: Writer, body: LeaseBody): void {
+/** Bytes writeLease writes at most. */
+export const LEASE_BYTES = 4 + 1 + 9 + 9 + 1 + 8;
+
+export function writeLease(w: Writer, msg: LeaseMsg): void {
+  const body = msg.lease;
+  w.u32In(msg.p, 0, MAX_PRIORITY, 0xffffffff);
   w.u8(LEASE_KIND_BYTES[body.k] ?? 0);
   writeBallot(w, body.b);
   switch (body.k) {
@@ -44,6 +51,7 @@ export function writeLease(w: Writer, body: LeaseBody): void {
       break;
     case "propose":
       w.u32In(body.ms, 1, MAX_LEASE_MS, 0);
+      w.nat(body.term);
       break;
     case "reject":
       writeBallot(w, body.higher);
@@ -72,8 +80,13 @@ function readBallot(r: Reader, n: number): Ballot {
   return { n: bn, r: readRank(r, "ballot rank", n) };
 }
 
-/** The lease body in the rest of r, for a cluster of n ranks (throws DecodeError). */
-export function readLease(r: Reader, n: number): LeaseBody {
+/** The lease message from `from` in the rest of r, for a cluster of n ranks (throws DecodeError). */
+export function readLease(r: Reader, from: number, n: number): LeaseMsg {
+  const p = r.u32In("priority", 0, MAX_PRIORITY);
+  return { t: "lease", from, p, lease: readBody(r, n) };
+}
+
+function readBody(r: Reader, n: number): LeaseBody {
   const byte = r.u8("lease kind");
   const k = KINDS[byte];
   if (k === undefined) throw new DecodeError(`unknown lease kind ${byte}`);
@@ -82,7 +95,7 @@ export function readLease(r: Reader, n: number): LeaseBody {
     case "promise":
       return { k, b, owner: readOwner(r, n) };
     case "propose":
-      return { k, b, ms: r.u32In("lease ms", 1, MAX_LEASE_MS) };
+      return { k, b, ms: r.u32In("lease ms", 1, MAX_LEASE_MS), term: r.nat("term") };
     case "reject": {
       const higher = readBallot(r, n);
       return { k, b, higher, owner: readOwner(r, n) };

@@ -24,8 +24,7 @@
 //   16 readIndexOk nonce, upTo
 //   17 snapFetch   seq, offset
 //   18 snapChunk   seq, total, crc (a nat), offset, u32 length + data
-//   19 lease       u8 kind (LEASE_KIND_BYTES), ballot, then by kind: promise: u8 owner;
-//                  propose: u32 ms; reject: ballot higher, u8 owner; prepare, accepted, release: -
+//   19 lease       u32 priority, u8 kind, ballot, then by kind (lease_codec.ts)
 //   ballot (lease): nat n, u8 r; owner: u8 rank, 255 for none
 //   state (offer, grant): epoch, enq, deq, upTo (nat or -1, all 64 bits set)
 //
@@ -43,7 +42,7 @@ import {
   type WireMsg,
 } from "../protocol/messages.js";
 import { DecodeError, Reader, valuesBytes, Writer } from "./binary.js";
-import { readLease, writeLease } from "./lease_codec.js";
+import { LEASE_BYTES, readLease, writeLease } from "./lease_codec.js";
 
 /** The type byte of each message kind. */
 export const TYPE_BYTES = {
@@ -210,8 +209,8 @@ function writeControlMsg(msg: ControlMsg, reserve: number): Writer {
       w.nat(msg.offset);
       break;
     case "lease":
-      w = start(msg, reserve, 2 * NAT + 8);
-      writeLease(w, msg.lease);
+      w = start(msg, reserve, LEASE_BYTES);
+      writeLease(w, msg);
       break;
   }
   return w;
@@ -331,7 +330,7 @@ function decodeFields(t: WireMsg["t"], from: number, r: Reader, n: number): Wire
     case "snapChunk":
       return readSnapChunk(from, r);
     case "lease":
-      return { t, from, lease: readLease(r, n) };
+      return readLease(r, from, n);
   }
 }
 

@@ -22,8 +22,14 @@ export const leaseBody = z.discriminatedUnion("k", [
   z.strictObject({ k: z.literal("prepare"), b: ballot }),
   /** owner: whose lease the acceptor holds accepted and not yet expired on its clock (null: none). */
   z.strictObject({ k: z.literal("promise"), b: ballot, owner: rank.nullable() }),
-  /** Phase 2: the proposer asks for a lease of ms milliseconds for itself (the sender). */
-  z.strictObject({ k: z.literal("propose"), b: ballot, ms: z.int().min(1).max(MAX_LEASE_MS) }),
+  /** Phase 2: the proposer asks for a lease of ms milliseconds for itself (the sender); term: its
+   * acquisition's number (kept by renewals), so every rank can say which term the master is in. */
+  z.strictObject({
+    k: z.literal("propose"),
+    b: ballot,
+    ms: z.int().min(1).max(MAX_LEASE_MS),
+    term: z.int().min(0),
+  }),
   z.strictObject({ k: z.literal("accepted"), b: ballot }),
   /** A prepare or propose at b refused: the acceptor promised `higher` (or the lease asked for is
    * too long). owner as in promise, so the refused proposer learns who is master. */
@@ -32,7 +38,17 @@ export const leaseBody = z.discriminatedUnion("k", [
   z.strictObject({ k: z.literal("release"), b: ballot }),
 ]);
 
-export const leaseMsg = z.strictObject({ t: z.literal("lease"), from: rank, lease: leaseBody });
+/** The most a --priority may be. */
+export const MAX_PRIORITY = 0xffff;
+
+/** p: the sender's priority (higher: tries first when the lease is free), so every rank knows the
+ * order of the candidates it has heard from. */
+export const leaseMsg = z.strictObject({
+  t: z.literal("lease"),
+  from: rank,
+  p: z.int().min(0).max(MAX_PRIORITY),
+  lease: leaseBody,
+});
 
 export type Ballot = z.infer<typeof ballot>;
 export type LeaseBody = z.infer<typeof leaseBody>;
