@@ -38,6 +38,41 @@ const REQUESTS: ClientRequest[] = [
   { type: "range", id: 11, selector: { start: "a", end: "b" }, limit: 5, stale: false },
   { type: "range", id: 12, selector: { start: "a", end: "" }, limit: 5, stale: false },
   { type: "status", id: 13 },
+  { type: "put", id: 14, key: "e", value: bytes("1"), ttlMs: 0, req: 4, low: 4, session: 9 },
+  {
+    type: "put",
+    id: 15,
+    key: "e",
+    value: bytes("2"),
+    ttlMs: 0,
+    req: 5,
+    low: 4,
+    ifHolds: { lock: "L", token: 77 },
+  },
+  {
+    type: "cas",
+    id: 16,
+    key: "e",
+    version: 3,
+    value: bytes("3"),
+    ttlMs: 10,
+    req: 6,
+    low: 6,
+    session: 2,
+    ifHolds: { lock: "lock/ä", token: 2 ** 40 },
+  },
+  { type: "delete", id: 17, key: "e", req: 7, low: 7, ifHolds: { lock: "L", token: 1 } },
+  { type: "session_open", id: 18, ttlMs: 10_000, req: 8, low: 1 },
+  { type: "session_keepalive", id: 19, session: 12345 },
+  { type: "session_close", id: 20, session: 12345, req: 9, low: 9 },
+  { type: "acquire", id: 21, lock: "L", session: 5, wait: true, req: 10, low: 2 },
+  { type: "acquire", id: 22, lock: "x".repeat(4096), session: 5, wait: false, req: 11, low: 2 },
+  { type: "release", id: 23, lock: "L", token: 99, req: 12, low: 12 },
+  { type: "cancel_wait", id: 24, lock: "L", session: 5, req: 13, low: 13 },
+  { type: "watch", id: 25, selector: { key: "k" }, fromRevision: 0, prevValue: false },
+  { type: "watch", id: 26, selector: { prefix: "" }, fromRevision: 2 ** 50, prevValue: true },
+  { type: "unwatch", id: 27, watch: 0xffffffff },
+  { type: "master", id: 28 },
 ];
 
 const RESPONSES: ClientResponse[] = [
@@ -66,6 +101,34 @@ const RESPONSES: ClientResponse[] = [
   { type: "error", id: 14, code: "not_ready", message: "catching up" },
   { type: "error", id: 15, code: "internal", message: "oops" },
   { type: "error", id: 16, code: "stale_request", message: "forgotten" },
+  { type: "error", id: 17, code: "no_session", message: "" },
+  { type: "error", id: 18, code: "lock_held", message: "held", version: 41 },
+  { type: "error", id: 19, code: "not_holder", message: "" },
+  { type: "error", id: 20, code: "fence_failed", message: "" },
+  { type: "error", id: 21, code: "not_master", message: "ask rank 2", master: 2 },
+  { type: "error", id: 22, code: "not_master", message: "no master known" },
+  { type: "error", id: 23, code: "busy", message: "10000 waiters" },
+  { type: "session", id: 24, session: 17, ttlMs: 5000 },
+  { type: "kept", id: 25, ttlMs: 5000 },
+  { type: "granted", id: 26, token: 2 ** 53 - 1 },
+  { type: "master", id: 27, master: { rank: 4, epoch: 1234 } },
+  { type: "master", id: 28, master: null },
+  { type: "watching", id: 29, fromRevision: 55 },
+  { type: "events", id: 30, through: 56, events: [] },
+  {
+    type: "events",
+    id: 31,
+    through: 60,
+    events: [
+      { revision: 57, kind: "put", key: "a", value: bytes("1") },
+      { revision: 58, kind: "put", key: "a", value: big, prevValue: bytes("1") },
+      { revision: 59, kind: "delete", key: "a", prevValue: new Uint8Array(0) },
+      { revision: 59, kind: "expire", key: "b" },
+    ],
+  },
+  { type: "watch_ended", id: 32, code: "compacted", revision: 1000 },
+  { type: "watch_ended", id: 33, code: "slow", revision: 61 },
+  { type: "watch_ended", id: 34, code: "cancelled", revision: 61 },
 ];
 
 /** The frame as FrameReader would hand it out. */
@@ -85,6 +148,86 @@ describe("client wire round trips", () => {
   it("lays out a get byte by byte as documented", () => {
     const frame = encodeRequest({ type: "get", id: 0x01020304, key: "ab", stale: true });
     expect([...frame]).toEqual([12, 0, 0, 0, 0x03, 4, 3, 2, 1, 2, 0, 0, 0, 97, 98, 1]);
+  });
+});
+
+describe("client wire: coordination layouts", () => {
+  it("keeps a put without conditions byte for byte as version 1 wrote it", () => {
+    const plain = encodeRequest({
+      type: "put",
+      id: 1,
+      key: "k",
+      value: bytes("v"),
+      ttlMs: 0,
+      req: 1,
+      low: 1,
+    });
+    expect(plain[4]).toBe(0x02);
+    const none = encodeRequest({
+      type: "put",
+      id: 1,
+      key: "k",
+      value: bytes("v"),
+      ttlMs: 0,
+      req: 1,
+      low: 1,
+      session: 0,
+    });
+    expect(Buffer.from(none).equals(Buffer.from(plain))).toBe(true);
+  });
+
+  it("lays out a fenced delete as delete, then the conditions", () => {
+    const frame = encodeRequest({
+      type: "delete",
+      id: 2,
+      key: "k",
+      req: 3,
+      low: 1,
+      ifHolds: { lock: "L", token: 7 },
+    });
+    const plain = encodeRequest({ type: "delete", id: 2, key: "k", req: 3, low: 1 });
+    expect(frame[4]).toBe(0x14);
+    expect([...frame.subarray(5, plain.length)]).toEqual([...plain.subarray(5)]);
+    const tail = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 76, 7, 0, 0, 0, 0, 0, 0, 0];
+    expect([...frame.subarray(plain.length)]).toEqual(tail);
+  });
+
+  it("refuses a delete with a session, a bad watch mode, an unknown event kind", () => {
+    const del = encodeRequest({ type: "delete", id: 3, key: "k", req: 1, low: 1, session: 5 });
+    expect(decodeRequest(body(del))).toMatchObject({ ok: false, id: 3, code: "bad_request" });
+    const watch = Uint8Array.from(
+      body(
+        encodeRequest({
+          type: "watch",
+          id: 4,
+          selector: { key: "k" },
+          fromRevision: 0,
+          prevValue: false,
+        }),
+      ),
+    );
+    watch[5] = 2;
+    expect(decodeRequest(watch)).toMatchObject({ ok: false, id: 4 });
+    const events = Uint8Array.from(
+      body(
+        encodeResponse({
+          type: "events",
+          id: 5,
+          through: 2,
+          events: [{ revision: 1, kind: "expire", key: "k" }],
+        }),
+      ),
+    );
+    events[5 + 8 + 4 + 8] = 9;
+    expect(decodeResponse(events)).toMatchObject({ ok: false, id: 5 });
+  });
+
+  it("refuses an event count the frame cannot hold", () => {
+    const f = Uint8Array.from(
+      body(encodeResponse({ type: "events", id: 6, through: 1, events: [] })),
+    );
+    Buffer.from(f.buffer).writeUInt32LE(1_000_000, 5 + 8);
+    expect(decodeResponse(f)).toMatchObject({ ok: false, id: 6 });
   });
 });
 

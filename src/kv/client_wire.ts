@@ -22,10 +22,31 @@
 //                str end (keys in [start, end); an empty end: no upper bound); then u32 limit (0:
 //                the server's maximum), bool stale
 //   0x08 status  (no body)
+//   Coordination (client_wire_coord.ts):
+//   0x09 session_open       u64 ttlMs (1000 .. 3600000), u64 req, u64 low -> session
+//   0x0a session_keepalive  u64 session -> kept (only the master answers; others: not_master)
+//   0x0b session_close      u64 session, u64 req, u64 low -> ok
+//   0x0c acquire            str lock, u64 session, bool wait, u64 req, u64 low -> granted; with
+//                           wait the answer comes once the lock is granted (FIFO); without it, or
+//                           when the lock is held: error lock_held with the holder's token
+//   0x0d release            str lock, u64 token, u64 req, u64 low -> ok | error not_holder
+//   0x0e cancel_wait        str lock, u64 session, u64 req, u64 low -> ok (no longer waiting), or
+//                           granted when the session holds the lock after all (release it)
+//   0x0f watch              u8 mode: 0 then str key, or 1 then str prefix (may be empty); u64
+//                           fromRevision (0: from now), bool prevValue -> watching, then events
+//                           and at most one watch_ended, all under this request's id (the watch id)
+//   0x10 unwatch            u32 watch id -> ok (then no more frames of that watch)
+//   0x11 master             (no body) -> master
+//   0x12 put_x, 0x13 cas_x, 0x14 delete_x: the body of put, cas, delete, then the conditions:
+//                           u64 session (0: none; put and cas only: the key is deleted when the
+//                           session ends), u8 0 | 1, then str lock, u64 token when 1 (applied only
+//                           if that token still holds that lock, else error fence_failed)
 // Keys are 1..4096 bytes (a prefix, start or end 0..4096). `req` is the client's request number
 // for a write, strictly increasing per client id; `low` is the lowest request number the client is
 // still waiting for. A write resent with the same client id and req (after a lost connection, on
-// any rank) is applied at most once and answered with the first answer.
+// any rank) is applied at most once and answered with the first answer. Session opens and closes,
+// acquires, releases and cancel_waits are writes in this sense: a resent acquire never makes a
+// second holder (a waiting one is answered when its first copy is granted).
 //
 // Responses (type: body)
 //   0x80 ok       (no body; answers hello)
@@ -35,28 +56,84 @@
 //   0x84 entries  u32 count, count times (str key, bytes value, u64 version, u64 expiresInMs),
 //                 bool more (true: the limit cut the list; ask again from after the last key)
 //   0x85 status   str JSON text
-//   0x86 error    u8 code, str message (0..65536 bytes), and for version_mismatch u64 current version
+//   0x86 error    u8 code, str message (0..65536 bytes), then for version_mismatch u64 current
+//                 version, for lock_held u64 the holder's token, for not_master u8 0 | 1 and, when
+//                 1, u32 the master's rank
+//   0x87 session  u64 session id, u64 ttlMs
+//   0x88 kept     u64 ttlMs (the session's time left, restarted by this keepalive)
+//   0x89 granted  u64 fencing token (strictly increasing per lock)
+//   0x8a master   u8 0 (no master known) | 1, then u32 rank, u64 epoch (the log revision at which
+//                 that master's term began; 0: not known to this rank yet)
+//   0x8b watching u64 fromRevision (the first revision the watch reports)
+//   0x8c events   u64 through (every matching event of a revision below it has been sent), u32
+//                 count, count times (u64 revision, u8 kind 1 put | 2 delete | 3 expire, str key,
+//                 u8 0 | 1 then bytes value, u8 0 | 1 then bytes previous value); whole revisions
+//                 only, in revision order; count may be 0 (progress: only `through` moved)
+//   0x8d watch_ended  u8 code 1 compacted | 2 slow | 3 cancelled, u64 revision (compacted: the
+//                 oldest revision still kept; slow, cancelled: where to resume); no more frames
+//                 of that watch follow. slow: the client read too slowly; watch again from there
 // Error codes: 1 not_found, 2 version_mismatch, 3 too_large, 4 bad_request, 5 unauthenticated,
 //   6 not_ready (this rank is not serving yet: try another), 7 internal, 8 stale_request (the
-//   request number is below what the server still remembers for this client).
+//   request number is below what the server still remembers for this client), 9 no_session (it
+//   does not exist or has ended), 10 lock_held, 11 not_holder (that token does not hold the lock),
+//   12 fence_failed (ifHolds was false: nothing written), 13 not_master (keepalives go to the
+//   master), 14 busy (a server limit: waiters, watches; try later).
 // A frame that cannot be decoded is answered with error bad_request (or too_large) under its
 // request id when the id is readable (the connection stays up); otherwise the connection is closed.
 import { FRAME_LENGTH_BYTES, LeReader, LeWriter, WireError } from "./client_wire_bytes.js";
+import {
+  readPlainRequest,
+  readPlainResponse,
+  REQUEST_TYPES,
+  RESPONSE_TYPES,
+  writePlainRequest,
+  writePlainResponse,
+  type PlainRequest,
+} from "./client_wire_plain.js";
+import {
+  CONDITIONAL_TYPES,
+  COORD_REQUEST_TYPES,
+  COORD_RESPONSE_TYPES,
+  coordRequestSize,
+  coordResponseSize,
+  readConditions,
+  readCoordRequest,
+  readCoordResponse,
+  writeConditions,
+  writeCoordRequest,
+  writeCoordResponse,
+  type CoordRequest,
+  type CoordResponse,
+  type WriteConditions,
+} from "./client_wire_coord.js";
 
 export { FrameReader, type FrameChunk } from "./client_wire_bytes.js";
+export type {
+  CoordRequest,
+  CoordResponse,
+  EventKind,
+  WatchEndCode,
+  WatchSelector,
+  WireEvent,
+  WriteConditions,
+} from "./client_wire_coord.js";
 
-export const PROTOCOL_VERSION = 1;
-export const MAX_KEY_BYTES = 4096;
-export const MAX_CLIENT_ID_BYTES = 64;
-export const MAX_TOKEN_BYTES = 4096;
-export const MAX_ERROR_MESSAGE_BYTES = 65536;
-export const DEFAULT_MAX_FRAME_BYTES = 2 * 1024 * 1024 + 64 * 1024;
+export {
+  DEFAULT_MAX_FRAME_BYTES,
+  MAX_CLIENT_ID_BYTES,
+  MAX_ERROR_MESSAGE_BYTES,
+  MAX_KEY_BYTES,
+  MAX_TOKEN_BYTES,
+  PROTOCOL_VERSION,
+} from "./client_wire_bytes.js";
 
 export type RangeSelector = { prefix: string } | { start: string; end: string };
 
+/** A put, cas or delete with conditions goes as put_x, cas_x or delete_x; without, as the plain
+ * type (the bytes of version 1 clients). */
 export type ClientRequest =
   | { type: "hello"; id: number; version: number; clientId: string; token: string }
-  | {
+  | ({
       type: "put";
       id: number;
       key: string;
@@ -64,10 +141,10 @@ export type ClientRequest =
       ttlMs: number;
       req: number;
       low: number;
-    }
+    } & WriteConditions)
   | { type: "get" | "getm"; id: number; key: string; stale: boolean }
-  | { type: "delete"; id: number; key: string; req: number; low: number }
-  | {
+  | ({ type: "delete"; id: number; key: string; req: number; low: number } & WriteConditions)
+  | ({
       type: "cas";
       id: number;
       key: string;
@@ -76,9 +153,10 @@ export type ClientRequest =
       ttlMs: number;
       req: number;
       low: number;
-    }
+    } & WriteConditions)
   | { type: "range"; id: number; selector: RangeSelector; limit: number; stale: boolean }
-  | { type: "status"; id: number };
+  | { type: "status"; id: number }
+  | CoordRequest;
 
 export type WireErrorCode =
   | "not_found"
@@ -88,7 +166,13 @@ export type WireErrorCode =
   | "unauthenticated"
   | "not_ready"
   | "internal"
-  | "stale_request";
+  | "stale_request"
+  | "no_session"
+  | "lock_held"
+  | "not_holder"
+  | "fence_failed"
+  | "not_master"
+  | "busy";
 
 export type WireEntry = { key: string; value: Uint8Array; version: number; expiresInMs: number };
 
@@ -98,45 +182,23 @@ export type ClientResponse =
   | { type: "value"; id: number; value: Uint8Array; version: number; expiresInMs: number }
   | { type: "entries"; id: number; entries: WireEntry[]; more: boolean }
   | { type: "status"; id: number; json: string }
-  | { type: "error"; id: number; code: WireErrorCode; message: string; version?: number };
+  | {
+      type: "error";
+      id: number;
+      code: WireErrorCode;
+      message: string;
+      /** version_mismatch: the current version; lock_held: the holder's fencing token. */
+      version?: number;
+      /** not_master: the master's rank when this rank knows it. */
+      master?: number;
+    }
+  | CoordResponse;
 
 /** A decoded frame, or why not; `id` is the request id when it could be read (then the receiver
  * answers with an error of `code`; when undefined it closes the connection). */
 export type Decoded<T> =
   | { ok: true; message: T }
   | { ok: false; id: number | undefined; code: "bad_request" | "too_large"; error: string };
-
-const REQUEST_TYPES = {
-  hello: 0x01,
-  put: 0x02,
-  get: 0x03,
-  getm: 0x04,
-  delete: 0x05,
-  cas: 0x06,
-  range: 0x07,
-  status: 0x08,
-} as const satisfies Record<ClientRequest["type"], number>;
-
-const RESPONSE_TYPES = {
-  ok: 0x80,
-  written: 0x81,
-  value: 0x82,
-  deleted: 0x83,
-  entries: 0x84,
-  status: 0x85,
-  error: 0x86,
-} as const satisfies Record<ClientResponse["type"], number>;
-
-const ERROR_CODES: readonly WireErrorCode[] = [
-  "not_found",
-  "version_mismatch",
-  "too_large",
-  "bad_request",
-  "unauthenticated",
-  "not_ready",
-  "internal",
-  "stale_request",
-];
 
 /** A fresh writer with room for the length prefix, the type and the request id. */
 function header(type: number, id: number, bodyBytes: number): LeWriter {
@@ -154,96 +216,46 @@ function frame(w: LeWriter): Uint8Array {
 
 /** The whole frame (length prefix included) of a request. */
 export function encodeRequest(m: ClientRequest): Uint8Array {
-  const valueBytes = m.type === "put" || m.type === "cas" ? m.value.length : 0;
-  const w = header(REQUEST_TYPES[m.type], m.id, 64 + valueBytes);
-  switch (m.type) {
-    case "hello":
-      w.u8(m.version);
-      w.str(m.clientId);
-      w.str(m.token);
-      break;
-    case "put":
-      w.str(m.key);
-      w.bytes(m.value);
-      w.nat(m.ttlMs);
-      w.nat(m.req);
-      w.nat(m.low);
-      break;
-    case "get":
-    case "getm":
-      w.str(m.key);
-      w.bool(m.stale);
-      break;
-    case "delete":
-      w.str(m.key);
-      w.nat(m.req);
-      w.nat(m.low);
-      break;
-    case "cas":
-      w.str(m.key);
-      w.nat(m.version);
-      w.bytes(m.value);
-      w.nat(m.ttlMs);
-      w.nat(m.req);
-      w.nat(m.low);
-      break;
-    case "range":
-      writeSelector(w, m.selector);
-      w.u32(m.limit);
-      w.bool(m.stale);
-      break;
-    case "status":
-      break;
+  if (isCoordRequest(m)) {
+    const w = header(COORD_REQUEST_TYPES[m.type], m.id, coordRequestSize(m));
+    writeCoordRequest(w, m);
+    return frame(w);
   }
+  const valueBytes = m.type === "put" || m.type === "cas" ? m.value.length : 0;
+  const conditional = hasConditions(m);
+  const type = conditional ? CONDITIONAL_TYPES[conditional.type] : REQUEST_TYPES[m.type];
+  const w = header(type, m.id, 64 + valueBytes);
+  writePlainRequest(w, m);
+  if (conditional) writeConditions(w, conditional);
   return frame(w);
 }
 
-function writeSelector(w: LeWriter, s: RangeSelector): void {
-  if ("prefix" in s) {
-    w.u8(0);
-    w.str(s.prefix);
-  } else {
-    w.u8(1);
-    w.str(s.start);
-    w.str(s.end);
-  }
+type WriteRequest = Extract<ClientRequest, { type: "put" | "cas" | "delete" }>;
+
+function isCoordRequest(m: ClientRequest): m is CoordRequest {
+  return m.type in COORD_REQUEST_TYPES;
+}
+
+function isCoordResponse(m: ClientResponse): m is CoordResponse {
+  return m.type in COORD_RESPONSE_TYPES;
+}
+
+/** The write, when it carries a session or ifHolds (then it goes as put_x, cas_x or delete_x). */
+function hasConditions(m: PlainRequest): WriteRequest | undefined {
+  if (m.type !== "put" && m.type !== "cas" && m.type !== "delete") return undefined;
+  return (m.session !== undefined && m.session > 0) || m.ifHolds !== undefined ? m : undefined;
 }
 
 /** The whole frame (length prefix included) of a response. */
 export function encodeResponse(m: ClientResponse): Uint8Array {
+  if (isCoordResponse(m)) {
+    const w = header(COORD_RESPONSE_TYPES[m.type], m.id, coordResponseSize(m));
+    writeCoordResponse(w, m);
+    return frame(w);
+  }
   const size = m.type === "value" ? m.value.length : m.type === "status" ? m.json.length * 3 : 0;
   const w = header(RESPONSE_TYPES[m.type], m.id, 32 + size);
-  switch (m.type) {
-    case "ok":
-      break;
-    case "written":
-    case "deleted":
-      w.nat(m.version);
-      break;
-    case "value":
-      w.bytes(m.value);
-      w.nat(m.version);
-      w.nat(m.expiresInMs);
-      break;
-    case "entries":
-      w.u32(m.entries.length);
-      for (const e of m.entries) {
-        w.str(e.key);
-        w.bytes(e.value);
-        w.nat(e.version);
-        w.nat(e.expiresInMs);
-      }
-      w.bool(m.more);
-      break;
-    case "status":
-      w.str(m.json);
-      break;
-    case "error":
-      w.u8(ERROR_CODES.indexOf(m.code) + 1);
-      w.str(m.message);
-      if (m.code === "version_mismatch") w.nat(m.version ?? 0);
-      break;
-  }
+  writePlainResponse(w, m);
   return frame(w);
 }
 
@@ -267,120 +279,31 @@ function decodeFrame<T>(
   }
 }
 
-const key = (r: LeReader): string => r.str("key", 1, MAX_KEY_BYTES);
-
 /** A request frame as FrameReader yields it (without the length prefix). */
 export function decodeRequest(frame: Uint8Array): Decoded<ClientRequest> {
   return decodeFrame(frame, readRequest);
 }
 
+const CONDITIONAL_BASE = new Map<number, number>([
+  [CONDITIONAL_TYPES.put, REQUEST_TYPES.put],
+  [CONDITIONAL_TYPES.cas, REQUEST_TYPES.cas],
+  [CONDITIONAL_TYPES.delete, REQUEST_TYPES.delete],
+]);
+
 function readRequest(r: LeReader, type: number, id: number): ClientRequest {
-  switch (type) {
-    case REQUEST_TYPES.hello: {
-      const version = r.u8("protocol version");
-      if (version !== PROTOCOL_VERSION)
-        throw new WireError(`protocol version ${version} (this side speaks ${PROTOCOL_VERSION})`);
-      const clientId = r.str("client id", 1, MAX_CLIENT_ID_BYTES);
-      return { type: "hello", id, version, clientId, token: r.str("token", 0, MAX_TOKEN_BYTES) };
-    }
-    case REQUEST_TYPES.put: {
-      const k = key(r);
-      const value = r.bytes("value", r.left);
-      return { type: "put", id, key: k, value, ttlMs: r.nat("ttlMs"), ...reqLow(r) };
-    }
-    case REQUEST_TYPES.get:
-    case REQUEST_TYPES.getm: {
-      const k = key(r);
-      const stale = r.bool("stale");
-      return { type: type === REQUEST_TYPES.get ? "get" : "getm", id, key: k, stale };
-    }
-    case REQUEST_TYPES.delete:
-      return { type: "delete", id, key: key(r), ...reqLow(r) };
-    case REQUEST_TYPES.cas: {
-      const k = key(r);
-      const version = r.nat("version");
-      const value = r.bytes("value", r.left);
-      return { type: "cas", id, key: k, version, value, ttlMs: r.nat("ttlMs"), ...reqLow(r) };
-    }
-    case REQUEST_TYPES.range: {
-      const selector = readSelector(r);
-      const limit = r.u32("limit");
-      return { type: "range", id, selector, limit, stale: r.bool("stale") };
-    }
-    case REQUEST_TYPES.status:
-      return { type: "status", id };
-    default:
-      throw new WireError(`unknown request type 0x${type.toString(16)}`);
-  }
+  const coord = readCoordRequest(r, type, id);
+  if (coord) return coord;
+  const base = CONDITIONAL_BASE.get(type);
+  if (base === undefined) return readPlainRequest(r, type, id);
+  const m = readPlainRequest(r, base, id) as WriteRequest;
+  return { ...m, ...readConditions(r, m.type === "delete") };
 }
 
-function reqLow(r: LeReader): { req: number; low: number } {
-  const req = r.nat("req");
-  const low = r.nat("low");
-  if (low > req) throw new WireError(`low ${low} is above req ${req}`);
-  return { req, low };
-}
-
-function readSelector(r: LeReader): RangeSelector {
-  const mode = r.u8("range mode");
-  if (mode === 0) return { prefix: r.str("prefix", 0, MAX_KEY_BYTES) };
-  if (mode !== 1) throw new WireError(`range mode ${mode}, expected 0 or 1`);
-  const start = r.str("start", 0, MAX_KEY_BYTES);
-  return { start, end: r.str("end", 0, MAX_KEY_BYTES) };
+function readResponse(r: LeReader, type: number, id: number): ClientResponse {
+  return readCoordResponse(r, type, id) ?? readPlainResponse(r, type, id);
 }
 
 /** A response frame as FrameReader yields it (without the length prefix). */
 export function decodeResponse(frame: Uint8Array): Decoded<ClientResponse> {
   return decodeFrame(frame, readResponse);
-}
-
-function readResponse(r: LeReader, type: number, id: number): ClientResponse {
-  switch (type) {
-    case RESPONSE_TYPES.ok:
-      return { type: "ok", id };
-    case RESPONSE_TYPES.written:
-    case RESPONSE_TYPES.deleted: {
-      const kind = type === RESPONSE_TYPES.written ? "written" : "deleted";
-      return { type: kind, id, version: r.nat("version") };
-    }
-    case RESPONSE_TYPES.value: {
-      const value = r.bytes("value", r.left);
-      const version = r.nat("version");
-      return { type: "value", id, value, version, expiresInMs: r.nat("expiresInMs") };
-    }
-    case RESPONSE_TYPES.entries:
-      return readEntries(r, id);
-    case RESPONSE_TYPES.status:
-      return { type: "status", id, json: r.str("status", 0, r.left) };
-    case RESPONSE_TYPES.error:
-      return readError(r, id);
-    default:
-      throw new WireError(`unknown response type 0x${type.toString(16)}`);
-  }
-}
-
-/** The smallest entry: a 1-byte key, an empty value, two u64. */
-const MIN_ENTRY_BYTES = 4 + 1 + 4 + 8 + 8;
-
-function readEntries(r: LeReader, id: number): ClientResponse {
-  const count = r.u32("entry count");
-  // A count the bytes left cannot hold is a lie: refuse it before allocating for it.
-  if (count * MIN_ENTRY_BYTES > r.left) throw new WireError(`${count} entries cannot fit`);
-  const entries: WireEntry[] = [];
-  for (let i = 0; i < count; i++) {
-    const k = key(r);
-    const value = r.bytes("value", r.left);
-    const version = r.nat("version");
-    entries.push({ key: k, value, version, expiresInMs: r.nat("expiresInMs") });
-  }
-  return { type: "entries", id, entries, more: r.bool("more") };
-}
-
-function readError(r: LeReader, id: number): ClientResponse {
-  const n = r.u8("error code");
-  const code = ERROR_CODES[n - 1];
-  if (code === undefined) throw new WireError(`unknown error code ${n}`);
-  const message = r.str("error message", 0, MAX_ERROR_MESSAGE_BYTES);
-  if (code !== "version_mismatch") return { type: "error", id, code, message };
-  return { type: "error", id, code, message, version: r.nat("current version") };
 }

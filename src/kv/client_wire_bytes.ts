@@ -5,6 +5,13 @@
 import { isUtf8 } from "node:buffer";
 import { ByteWriter } from "./commands.js";
 
+export const PROTOCOL_VERSION = 1;
+export const MAX_KEY_BYTES = 4096;
+export const MAX_CLIENT_ID_BYTES = 64;
+export const MAX_TOKEN_BYTES = 4096;
+export const MAX_ERROR_MESSAGE_BYTES = 65536;
+export const DEFAULT_MAX_FRAME_BYTES = 2 * 1024 * 1024 + 64 * 1024;
+
 const TWO_32 = 4294967296;
 /** High word of Number.MAX_SAFE_INTEGER: a nat with a larger one is refused. */
 const MAX_NAT_HI = 0x1fffff;
