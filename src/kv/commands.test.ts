@@ -105,7 +105,7 @@ describe("command codec", () => {
       atMs: Number.MAX_SAFE_INTEGER,
     });
     expect(decodeCommand(bytes())).toHaveProperty("error");
-    expect(decodeResult(bytes(3, 9, 0))).toHaveProperty("error");
+    expect(decodeResult(bytes(3, 99, 0))).toHaveProperty("error");
   });
 
   it("never throws on random or mutated bytes (fuzz)", () => {

@@ -1,27 +1,54 @@
-// The commands of the yasp-kv state machine and their results, as bytes in the replicated log.
-// Every rank decodes the same bytes the same way, so decode is total (an error value, never a
-// throw) and refuses anything encode could not have written.
+// The commands of the yasp-kv state machine, as bytes in the replicated log. Every rank decodes
+// the same bytes the same way, so decode is total (an error value, never a throw) and refuses
+// anything encode could not have written. Results are in results.ts.
 //
-// Layout (little-endian). nat: u64 as two u32 (low word first), high word <= 0x1fffff, so every
-// non-negative safe integer and nothing else. str: u32 byte length, then UTF-8. bytes: u32
-// length, then the bytes. client: u8 0 (none) or 1, then id (str), req (nat), low (nat).
+// Layout (little-endian; nat, str, bytes as in byte_codec.ts). client: u8 0 (none) or 1, then
+// id (str), req (nat), low (nat). A lock name follows the rules of a key.
 //   command  u8 op, then
-//     1 put     key (str), value (bytes), ttlMs, atMs (nat), client
-//     2 cas     key (str), version (nat), value (bytes), ttlMs, atMs (nat), client
-//     3 delete  key (str), atMs (nat), client
+//     1 put     key (str), value (bytes), ttlMs, atMs (nat), client, [cond]
+//     2 cas     key (str), version (nat), value (bytes), ttlMs, atMs (nat), client, [cond]
+//     3 delete  key (str), atMs (nat), client, [cond]
 //     4 expire  atMs (nat)
-//   result   u8 kind, then
-//     1 written  version (nat)          2 deleted  version (nat)
-//     3 error    code (u8: 1 not_found, 2 version_mismatch, 3 stale_request, 4 bad_command),
-//                u8 0 | 1, then version (nat) when 1
-//     4 expired
+//     5 session_open    ttlMs, atMs (nat), client
+//     6 session_close   session, atMs (nat), client
+//     7 session_expire  atMs, epoch (nat), u32 count, count sessions (nat)
+//     8 master          atMs, rank, term (nat)
+//     9 acquire         lock (str), session (nat), wait (u8 0 | 1), atMs (nat), client
+//    10 release         lock (str), token, atMs (nat), client
+//    11 cancel_wait     lock (str), session, atMs (nat), client
+//   cond (optional; absent in writes without it, so older encodings read the same): u8 flags
+//     (1: session, 2: ifHolds, at least one), then session (nat) when 1 (put and cas only), then
+//     lock (str) and token (nat) when 2.
 // Nothing may follow the last field.
-import { Buffer, isUtf8 } from "node:buffer";
+import { ByteReader, ByteWriter, checkString, isNat, KvDecodeError } from "./byte_codec.js";
+import { MAX_SESSIONS_PER_EXPIRE, readNats } from "./results.js";
+
+export { ByteReader, ByteWriter, checkString, KvDecodeError } from "./byte_codec.js";
+export {
+  decodeResult,
+  encodeResult,
+  MAX_SESSIONS_PER_EXPIRE,
+  readResult,
+  writeResult,
+  type KvErrorCode,
+  type KvResult,
+} from "./results.js";
 
 export type ClientRef = { id: string; req: number; low: number };
+/** A write applied only while `token` still holds `lock` (Chubby's sequencer). */
+export type LockFence = { lock: string; token: number };
+/** What put, cas and delete may add: an owning session (ephemeral key) and a fence. */
+type WriteConditions = { session?: number; ifHolds?: LockFence };
 export type KvCommand =
-  | { op: "put"; key: string; value: Uint8Array; ttlMs: number; atMs: number; client?: ClientRef }
-  | {
+  | ({
+      op: "put";
+      key: string;
+      value: Uint8Array;
+      ttlMs: number;
+      atMs: number;
+      client?: ClientRef;
+    } & WriteConditions)
+  | ({
       op: "cas";
       key: string;
       version: number;
@@ -29,187 +56,49 @@ export type KvCommand =
       ttlMs: number;
       atMs: number;
       client?: ClientRef;
+    } & WriteConditions)
+  | { op: "delete"; key: string; atMs: number; client?: ClientRef; ifHolds?: LockFence }
+  | { op: "expire"; atMs: number }
+  | { op: "session_open"; ttlMs: number; atMs: number; client?: ClientRef }
+  | { op: "session_close"; session: number; atMs: number; client?: ClientRef }
+  | { op: "session_expire"; sessions: number[]; epoch: number; atMs: number }
+  | { op: "master"; rank: number; term: number; atMs: number }
+  | {
+      op: "acquire";
+      lock: string;
+      session: number;
+      wait: boolean;
+      atMs: number;
+      client?: ClientRef;
     }
-  | { op: "delete"; key: string; atMs: number; client?: ClientRef }
-  | { op: "expire"; atMs: number };
-export type KvErrorCode = "not_found" | "version_mismatch" | "stale_request" | "bad_command";
-export type KvResult =
-  | { kind: "written"; version: number }
-  | { kind: "deleted"; version: number }
-  | { kind: "error"; code: KvErrorCode; version?: number }
-  | { kind: "expired" };
+  | { op: "release"; lock: string; token: number; atMs: number; client?: ClientRef }
+  | { op: "cancel_wait"; lock: string; session: number; atMs: number; client?: ClientRef };
 
 export const MAX_KEY_BYTES = 4096;
 export const MAX_CLIENT_ID_BYTES = 64;
 /** No value is ever bigger, whatever a caller configures (the server's default is 1 MiB). */
 export const HARD_MAX_VALUE_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
+/** Session TTLs outside these bounds are refused (bad_ttl). */
+export const MIN_SESSION_TTL_MS = 1000;
+export const MAX_SESSION_TTL_MS = 3_600_000;
 
-/** What the byte reader refuses (caught by the decoders, which never throw). */
-export class KvDecodeError extends Error {
-  override name = "KvDecodeError";
-}
-
-const TWO_32 = 4294967296;
-const MAX_NAT_HI = 0x1fffff;
-const OP = { put: 1, cas: 2, delete: 3, expire: 4 } as const;
-const KIND = { written: 1, deleted: 2, error: 3, expired: 4 } as const;
-const CODES: readonly KvErrorCode[] = [
-  "not_found",
-  "version_mismatch",
-  "stale_request",
-  "bad_command",
-];
-
-function isNat(v: unknown): v is number {
-  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
-}
-
-/** No lone surrogate: TextEncoder would turn one into U+FFFD, i.e. into another string. */
-function isWellFormed(s: string): boolean {
-  return !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s);
-}
-
-/** Why a string is not acceptable as a key or client id of 1..maxBytes UTF-8 bytes (or undefined). */
-export function checkString(what: string, s: unknown, maxBytes: number): string | undefined {
-  if (typeof s !== "string" || s.length === 0) return `${what} is empty or not a string`;
-  if (!isWellFormed(s)) return `${what} is not well-formed UTF-16`;
-  const n = Buffer.byteLength(s, "utf8");
-  if (n > maxBytes) return `${what} of ${n} bytes (limit ${maxBytes})`;
-  return undefined;
-}
-
-/** A growing little-endian byte writer (doubling, so n small writes cost O(n) copies). */
-export class ByteWriter {
-  protected buf: Buffer;
-  /** Bytes written so far. */
-  pos = 0;
-
-  constructor(initial = 64) {
-    this.buf = Buffer.allocUnsafe(Math.max(16, initial));
-  }
-
-  private room(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(2 * this.buf.length, this.pos + n));
-    this.buf.copy(grown, 0, 0, this.pos);
-    this.buf = grown;
-  }
-
-  u8(v: number): void {
-    this.room(1);
-    this.buf[this.pos++] = v;
-  }
-
-  u32(v: number): void {
-    this.room(4);
-    this.buf.writeUInt32LE(v >>> 0, this.pos);
-    this.pos += 4;
-  }
-
-  /** A non-negative safe integer (checked by the caller). */
-  nat(v: number): void {
-    this.u32(v % TWO_32);
-    this.u32(Math.floor(v / TWO_32));
-  }
-
-  bytes(b: Uint8Array): void {
-    this.u32(b.length);
-    this.room(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-  }
-
-  str(s: string): void {
-    const n = Buffer.byteLength(s, "utf8");
-    this.u32(n);
-    this.room(n);
-    this.pos += this.buf.write(s, this.pos, "utf8");
-  }
-
-  /** Bytes as they are, without a length (a checksum after what it covers). */
-  raw(b: Uint8Array): void {
-    this.room(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-  }
-
-  /** The bytes written so far, without a copy (valid until the next write). */
-  view(): Buffer {
-    return this.buf.subarray(0, this.pos);
-  }
-
-  /** The bytes written, as a plain Uint8Array of exactly that length. */
-  finish(): Uint8Array {
-    const out = new Uint8Array(this.pos);
-    out.set(this.buf.subarray(0, this.pos));
-    return out;
-  }
-}
-
-/** Reads what ByteWriter wrote; throws KvDecodeError rather than reading past the end, and checks
- * every length against the bytes left before allocating for it. */
-export class ByteReader {
-  private readonly b: Buffer;
-  pos = 0;
-
-  constructor(bytes: Uint8Array) {
-    this.b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-  }
-
-  get left(): number {
-    return this.b.length - this.pos;
-  }
-
-  private need(n: number, what: string): void {
-    if (n > this.left) throw new KvDecodeError(`${what} runs past the end`);
-  }
-
-  u8(what: string): number {
-    this.need(1, what);
-    return this.b[this.pos++] as number;
-  }
-
-  u32(what: string): number {
-    this.need(4, what);
-    const v = this.b.readUInt32LE(this.pos);
-    this.pos += 4;
-    return v;
-  }
-
-  nat(what: string): number {
-    const lo = this.u32(what);
-    const hi = this.u32(what);
-    if (hi > MAX_NAT_HI) throw new KvDecodeError(`${what} is not a non-negative safe integer`);
-    return hi * TWO_32 + lo;
-  }
-
-  /** A copy of at most maxBytes bytes (a value must not keep the log's buffer alive). */
-  bytes(what: string, maxBytes: number): Uint8Array {
-    const n = this.u32(`${what} length`);
-    if (n > maxBytes) throw new KvDecodeError(`${what} of ${n} bytes (limit ${maxBytes})`);
-    this.need(n, what);
-    const out = new Uint8Array(n);
-    out.set(this.b.subarray(this.pos, this.pos + n));
-    this.pos += n;
-    return out;
-  }
-
-  /** A string of minBytes..maxBytes bytes of well-formed UTF-8. */
-  str(what: string, minBytes: number, maxBytes: number): string {
-    const n = this.u32(`${what} length`);
-    if (n < minBytes || n > maxBytes) throw new KvDecodeError(`${what} of ${n} bytes`);
-    this.need(n, what);
-    const region = this.b.subarray(this.pos, this.pos + n);
-    if (!isUtf8(region)) throw new KvDecodeError(`${what} is not UTF-8`);
-    this.pos += n;
-    return region.toString("utf8");
-  }
-
-  done(): void {
-    if (this.left !== 0) throw new KvDecodeError(`${this.left} bytes after the end`);
-  }
-}
+const OP = {
+  put: 1,
+  cas: 2,
+  delete: 3,
+  expire: 4,
+  session_open: 5,
+  session_close: 6,
+  session_expire: 7,
+  master: 8,
+  acquire: 9,
+  release: 10,
+  cancel_wait: 11,
+} as const;
+const OP_NAMES = Object.keys(OP) as KvCommand["op"][];
+const COND_SESSION = 1;
+const COND_FENCE = 2;
 
 function effectiveMax(maxValueBytes: number | undefined): number {
   const max = maxValueBytes ?? HARD_MAX_VALUE_BYTES;
@@ -225,20 +114,131 @@ function checkClient(c: ClientRef | undefined): string | undefined {
   return undefined;
 }
 
-/** Why cmd cannot be encoded (or undefined): the same rules decodeCommand applies. */
-export function validateCommand(cmd: KvCommand, maxValueBytes?: number): string | undefined {
-  if (!isNat(cmd.atMs)) return "atMs must be a non-negative safe integer";
-  if (cmd.op === "expire") return undefined;
+function checkNats(fields: Record<string, unknown>): string | undefined {
+  for (const [name, v] of Object.entries(fields)) {
+    if (!isNat(v)) return `${name} must be a non-negative safe integer`;
+  }
+  return undefined;
+}
+
+function checkWrite(cmd: KvCommand & { op: "put" | "cas" | "delete" }, max: number) {
   const badKey = checkString("key", cmd.key, MAX_KEY_BYTES);
   if (badKey) return badKey;
-  if (cmd.op === "put" || cmd.op === "cas") {
-    const max = effectiveMax(maxValueBytes);
-    if (!(cmd.value instanceof Uint8Array)) return "value is not bytes";
-    if (cmd.value.length > max) return `value of ${cmd.value.length} bytes (limit ${max})`;
-    if (!isNat(cmd.ttlMs)) return "ttlMs must be a non-negative safe integer";
-    if (cmd.op === "cas" && !isNat(cmd.version)) return "version must be a non-negative integer";
+  if (cmd.ifHolds !== undefined) {
+    const bad = checkString("lock", cmd.ifHolds.lock, MAX_KEY_BYTES);
+    if (bad) return bad;
+    if (!isNat(cmd.ifHolds.token)) return "token must be a non-negative safe integer";
   }
-  return checkClient(cmd.client);
+  if (cmd.op === "delete") return undefined;
+  if (!(cmd.value instanceof Uint8Array)) return "value is not bytes";
+  if (cmd.value.length > max) return `value of ${cmd.value.length} bytes (limit ${max})`;
+  const nats: Record<string, unknown> = { ttlMs: cmd.ttlMs };
+  if (cmd.op === "cas") nats.version = cmd.version;
+  if (cmd.session !== undefined) nats.session = cmd.session;
+  return checkNats(nats);
+}
+
+/** Why cmd cannot be encoded (or undefined): the same rules decodeCommand applies. */
+export function validateCommand(cmd: KvCommand, maxValueBytes?: number): string | undefined {
+  if (!OP_NAMES.includes(cmd.op)) return "unknown op";
+  if (!isNat(cmd.atMs)) return "atMs must be a non-negative safe integer";
+  switch (cmd.op) {
+    case "expire":
+      return undefined;
+    case "put":
+    case "cas":
+    case "delete":
+      return checkWrite(cmd, effectiveMax(maxValueBytes)) ?? checkClient(cmd.client);
+    case "session_open":
+      return checkNats({ ttlMs: cmd.ttlMs }) ?? checkClient(cmd.client);
+    case "session_close":
+      return checkNats({ session: cmd.session }) ?? checkClient(cmd.client);
+    case "session_expire":
+      if (!Array.isArray(cmd.sessions) || cmd.sessions.length > MAX_SESSIONS_PER_EXPIRE) {
+        return `sessions must be a list of at most ${MAX_SESSIONS_PER_EXPIRE}`;
+      }
+      return checkNats({ epoch: cmd.epoch, ...cmd.sessions });
+    case "master":
+      return checkNats({ rank: cmd.rank, term: cmd.term });
+    case "acquire":
+    case "release":
+    case "cancel_wait": {
+      const bad = checkString("lock", cmd.lock, MAX_KEY_BYTES);
+      if (bad) return bad;
+      if (cmd.op === "acquire" && typeof cmd.wait !== "boolean") return "wait must be a boolean";
+      const n = cmd.op === "release" ? { token: cmd.token } : { session: cmd.session };
+      return checkNats(n) ?? checkClient(cmd.client);
+    }
+  }
+}
+
+function writeClient(w: ByteWriter, client: ClientRef | undefined): void {
+  if (client === undefined) return w.u8(0);
+  w.u8(1);
+  w.str(client.id);
+  w.nat(client.req);
+  w.nat(client.low);
+}
+
+function writeConditions(w: ByteWriter, c: WriteConditions): void {
+  const flags = (c.session !== undefined ? COND_SESSION : 0) | (c.ifHolds ? COND_FENCE : 0);
+  if (flags === 0) return;
+  w.u8(flags);
+  if (c.session !== undefined) w.nat(c.session);
+  if (c.ifHolds) {
+    w.str(c.ifHolds.lock);
+    w.nat(c.ifHolds.token);
+  }
+}
+
+function writeBody(w: ByteWriter, cmd: KvCommand): void {
+  switch (cmd.op) {
+    case "expire":
+      return w.nat(cmd.atMs);
+    case "put":
+    case "cas":
+    case "delete":
+      w.str(cmd.key);
+      if (cmd.op === "cas") w.nat(cmd.version);
+      if (cmd.op !== "delete") {
+        w.bytes(cmd.value);
+        w.nat(cmd.ttlMs);
+      }
+      w.nat(cmd.atMs);
+      writeClient(w, cmd.client);
+      return writeConditions(w, cmd);
+    case "session_open":
+      w.nat(cmd.ttlMs);
+      break;
+    case "session_close":
+      w.nat(cmd.session);
+      break;
+    case "session_expire":
+      w.nat(cmd.atMs);
+      w.nat(cmd.epoch);
+      w.u32(cmd.sessions.length);
+      for (const s of cmd.sessions) w.nat(s);
+      return;
+    case "master":
+      w.nat(cmd.atMs);
+      w.nat(cmd.rank);
+      return w.nat(cmd.term);
+    case "acquire":
+      w.str(cmd.lock);
+      w.nat(cmd.session);
+      w.u8(cmd.wait ? 1 : 0);
+      break;
+    case "release":
+      w.str(cmd.lock);
+      w.nat(cmd.token);
+      break;
+    case "cancel_wait":
+      w.str(cmd.lock);
+      w.nat(cmd.session);
+      break;
+  }
+  w.nat(cmd.atMs);
+  writeClient(w, cmd.client);
 }
 
 /** The bytes of a command; throws RangeError for one validateCommand refuses (a command the log
@@ -248,24 +248,7 @@ export function encodeCommand(cmd: KvCommand, maxValueBytes?: number): Uint8Arra
   if (bad) throw new RangeError(`cannot encode kv command: ${bad}`);
   const w = new ByteWriter(cmd.op === "put" || cmd.op === "cas" ? 64 + cmd.value.length : 64);
   w.u8(OP[cmd.op]);
-  if (cmd.op === "expire") {
-    w.nat(cmd.atMs);
-    return w.finish();
-  }
-  w.str(cmd.key);
-  if (cmd.op === "cas") w.nat(cmd.version);
-  if (cmd.op !== "delete") {
-    w.bytes(cmd.value);
-    w.nat(cmd.ttlMs);
-  }
-  w.nat(cmd.atMs);
-  if (cmd.client === undefined) w.u8(0);
-  else {
-    w.u8(1);
-    w.str(cmd.client.id);
-    w.nat(cmd.client.req);
-    w.nat(cmd.client.low);
-  }
+  writeBody(w, cmd);
   return w.finish();
 }
 
@@ -280,28 +263,98 @@ function readClient(r: ByteReader): ClientRef | undefined {
   return { id, req, low };
 }
 
-function withClient<T extends object>(cmd: T, client: ClientRef | undefined): T {
-  return client === undefined ? cmd : { ...cmd, client };
+/** cmd with the optional fields that are present (absent ones stay absent, not undefined). */
+function withOptional<T extends object>(cmd: T, extra: Record<string, unknown>): T {
+  const out = { ...cmd } as Record<string, unknown>;
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined) out[k] = v;
+  return out as T;
 }
 
-function readCommand(r: ByteReader, maxValue: number): KvCommand {
-  const op = r.u8("op");
-  if (op === OP.expire) return { op: "expire", atMs: r.nat("atMs") };
-  if (op !== OP.put && op !== OP.cas && op !== OP.delete) {
-    throw new KvDecodeError(`unknown op ${op}`);
-  }
+function readConditions(r: ByteReader, sessionAllowed: boolean): WriteConditions {
+  if (r.left === 0) return {};
+  const flags = r.u8("condition flags");
+  const allowed = COND_FENCE | (sessionAllowed ? COND_SESSION : 0);
+  if (flags === 0 || (flags & ~allowed) !== 0) throw new KvDecodeError(`condition flags ${flags}`);
+  const session = flags & COND_SESSION ? r.nat("session") : undefined;
+  const ifHolds =
+    flags & COND_FENCE
+      ? { lock: r.str("lock", 1, MAX_KEY_BYTES), token: r.nat("token") }
+      : undefined;
+  return withOptional({}, { session, ifHolds });
+}
+
+function readWrite(op: number, r: ByteReader, maxValue: number): KvCommand {
   const key = r.str("key", 1, MAX_KEY_BYTES);
   if (op === OP.delete) {
     const atMs = r.nat("atMs");
-    return withClient({ op: "delete", key, atMs }, readClient(r));
+    const client = readClient(r);
+    return withOptional({ op: "delete", key, atMs }, { client, ...readConditions(r, false) });
   }
   const version = op === OP.cas ? r.nat("version") : 0;
   const value = r.bytes("value", maxValue);
   const ttlMs = r.nat("ttlMs");
   const atMs = r.nat("atMs");
-  const client = readClient(r);
-  if (op === OP.put) return withClient({ op: "put", key, value, ttlMs, atMs }, client);
-  return withClient({ op: "cas", key, version, value, ttlMs, atMs }, client);
+  const extra = { client: readClient(r), ...readConditions(r, true) };
+  if (op === OP.put) return withOptional({ op: "put", key, value, ttlMs, atMs }, extra);
+  return withOptional({ op: "cas", key, version, value, ttlMs, atMs }, extra);
+}
+
+function readSessionExpire(r: ByteReader): KvCommand {
+  const atMs = r.nat("atMs");
+  const epoch = r.nat("epoch");
+  return { op: "session_expire", atMs, epoch, sessions: readNats(r, MAX_SESSIONS_PER_EXPIRE) };
+}
+
+/** The ops with a lock name first: acquire, release, cancel_wait. */
+function readLockOp(op: number, r: ByteReader): KvCommand {
+  const lock = r.str("lock", 1, MAX_KEY_BYTES);
+  if (op === OP.release) {
+    const token = r.nat("token");
+    const atMs = r.nat("atMs");
+    return withOptional({ op: "release", lock, token, atMs }, { client: readClient(r) });
+  }
+  const session = r.nat("session");
+  if (op === OP.cancel_wait) {
+    const atMs = r.nat("atMs");
+    return withOptional({ op: "cancel_wait", lock, session, atMs }, { client: readClient(r) });
+  }
+  const waitFlag = r.u8("wait");
+  if (waitFlag > 1) throw new KvDecodeError(`wait flag ${waitFlag}`);
+  const atMs = r.nat("atMs");
+  const cmd = { op: "acquire" as const, lock, session, wait: waitFlag === 1, atMs };
+  return withOptional(cmd, { client: readClient(r) });
+}
+
+function readCommand(r: ByteReader, maxValue: number): KvCommand {
+  const op = r.u8("op");
+  switch (op) {
+    case OP.put:
+    case OP.cas:
+    case OP.delete:
+      return readWrite(op, r, maxValue);
+    case OP.expire:
+      return { op: "expire", atMs: r.nat("atMs") };
+    case OP.session_open: {
+      const ttlMs = r.nat("ttlMs");
+      const atMs = r.nat("atMs");
+      return withOptional({ op: "session_open", ttlMs, atMs }, { client: readClient(r) });
+    }
+    case OP.session_close: {
+      const session = r.nat("session");
+      const atMs = r.nat("atMs");
+      return withOptional({ op: "session_close", session, atMs }, { client: readClient(r) });
+    }
+    case OP.session_expire:
+      return readSessionExpire(r);
+    case OP.master:
+      return { op: "master", atMs: r.nat("atMs"), rank: r.nat("rank"), term: r.nat("term") };
+    case OP.acquire:
+    case OP.release:
+    case OP.cancel_wait:
+      return readLockOp(op, r);
+    default:
+      throw new KvDecodeError(`unknown op ${op}`);
+  }
 }
 
 /** The command in bytes, or why they are not one (never throws). The value is a copy. */
@@ -316,65 +369,5 @@ export function decodeCommand(
     return cmd;
   } catch (e) {
     return { error: `bad kv command: ${e instanceof Error ? e.message : String(e)}` };
-  }
-}
-
-/** Writes a result into w (the snapshot's client table embeds results this way). */
-export function writeResult(w: ByteWriter, res: KvResult): void {
-  w.u8(KIND[res.kind]);
-  if (res.kind === "written" || res.kind === "deleted") w.nat(res.version);
-  else if (res.kind === "error") {
-    w.u8(CODES.indexOf(res.code) + 1);
-    if (res.version === undefined) w.u8(0);
-    else {
-      w.u8(1);
-      w.nat(res.version);
-    }
-  }
-}
-
-/** Reads one result; throws KvDecodeError. */
-export function readResult(r: ByteReader): KvResult {
-  const kind = r.u8("result kind");
-  if (kind === KIND.written) return { kind: "written", version: r.nat("version") };
-  if (kind === KIND.deleted) return { kind: "deleted", version: r.nat("version") };
-  if (kind === KIND.expired) return { kind: "expired" };
-  if (kind !== KIND.error) throw new KvDecodeError(`unknown result kind ${kind}`);
-  const code = CODES[r.u8("error code") - 1];
-  if (code === undefined) throw new KvDecodeError("unknown error code");
-  const flag = r.u8("version flag");
-  if (flag === 0) return { kind: "error", code };
-  if (flag !== 1) throw new KvDecodeError(`version flag ${flag}`);
-  return { kind: "error", code, version: r.nat("version") };
-}
-
-function checkResult(res: KvResult): string | undefined {
-  if (res.kind === "written" || res.kind === "deleted") {
-    return isNat(res.version) ? undefined : "version must be a non-negative safe integer";
-  }
-  if (res.kind === "expired") return undefined;
-  if (res.kind !== "error" || !CODES.includes(res.code)) return "unknown result";
-  if (res.version !== undefined && !isNat(res.version)) return "version must be a nat";
-  return undefined;
-}
-
-/** The bytes of a result; throws RangeError for one that decodeResult would refuse. */
-export function encodeResult(res: KvResult): Uint8Array {
-  const bad = checkResult(res);
-  if (bad) throw new RangeError(`cannot encode kv result: ${bad}`);
-  const w = new ByteWriter(16);
-  writeResult(w, res);
-  return w.finish();
-}
-
-/** The result in bytes, or why they are not one (never throws). */
-export function decodeResult(bytes: Uint8Array): KvResult | { error: string } {
-  try {
-    const r = new ByteReader(bytes);
-    const res = readResult(r);
-    r.done();
-    return res;
-  } catch (e) {
-    return { error: `bad kv result: ${e instanceof Error ? e.message : String(e)}` };
   }
 }

@@ -327,7 +327,7 @@ describe("KvMachine determinism and snapshots", () => {
       bad.push(b);
     }
     const otherVersion = Uint8Array.from(good);
-    otherVersion[4] = 2;
+    otherVersion[4] = 3;
     bad.push(otherVersion);
     for (const b of bad) expect(() => m.restore(b, 10)).toThrow(KvSnapshotError);
     expect(m.stateHash()).toBe(hash);

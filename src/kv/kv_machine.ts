@@ -1,21 +1,31 @@
 // The yasp-kv replicated state: keys with values, versions and expiry, plus the exactly-once
 // client table. Every rank applies the same commands at the same seqs, so everything here is a
 // function of (seq, command bytes) only: time is the log's (the max atMs applied), never a clock.
-import { createHash } from "node:crypto";
 import type { StateMachine } from "../ports.js";
+import { decodeCommand, HARD_MAX_VALUE_BYTES, type KvCommand, type KvResult } from "./commands.js";
 import {
-  ByteReader,
-  ByteWriter,
-  decodeCommand,
-  HARD_MAX_VALUE_BYTES,
-  MAX_KEY_BYTES,
-  writeResult,
-  type KvCommand,
-  type KvResult,
-} from "./commands.js";
-import { ClientTable, ExpiryHeap, KvSnapshotError, readClients, refuse } from "./kv_tables.js";
+  CoordState,
+  type CoordCommand,
+  type CoordNotice,
+  type MasterRecord,
+} from "./coord_state.js";
+import { EventHistory, type EventsPage, type HistoryLimits, type KvEvent } from "./kv_events.js";
+import { ClientTable, ExpiryHeap } from "./kv_tables.js";
+import {
+  compareStrings,
+  hashState,
+  readSnapshot,
+  writeSnapshot,
+  type MachineTables,
+} from "./kv_snapshot.js";
 
 export { KvSnapshotError, MAX_CLIENTS, MAX_RESULTS_PER_CLIENT } from "./kv_tables.js";
+export type { CoordNotice, MasterRecord } from "./coord_state.js";
+export type { EventsPage, KvEvent } from "./kv_events.js";
+
+/** What the service hears during apply: the coordination notices, and the events of each
+ * revision that changed keys (all of them in one notice). */
+export type MachineNotice = CoordNotice | { kind: "events"; revision: number; events: KvEvent[] };
 
 /** What a read sees of a key. value must not be modified (it is the state's). */
 export interface KvValue {
@@ -40,6 +50,7 @@ export class KvMachineError extends Error {
 }
 
 const BAD_COMMAND: KvResult = { kind: "error", code: "bad_command" };
+const NO_SESSION: KvResult = { kind: "error", code: "no_session" };
 const NOT_FOUND: KvResult = { kind: "error", code: "not_found" };
 const EXPIRED: KvResult = { kind: "expired" };
 
@@ -47,20 +58,33 @@ export interface KvMachineOptions {
   /** The largest value a command may carry; must be the same on every rank (default 8 MiB, the
    * hard cap: the servers refuse bigger values before they reach the log). */
   maxValueBytes?: number;
+  /** How much change history watches can resume from (the same on every rank). */
+  history?: HistoryLimits;
 }
 
 export class KvMachine implements StateMachine {
   private entries = new Map<string, KvValue>();
   private expiries = new ExpiryHeap();
   private clients = new ClientTable();
+  private coord = new CoordState(this);
+  private history: EventHistory;
   private logNow = 0;
   private appliedSeq = -1;
   /** Keys in order for range(); dropped whenever a key comes or goes (not on overwrites). */
   private sortedKeys: string[] | null = null;
   private readonly maxValueBytes: number;
+  private readonly historyLimits: HistoryLimits | undefined;
+  /** The events of the command being applied. */
+  private pending: KvEvent[] = [];
+  private revision = 0;
+  /** Called during apply with what the command did (after the state changed; set by the
+   * service). It must not throw and must not apply commands. */
+  onNotice: ((n: MachineNotice) => void) | null = null;
 
   constructor(opts: KvMachineOptions = {}) {
     this.maxValueBytes = Math.min(opts.maxValueBytes ?? HARD_MAX_VALUE_BYTES, HARD_MAX_VALUE_BYTES);
+    this.historyLimits = opts.history;
+    this.history = new EventHistory(opts.history);
   }
 
   /** Number of keys (some may be expired by a reader's clock and not yet purged by the log). */
@@ -78,6 +102,16 @@ export class KvMachine implements StateMachine {
     return this.appliedSeq;
   }
 
+  /** The revision of the last command applied (0: none). */
+  get currentRevision(): number {
+    return this.appliedSeq + 1;
+  }
+
+  /** The master the log knows last (its epoch fences the session expiries it sends). */
+  get master(): MasterRecord | null {
+    return this.coord.master;
+  }
+
   /** Applies the command at seq (revision seq + 1). A command that cannot be decoded answers
    * bad_command and changes nothing; only a seq at or below the last one throws. */
   apply(seq: number, command: Uint8Array): KvResult {
@@ -85,16 +119,40 @@ export class KvMachine implements StateMachine {
       throw new KvMachineError(`kv machine: seq ${seq} applied after seq ${this.appliedSeq}`);
     }
     this.appliedSeq = seq;
+    this.revision = seq + 1;
     const cmd = decodeCommand(command, this.maxValueBytes);
     if ("error" in cmd) return BAD_COMMAND;
     this.advanceLogTime(cmd.atMs);
-    if (cmd.op === "expire") return EXPIRED;
-    const ref = cmd.client;
-    const seen = ref && this.clients.check(ref, seq);
-    if (seen) return seen; // a retry: the first answer, not a second application
-    const result = this.execute(cmd, seq + 1);
-    if (ref) this.clients.remember(ref, seq, result);
+    const result = this.applyDecoded(cmd);
+    this.publish();
     return result;
+  }
+
+  private applyDecoded(cmd: KvCommand): KvResult {
+    if (cmd.op === "expire") return EXPIRED;
+    const ref = "client" in cmd ? cmd.client : undefined;
+    const seen = ref && this.clients.check(ref, this.appliedSeq);
+    if (seen) return seen; // a retry: the first answer, not a second application
+    const result =
+      cmd.op === "put" || cmd.op === "cas" || cmd.op === "delete"
+        ? this.execute(cmd, this.revision)
+        : this.coord.apply(cmd, this.revision);
+    if (ref) this.clients.remember(ref, this.appliedSeq, result);
+    return result;
+  }
+
+  /** Hands this revision's events to the history and the listener, then the coord notices. */
+  private publish(): void {
+    const events = this.pending;
+    const notices = this.coord.notices;
+    if (events.length === 0 && notices.length === 0) return;
+    this.pending = [];
+    this.coord.notices = [];
+    if (events.length > 0) this.history.append(events);
+    const listener = this.onNotice;
+    if (!listener) return;
+    if (events.length > 0) listener({ kind: "events", revision: this.revision, events });
+    for (const n of notices) listener(n);
   }
 
   /** Log time moves to atMs if later, and every key that expired by then goes (at this log
@@ -107,15 +165,24 @@ export class KvMachine implements StateMachine {
       top = this.expiries.items[0]
     ) {
       this.expiries.pop();
-      if (this.entries.get(top.key)?.expiresAtMs === top.at) this.removeKey(top.key);
+      if (this.entries.get(top.key)?.expiresAtMs === top.at) this.removeKey(top.key, "expire");
     }
   }
 
-  private execute(cmd: Exclude<KvCommand, { op: "expire" }>, revision: number): KvResult {
+  private execute(
+    cmd: Extract<KvCommand, { op: "put" | "cas" | "delete" }>,
+    revision: number,
+  ): KvResult {
+    if (cmd.ifHolds && !this.coord.fenceHolds(cmd.ifHolds)) {
+      const holder = this.coord.holderToken(cmd.ifHolds.lock);
+      return holder === undefined
+        ? { kind: "error", code: "fence_failed" }
+        : { kind: "error", code: "fence_failed", version: holder };
+    }
     const current = this.entries.get(cmd.key);
     if (cmd.op === "delete") {
       if (!current) return NOT_FOUND;
-      this.removeKey(cmd.key);
+      this.removeKey(cmd.key, "delete");
       return { kind: "deleted", version: revision };
     }
     if (cmd.op === "cas") {
@@ -124,27 +191,75 @@ export class KvMachine implements StateMachine {
         return { kind: "error", code: "version_mismatch", version: current.version };
       }
     }
+    if (cmd.session !== undefined && !this.coord.sessions.has(cmd.session)) return NO_SESSION;
     const expiresAtMs = cmd.ttlMs > 0 ? Math.min(cmd.atMs + cmd.ttlMs, Number.MAX_SAFE_INTEGER) : 0;
     this.setKey(cmd.key, { value: cmd.value, version: revision, expiresAtMs });
+    this.coord.keyWritten(cmd.key, cmd.session);
     return { kind: "written", version: revision };
   }
 
   private setKey(key: string, v: KvValue): void {
-    if (!this.entries.has(key)) this.sortedKeys = null;
+    const previous = this.entries.get(key);
+    if (!previous) this.sortedKeys = null;
     this.entries.set(key, v);
+    this.pending.push(
+      previous
+        ? { revision: this.revision, kind: "put", key, value: v.value, prevValue: previous.value }
+        : { revision: this.revision, kind: "put", key, value: v.value },
+    );
     if (v.expiresAtMs > 0) this.expiries.push(v.expiresAtMs, key);
     // Overwritten expiries pile up in the heap; past twice the keys, start it afresh.
     if (this.expiries.items.length > 2 * this.entries.size + 1024) this.rebuildExpiries();
   }
 
-  private removeKey(key: string): void {
-    if (this.entries.delete(key)) this.sortedKeys = null;
+  private removeKey(key: string, kind: "delete" | "expire"): void {
+    const previous = this.entries.get(key);
+    if (!previous) return;
+    this.entries.delete(key);
+    this.sortedKeys = null;
+    this.coord.keyRemoved(key);
+    this.pending.push({ revision: this.revision, kind, key, prevValue: previous.value });
+  }
+
+  /** A session ended: its keys go with it (CoordState calls this; a delete event each). */
+  removeOwnedKey(key: string): void {
+    this.removeKey(key, "delete");
   }
 
   private rebuildExpiries(): void {
     this.expiries.items = [];
     for (const [key, v] of this.entries)
       if (v.expiresAtMs > 0) this.expiries.push(v.expiresAtMs, key);
+  }
+
+  /** Events from revision `from` on for keys that match, at most about maxEvents (whole
+   * revisions), or the oldest revision still kept when `from` is older. */
+  eventsSince(from: number, match: (key: string) => boolean, maxEvents: number): EventsPage {
+    return this.history.since(from, match, maxEvents, this.currentRevision);
+  }
+
+  /** The oldest revision a watch may start from. */
+  get oldestRevision(): number {
+    return this.history.oldestRevision;
+  }
+
+  /** A session's TTL, or undefined when it is not open. */
+  session(id: number): { ttlMs: number } | undefined {
+    const s = this.coord.sessions.get(id);
+    return s && { ttlMs: s.ttlMs };
+  }
+
+  /** Open sessions, oldest first. */
+  sessionIds(): number[] {
+    return [...this.coord.sessions.keys()];
+  }
+
+  /** A lock's holder and how many wait for it (undefined: free and nobody waits). */
+  lock(
+    name: string,
+  ): { holder: { session: number; token: number } | null; waiting: number } | undefined {
+    const l = this.coord.locks.get(name);
+    return l && { holder: l.holder && { ...l.holder }, waiting: l.queue.length };
   }
 
   /** When the next key expires (log time), or undefined: the server submits an expire then. */
@@ -184,84 +299,34 @@ export class KvMachine implements StateMachine {
     return out;
   }
 
-  /** 16 hex digits over keys, values, versions, expiries, the client table and log time; the same
-   * for the same state however it was reached (the encoding is in key order). */
+  /** 16 hex digits over keys, values, versions, expiries, the client table, the sessions, locks
+   * and log time; the same for the same state however it was reached (written in key order). */
   stateHash(): string {
-    const w = new ByteWriter(this.sizeHint());
-    this.writeState(w);
-    return createHash("sha256").update(w.view()).digest("hex").slice(0, 16);
+    return hashState(this.tables());
   }
 
   snapshot(): Uint8Array {
-    const w = new ByteWriter(this.sizeHint());
-    w.raw(MAGIC);
-    w.u8(SNAPSHOT_VERSION);
-    w.nat(this.appliedSeq + 1);
-    this.writeState(w);
-    w.raw(createHash("sha256").update(w.view()).digest());
-    return w.finish();
+    return writeSnapshot(this.tables(), this.appliedSeq);
+  }
+
+  private tables(): MachineTables {
+    const { logNow, entries, clients, coord, history } = this;
+    return { logNow, entries, clients, coord, history };
   }
 
   /** Replaces the state by the snapshot's (taken at or before seq); throws KvSnapshotError and
    * changes nothing for bytes that are not such a snapshot. */
   restore(snapshot: Uint8Array, seq: number): void {
-    const r = openSnapshot(snapshot);
-    let state: DecodedState;
-    try {
-      state = readState(r, seq, this.maxValueBytes);
-    } catch (e) {
-      if (e instanceof KvSnapshotError) throw e;
-      throw new KvSnapshotError(`kv snapshot refused: ${(e as Error).message}`, { cause: e });
-    }
-    this.entries = state.entries;
-    this.clients = state.clients;
-    this.logNow = state.logNow;
+    const t = readSnapshot(snapshot, seq, this.maxValueBytes, this, this.historyLimits);
+    this.entries = t.entries;
+    this.clients = t.clients;
+    this.coord = t.coord;
+    this.history = t.history;
+    this.logNow = t.logNow;
     this.appliedSeq = seq;
     this.sortedKeys = null;
     this.rebuildExpiries();
   }
-
-  private sizeHint(): number {
-    let n = 64 + 64 * this.clients.clients.size;
-    for (const [key, v] of this.entries) n += 28 + 3 * key.length + v.value.length;
-    return n;
-  }
-
-  /** log time, keys in order (key, version, expiry, value), then clients least recently active
-   * first (id, floor, last active seq, results in req order). */
-  private writeState(w: ByteWriter): void {
-    w.nat(this.logNow);
-    const keys = [...this.entries.keys()].sort(compareStrings);
-    w.u32(keys.length);
-    for (const key of keys) {
-      const v = this.entries.get(key) as KvValue;
-      w.str(key);
-      w.nat(v.version);
-      w.nat(v.expiresAtMs);
-      w.bytes(v.value);
-    }
-    w.u32(this.clients.clients.size);
-    for (const [id, rec] of this.clients.clients) {
-      w.str(id);
-      w.nat(rec.floor);
-      w.nat(rec.lastActiveSeq);
-      const reqs = [...rec.results.keys()].sort((a, b) => a - b);
-      w.u32(reqs.length);
-      for (const req of reqs) {
-        w.nat(req);
-        writeResult(w, rec.results.get(req) as KvResult);
-      }
-    }
-  }
-}
-
-// Snapshot: MAGIC, version byte, last seq + 1 (nat), the state (writeState), sha256 of all before.
-const MAGIC = Uint8Array.from([0x59, 0x4b, 0x56, 0x53]); // "YKVS"
-const SNAPSHOT_VERSION = 1;
-const CHECKSUM_BYTES = 32;
-
-function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function lowerBound(sorted: readonly string[], key: string): number {
@@ -273,57 +338,4 @@ function lowerBound(sorted: readonly string[], key: string): number {
     else hi = mid;
   }
   return lo;
-}
-
-/** A reader positioned after the magic and version, over the bytes the checksum covers. */
-function openSnapshot(snapshot: Uint8Array): ByteReader {
-  const min = MAGIC.length + 1 + 8 + CHECKSUM_BYTES;
-  if (!(snapshot instanceof Uint8Array) || snapshot.length < min) {
-    throw new KvSnapshotError("kv snapshot refused: too short");
-  }
-  if (!MAGIC.every((b, i) => snapshot[i] === b)) {
-    throw new KvSnapshotError("kv snapshot refused: not a kv snapshot");
-  }
-  const version = snapshot[MAGIC.length];
-  if (version !== SNAPSHOT_VERSION) {
-    throw new KvSnapshotError(`kv snapshot refused: format version ${version} is not supported`);
-  }
-  const end = snapshot.length - CHECKSUM_BYTES;
-  const sum = createHash("sha256").update(snapshot.subarray(0, end)).digest();
-  if (!sum.equals(snapshot.subarray(end))) {
-    throw new KvSnapshotError("kv snapshot refused: checksum mismatch (damaged)");
-  }
-  const r = new ByteReader(snapshot.subarray(0, end));
-  r.pos = MAGIC.length + 1;
-  return r;
-}
-
-interface DecodedState {
-  entries: Map<string, KvValue>;
-  clients: ClientTable;
-  logNow: number;
-}
-
-/** The inverse of writeState, refusing anything it could not have written. */
-function readState(r: ByteReader, seq: number, maxValueBytes: number): DecodedState {
-  const taken = r.nat("seq") - 1;
-  if (!Number.isSafeInteger(seq) || taken > seq)
-    refuse(`taken at seq ${taken}, restored at ${seq}`);
-  const logNow = r.nat("log time");
-  const count = r.u32("key count");
-  if (count * 25 > r.left) refuse(`${count} keys cannot fit in ${r.left} bytes`);
-  const entries = new Map<string, KvValue>();
-  let previous: string | undefined;
-  for (let i = 0; i < count; i++) {
-    const key = r.str("key", 1, MAX_KEY_BYTES);
-    if (previous !== undefined && previous >= key) refuse(`key ${i} out of order`);
-    previous = key;
-    const version = r.nat("version");
-    if (version < 1 || version > taken + 1) refuse(`key ${i}: version ${version}`);
-    const expiresAtMs = r.nat("expiry");
-    entries.set(key, { version, expiresAtMs, value: r.bytes("value", maxValueBytes) });
-  }
-  const clients = readClients(r, taken);
-  r.done();
-  return { entries, clients, logNow };
 }
