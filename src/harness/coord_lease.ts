@@ -1,0 +1,154 @@
+// The master-lease and pause scenarios of the coordination matrix.
+// lease-N(-drop): one master; kill -9 it -> another within 2 s; restart it -> it rejoins as a
+// non-master; the ranks' lease logs, checked by yasp-lease-check, never show two masters at once.
+// pause-K-of-5: SIGSTOP K ranks (the master first), write through the others, SIGCONT: every rank
+// reaches the same applied seq and state hash (the paused ones learnt every command).
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import type { KvClient } from "../client/index.js";
+import type { CoordCtx, CoordScenario, Outcome } from "./coord_ctx.js";
+import { nowMs, sleep, waitFor } from "./coord_procs.js";
+
+const NEW_MASTER_MS = 2000;
+
+/** Run the shipped lease checker (bin/yasp-lease-check) on the ranks' lease logs. */
+function leaseCheck(logs: string[]): Promise<{ ok: boolean; out: string }> {
+  const isTs = import.meta.url.endsWith(".ts");
+  const bin = fileURLToPath(
+    new URL(
+      isTs ? "../../bin/yasp-lease-check.js" : "../../../bin/yasp-lease-check.js",
+      import.meta.url,
+    ),
+  );
+  return new Promise((resolve) =>
+    execFile(process.execPath, [bin, ...logs], { timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ ok: err === null, out: `${stdout}${stderr}`.trim() }),
+    ),
+  );
+}
+
+const oneMaster = (ctx: CoordCtx) => () => {
+  const m = ctx.masters();
+  return m.length === 1 ? m[0] : undefined;
+};
+
+/** Kill the master, time the next one, restart the old one and see it stay a non-master. */
+async function failover(ctx: CoordCtx, master: number, problems: string[]) {
+  const killedAt = nowMs();
+  await ctx.cluster.kill(master);
+  const next = await waitFor(
+    () => ctx.masters().find((r) => r !== master),
+    10_000,
+    `a master after rank ${master} was killed`,
+    10,
+  );
+  const tookMs = nowMs() - killedAt;
+  if (tookMs > NEW_MASTER_MS)
+    problems.push(`rank ${next} became master ${tookMs.toFixed(0)} ms after rank ${master} died`);
+  const restartUs = nowMs() * 1000;
+  await ctx.cluster.startRank(master);
+  await sleep(2500);
+  const taken = ctx.leaseLog(master).some((l) => l.kind === "held" && l.fromUs >= restartUs);
+  const now = ctx.masters();
+  if (taken || now.includes(master))
+    problems.push(`restarted rank ${master} took the lease (masters now: ${now.join(",")})`);
+  if (!now.includes(next))
+    problems.push(
+      `rank ${next} lost the lease after rank ${master} rejoined (masters: ${now.join(",")})`,
+    );
+  return { next, tookMs };
+}
+
+async function leaseRun(ctx: CoordCtx, kills: number): Promise<Outcome> {
+  const problems: string[] = [];
+  let master = await waitFor(oneMaster(ctx), 10_000, "exactly one master", 10);
+  const took: number[] = [];
+  for (let i = 0; i < kills && problems.length === 0; i++) {
+    const f = await failover(ctx, master, problems);
+    took.push(f.tookMs);
+    master = f.next;
+  }
+  const same = await ctx.sameState(20_000);
+  if (!same.ok) problems.push(same.note);
+  await ctx.cluster.stop();
+  const logs = ctx.cluster.ranks.map((r) => ctx.leaseLogPath(r.rank));
+  const check = await leaseCheck(logs);
+  if (!check.ok)
+    problems.push(`yasp-lease-check: ${check.out.split("\n").slice(0, 5).join(" | ")}`);
+  const terms = ctx.cluster.ranks
+    .flatMap((r) => ctx.leaseLog(r.rank))
+    .filter((l) => l.kind === "held");
+  return {
+    problems,
+    figures: [
+      `time to new master ${took.map((t) => `${t.toFixed(0)} ms`).join(" / ")}`,
+      `${terms.length} lease lines checked`,
+    ],
+  };
+}
+
+export function leaseScenarios(long: boolean): CoordScenario[] {
+  const kills = long ? 20 : 1;
+  return [3, 5, 7].flatMap((n) => [
+    { name: `lease-${n}`, ranks: n, run: (ctx: CoordCtx) => leaseRun(ctx, kills) },
+    {
+      name: `lease-${n}-drop`,
+      ranks: n,
+      faults: ["--drop", "0.2"],
+      run: (ctx: CoordCtx) => leaseRun(ctx, kills),
+    },
+  ]);
+}
+
+/** Puts through `client` with `concurrency` in flight until `untilMs`: how many were acknowledged. */
+export async function writeUntil(
+  client: KvClient,
+  prefix: string,
+  untilMs: number,
+  concurrency: number,
+): Promise<number> {
+  let acked = 0;
+  let next = 0;
+  const one = async () => {
+    while (nowMs() < untilMs) {
+      const i = next++;
+      await client.put(`${prefix}${i % 500}`, String(i));
+      acked++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, one));
+  return acked;
+}
+
+async function pauseRun(ctx: CoordCtx, k: number, pauseMs: number): Promise<Outcome> {
+  const problems: string[] = [];
+  await ctx.client().put("pause/start", "1");
+  const master = ctx.masters()[0] ?? 0;
+  const paused = [master, ...[1, 2, 3, 4].map((d) => (master + d) % ctx.n)].slice(0, k);
+  const others = ctx.cluster.ranks.filter((r) => !paused.includes(r.rank));
+  paused.forEach((r) => ctx.cluster.pause(r));
+  const writer = ctx.client(others.map((r) => r.client));
+  const acked = await writeUntil(writer, "pause/k", nowMs() + pauseMs, 16);
+  const continuedAt = nowMs();
+  paused.forEach((r) => ctx.cluster.resume(r));
+  const same = await ctx.sameState(30_000);
+  if (!same.ok) problems.push(`after SIGCONT: ${same.note}`);
+  if (acked === 0)
+    problems.push(`no write acknowledged while ranks ${paused.join(",")} were paused`);
+  return {
+    problems,
+    figures: [
+      `${acked} writes while ranks ${paused.join(",")} were stopped`,
+      `every rank equal ${(nowMs() - continuedAt).toFixed(0)} ms after SIGCONT (${same.note})`,
+    ],
+  };
+}
+
+export function pauseScenarios(long: boolean): CoordScenario[] {
+  const pauseMs = long ? 120_000 : 3000;
+  return [1, 2].map((k) => ({
+    name: `pause-${k}-of-5`,
+    ranks: 5,
+    run: (ctx: CoordCtx) => pauseRun(ctx, k, pauseMs),
+  }));
+}
