@@ -138,7 +138,7 @@ async function pauseRun(ctx: CoordCtx, k: number, pauseMs: number): Promise<Outc
   return {
     problems,
     figures: [
-      `${acked} writes while ranks ${paused.join(",")} were stopped`,
+      `${acked} writes while rank${paused.length > 1 ? "s" : ""} ${paused.join(",")} stopped`,
       `every rank equal ${(nowMs() - continuedAt).toFixed(0)} ms after SIGCONT (${same.note})`,
     ],
   };

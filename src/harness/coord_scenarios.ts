@@ -1,15 +1,18 @@
 // `npm run scenarios:coord [-- --only a,b] [--long] [--keep] [--seed n]`: the Gobby test matrix of
 // issue 13 on real processes. Each scenario runs on fresh yasp-kv ranks (127.0.0.1, ports the OS
-// chose, data under logs/coord/<name>) with its clients in their own processes
+// chose, data under <tmp>/yasp-coord-*/<name>) with its clients in their own processes
 // (coord_worker.ts), checks what they recorded (coord_checks.ts) and prints one line:
 // `pass <name> <figures>` or `FAIL <name> <why>`. Exit 1 if any failed. Every process is stopped
-// by PID when its scenario ends; the files are removed unless it failed or --keep.
-import { mkdirSync, rmSync } from "node:fs";
+// by PID when its scenario ends; its files are removed unless it failed or --keep.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoordCtx, type CoordScenario, type Settings } from "./coord_ctx.js";
 import { leaseScenarios, pauseScenarios } from "./coord_lease.js";
 import { lockScenarios } from "./coord_locks.js";
 import { nowMs } from "./coord_procs.js";
+import { sessionScenarios } from "./coord_session.js";
+import { watchScenarios } from "./coord_watch.js";
 
 const USAGE = "usage: scenarios:coord [--only name,name] [--long] [--keep] [--seed n] [--list]";
 
@@ -40,7 +43,13 @@ function parse(argv: string[]): Settings & { only: string[] | null; list: boolea
 }
 
 export function matrix(long: boolean): CoordScenario[] {
-  return [...lockScenarios(long), ...leaseScenarios(long), ...pauseScenarios(long)];
+  return [
+    ...lockScenarios(long),
+    ...leaseScenarios(long),
+    ...pauseScenarios(long),
+    ...sessionScenarios(long),
+    ...watchScenarios(long),
+  ];
 }
 
 async function runOne(s: CoordScenario, settings: Settings, root: string): Promise<boolean> {
@@ -79,11 +88,11 @@ async function main(): Promise<number> {
   const unknown = (settings.only ?? []).filter((n) => !all.some((s) => s.name === n));
   if (unknown.length) throw new Error(`no scenario ${unknown.join(", ")} (--list names them)`);
   const chosen = settings.only ? all.filter((s) => settings.only?.includes(s.name)) : all;
-  const root = join("logs", "coord");
-  mkdirSync(root, { recursive: true });
+  const root = mkdtempSync(join(tmpdir(), "yasp-coord-"));
   process.stdout.write(`scenarios:coord seed ${settings.seed}${settings.long ? ", long" : ""}\n`);
   let failed = 0;
   for (const s of chosen) if (!(await runOne(s, settings, root))) failed++;
+  if (!failed && !settings.keep) rmSync(root, { recursive: true, force: true });
   process.stdout.write(
     failed ? `scenarios:coord: ${failed} of ${chosen.length} FAILED\n` : "scenarios:coord: pass\n",
   );
