@@ -4,6 +4,7 @@
 // client waits with it. Every submit that resolves is kept for the end-of-run rules; one rejected
 // because its rank crashed (or whose seq a peer's snapshot covered) is only counted.
 import { Prng } from "../faults/prng.js";
+import type { KvResult } from "../kv/results.js";
 import { OutcomeUnknownError, RankStoppedError } from "../rank_waiters.js";
 import type { SimCluster } from "./cluster.js";
 import { SimKvClient } from "./kv_commands.js";
@@ -54,13 +55,13 @@ export class KvLoad {
       if (this.c.elapsedMs() >= this.untilMs) return;
       // Drawn whether or not the rank is up: the commands stay the same whatever the faults do.
       const cmd = kv.next(rng, Math.floor(clock.nowUs() / 1000));
-      if (!this.c.crashed.has(me)) this.submit(me, cmd);
+      if (!this.c.crashed.has(me)) this.submit(me, cmd, kv);
       next();
     };
     next();
   }
 
-  private submit(me: number, cmd: Uint8Array): void {
+  private submit(me: number, cmd: Uint8Array, kv: SimKvClient): void {
     const rank = this.c.ranks[me];
     if (!rank) return;
     this.stats.submitted++;
@@ -70,6 +71,7 @@ export class KvLoad {
         this.pending--;
         this.stats.resolved++;
         this.answers.push({ rank: me, seq, result });
+        kv.learn(result as KvResult);
       },
       (e: unknown) => {
         this.pending--;
