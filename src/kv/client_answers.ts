@@ -2,18 +2,24 @@
 // rejects: every failure becomes an error response under the request's id.
 import type { ClientRequest, ClientResponse, WireErrorCode } from "./client_wire.js";
 import type { KvResult } from "./commands.js";
+import { answerCoord, resultResponse, type ConnectionContext } from "./coord_service_answers.js";
 import { KvServiceError, type KvService, type KvWrite } from "./service.js";
+
+export type { ConnectionContext } from "./coord_service_answers.js";
 
 /** Most entries one range answer holds (a client pages with `more`). */
 export const MAX_RANGE_ENTRIES = 1000;
 
+/** The answer to a request; null when the request answered itself (a watch sends its own frames
+ * on `conn`). */
 export async function answerRequest(
   service: KvService,
   req: ClientRequest,
   clientId: string,
-): Promise<ClientResponse> {
+  conn?: ConnectionContext,
+): Promise<ClientResponse | null> {
   try {
-    return await answer(service, req, clientId);
+    return await answer(service, req, clientId, conn);
   } catch (e) {
     return failed(req.id, e);
   }
@@ -23,7 +29,8 @@ async function answer(
   service: KvService,
   req: ClientRequest,
   clientId: string,
-): Promise<ClientResponse> {
+  conn: ConnectionContext | undefined,
+): Promise<ClientResponse | null> {
   const { id } = req;
   switch (req.type) {
     case "hello":
@@ -48,6 +55,8 @@ async function answer(
     case "cas":
     case "delete":
       return written(id, await write(service, req, clientId));
+    default:
+      return answerCoord(service, req, clientId, conn);
   }
 }
 
@@ -62,9 +71,11 @@ function write(
       "too_large",
       `value of ${req.value.length} bytes: the limit is ${service.opts.maxValueBytes}`,
     );
+  const fence = req.ifHolds ? { ifHolds: req.ifHolds } : {};
+  const owner = req.session !== undefined && req.session > 0 ? { session: req.session } : {};
   let w: KvWrite;
   if (req.type === "put")
-    w = { op: "put", key: req.key, value: req.value, ttlMs: req.ttlMs, client };
+    w = { op: "put", key: req.key, value: req.value, ttlMs: req.ttlMs, client, ...owner, ...fence };
   else if (req.type === "cas")
     w = {
       op: "cas",
@@ -73,44 +84,15 @@ function write(
       value: req.value,
       ttlMs: req.ttlMs,
       client,
+      ...owner,
+      ...fence,
     };
-  else w = { op: "delete", key: req.key, client };
+  else w = { op: "delete", key: req.key, client, ...fence };
   return service.write(w);
 }
 
 function written(id: number, r: KvResult): ClientResponse {
-  switch (r.kind) {
-    case "written":
-      return { type: "written", id, version: r.version };
-    case "deleted":
-      return { type: "deleted", id, version: r.version };
-    case "expired":
-      return { type: "error", id, code: "internal", message: "unexpected result" };
-    case "error":
-      if (r.code === "version_mismatch")
-        return {
-          type: "error",
-          id,
-          code: "version_mismatch",
-          message: "version mismatch",
-          version: r.version ?? 0,
-        };
-      if (r.code === "not_found")
-        return { type: "error", id, code: "not_found", message: "no such key" };
-      if (r.code === "stale_request")
-        return {
-          type: "error",
-          id,
-          code: "stale_request",
-          message: "request number below what the server remembers",
-        };
-      return {
-        type: "error",
-        id,
-        code: "bad_request",
-        message: "the command was refused as malformed",
-      };
-  }
+  return resultResponse(id, r);
 }
 
 async function range(

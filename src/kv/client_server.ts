@@ -15,7 +15,7 @@ import {
   type ClientRequest,
   type ClientResponse,
 } from "./client_wire.js";
-import { answerRequest } from "./client_answers.js";
+import { answerRequest, type ConnectionContext } from "./client_answers.js";
 import type { KvService } from "./service.js";
 import { SocketServer } from "./socket_server.js";
 
@@ -79,12 +79,13 @@ export class ClientServer extends SocketServer {
       socket.write(encodeResponse(r));
       if (socket.writableLength > maxUnread) socket.destroy(); // it does not read its replies
     };
+    const conn = this.context(socket, send);
     const run = (req: ClientRequest, id: string) => {
       inFlight++;
       if (inFlight >= maxInFlight) socket.pause();
-      void answerRequest(this.service, req, id).then((r) => {
+      void answerRequest(this.service, req, id, conn).then((r) => {
         inFlight--;
-        send(r);
+        if (r) send(r);
         if (inFlight < maxInFlight && socket.isPaused() && !socket.destroyed) socket.resume();
         endIfDone();
       });
@@ -112,6 +113,32 @@ export class ClientServer extends SocketServer {
       endIfDone();
     });
     socket.on("error", () => socket.destroy());
+  }
+
+  /** What requests need of their connection: its end (waiting acquires stop waiting, watches
+   * end) and a sink for watch frames. */
+  private context(socket: net.Socket, send: (r: ClientResponse) => void): ConnectionContext {
+    const closing = new AbortController();
+    const watches = this.service.watches.connection({
+      send,
+      buffered: () => socket.writableLength,
+      drained: () =>
+        new Promise<void>((resolve) => {
+          if (socket.destroyed || socket.writableLength === 0) return resolve();
+          const done = () => {
+            socket.off("drain", done);
+            socket.off("close", done);
+            resolve();
+          };
+          socket.on("drain", done);
+          socket.on("close", done);
+        }),
+    });
+    socket.once("close", () => {
+      closing.abort();
+      watches.close();
+    });
+    return { closed: closing.signal, watches };
   }
 
   /** The first frame: hello with the token if one is required. The client id, or null (refused). */

@@ -2,7 +2,9 @@
 // committed and applied here), reads wait for a read barrier (read-index: a majority confirmed
 // this rank is up to date after the read began) and then read the local state machine. Without a
 // majority both simply wait; the caller's timeout decides. Front-ends (client port, text port)
-// turn requests into these calls and the answers into replies.
+// turn requests into these calls and the answers into replies. Sessions, locks and the master
+// are CoordService's (coord_service.ts), watches WatchHub's (watch_hub.ts); both hear what the
+// machine applies through its onNotice.
 import type { Clock } from "../ports.js";
 import type { Rank } from "../rank.js";
 import {
@@ -11,8 +13,12 @@ import {
   RankBusyError,
   RankStoppedError,
 } from "../rank_waiters.js";
-import { encodeCommand, type ClientRef, type KvCommand, type KvResult } from "./commands.js";
+import { encodeCommand, type KvCommand, type KvResult } from "./commands.js";
+import { CoordService, type MasterView } from "./coord_service.js";
 import type { KvMachine, KvEntry, RangeQuery } from "./kv_machine.js";
+import { WatchHub } from "./watch_hub.js";
+
+export type { LeaseView, MasterView } from "./coord_service.js";
 
 /** Why a request got no answer from the log: a front-end maps each to its own error reply. */
 export type KvFailure = "too_large" | "busy" | "stopped" | "unknown_outcome";
@@ -30,6 +36,10 @@ export interface KvServiceOptions {
   me: number;
   /** Largest value accepted (the client and text front-ends refuse larger ones before this). */
   maxValueBytes: number;
+  /** The master lease of this rank (src/lease). Without one, this rank is master exactly when
+   * `actAsMaster` says so (default: rank 0), for tests and single-master setups. */
+  lease?: MasterView;
+  actAsMaster?: boolean;
 }
 
 export interface KvStatus {
@@ -42,18 +52,14 @@ export interface KvStatus {
   keys: number;
 }
 
-/** A write as a front-end asks for it; the service stamps it with the time it is submitted. */
-export type KvWrite =
-  | { op: "put"; key: string; value: Uint8Array; ttlMs: number; client?: ClientRef }
-  | {
-      op: "cas";
-      key: string;
-      version: number;
-      value: Uint8Array;
-      ttlMs: number;
-      client?: ClientRef;
-    }
-  | { op: "delete"; key: string; client?: ClientRef };
+/** A command as a front-end asks for it; the service stamps it with the time it is submitted. */
+export type KvWrite = KvCommand extends infer C
+  ? C extends { op: "expire" }
+    ? never
+    : C extends KvCommand
+      ? Omit<C, "atMs">
+      : never
+  : never;
 
 /** A command whose outcome was lost to a peer's snapshot is submitted again this many times
  * (safe only with a client ref: the machine answers a repeat from its table). */
@@ -66,21 +72,32 @@ const STAGGER_MS = 250;
 export class KvService {
   private tickTimer: (() => void) | null = null;
   private stopped = false;
+  readonly coord: CoordService;
+  readonly watches: WatchHub;
 
   constructor(
     private readonly rank: Rank,
     readonly machine: KvMachine,
     private readonly clock: Clock,
     readonly opts: KvServiceOptions,
-  ) {}
+  ) {
+    this.coord = new CoordService(this, clock);
+    this.watches = new WatchHub(machine, () => this.barrier());
+    // Called synchronously while a command is applied: events before that command's notices.
+    machine.onNotice = (n) => {
+      if (n.kind === "events") this.watches.onEvents(n.revision, n.events);
+      else this.coord.onNotice(n);
+    };
+  }
 
   nowMs(): number {
     return Math.floor(this.clock.nowUs() / 1000);
   }
 
-  /** Put, cas or delete through the log: the state machine's result for it. */
+  /** A command through the log (put, cas, delete, and the coordination commands): the state
+   * machine's result for it. */
   async write(w: KvWrite): Promise<KvResult> {
-    const cmd: KvCommand = { ...w, atMs: this.nowMs() };
+    const cmd = { ...w, atMs: this.nowMs() } as KvCommand;
     const bytes = encodeCommand(cmd);
     for (let attempt = 0; ; attempt++) {
       try {
@@ -88,7 +105,8 @@ export class KvService {
         return result as KvResult;
       } catch (e) {
         // Without a client ref a repeat could apply twice: the outcome stays unknown.
-        if (e instanceof OutcomeUnknownError && w.client && attempt < RESUBMITS) continue;
+        if (e instanceof OutcomeUnknownError && "client" in w && w.client && attempt < RESUBMITS)
+          continue;
         throw failure(e);
       }
     }
@@ -105,7 +123,8 @@ export class KvService {
     return this.machine.range(query, this.nowMs());
   }
 
-  private async barrier(): Promise<void> {
+  /** Resolves once this rank has applied everything committed anywhere before the call. */
+  async barrier(): Promise<void> {
     try {
       await this.rank.readBarrier();
     } catch (e) {
@@ -113,8 +132,10 @@ export class KvService {
     }
   }
 
-  /** Start removing expired keys through the log (every rank checks once a second). */
+  /** Start removing expired keys through the log (every rank checks once a second), and the
+   * master's duties (claiming the log's master entry, expiring sessions). */
   startExpiry(): void {
+    this.coord.start();
     const tick = () => {
       if (this.stopped) return;
       void this.expireDue().finally(() => {
@@ -152,6 +173,8 @@ export class KvService {
   stop(): void {
     this.stopped = true;
     this.tickTimer?.();
+    this.coord.stop();
+    this.watches.stop();
   }
 }
 
