@@ -14,13 +14,19 @@ const KEY = "counter";
 async function basicRun(ctx: CoordCtx): Promise<Outcome> {
   const w = ctx.worker("client", { role: "basic", key: "basic/k", lock: "basic/lock" });
   const l = await w.until("basic", 30_000);
-  const event = l.event as { kind?: string; revision?: number; value?: string };
+  type Shown = { kind?: string; revision?: number; value?: string } | null;
+  const event = l.event as Shown;
+  const once = l.once as Shown;
   const master = l.master as { rank?: number } | null;
   const problems: string[] = [];
   if (l.got !== "v1") problems.push(`get returned ${String(l.got)}, not v1`);
-  if (event.kind !== "put" || event.value !== "v1" || event.revision !== l.version)
+  if (event?.kind !== "put" || event.value !== "v1" || event.revision !== l.version)
     problems.push(
       `the watch fired with ${JSON.stringify(event)}, not the put of v1 at ${String(l.version)}`,
+    );
+  if (once?.kind !== "put" || once.value !== "v2" || once.revision !== l.v2)
+    problems.push(
+      `watchOnce fired with ${JSON.stringify(once)}, not the put of v2 at ${String(l.v2)}`,
     );
   if (!(typeof master?.rank === "number" && master.rank >= 0 && master.rank < ctx.n))
     problems.push(`checkMaster answered ${JSON.stringify(master)}`);

@@ -9,7 +9,7 @@
 //   writer   puts (and some deletes) under a prefix until a deadline, reporting acknowledged ones
 import { createInterface } from "node:readline";
 import { connect } from "../client/index.js";
-import type { CoordClient, Spec } from "./coord_worker_api.js";
+import type { CoordClient, Spec, WatchEvent } from "./coord_worker_api.js";
 
 const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 const text = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString("utf8") : undefined);
@@ -35,27 +35,43 @@ async function command(): Promise<string> {
   return commands.shift() ?? "";
 }
 
+/** The first event of a watch (the iterator is closed after it). */
+async function firstEvent(events: AsyncIterable<WatchEvent>): Promise<WatchEvent | null> {
+  for await (const e of events) return e;
+  return null;
+}
+
+const shown = (e: WatchEvent | null) =>
+  e && { kind: e.kind, revision: e.revision, value: text(e.value) };
+
 async function basic(c: CoordClient, spec: Spec): Promise<void> {
   const key = spec.key ?? "basic/k";
   const lock = spec.lock ?? "basic/lock";
-  const fired = c.watchOnce(key);
+  const v0 = await c.put(key, "v0");
+  const watched = firstEvent(c.watch(key, { fromRevision: v0.version + 1 }));
   const written = await c.put(key, "v1");
   const got = text((await c.get(key)).value);
+  const event = await watched;
+  const once = c.watchOnce(key);
+  await new Promise((r) => setTimeout(r, 300)); // watching by then
+  const v2 = await c.put(key, "v2");
+  const onceEvent = await once;
   const s = await c.session({ ttlMs: spec.ttlMs ?? 5000 });
   const askedAt = nowMs();
   const token = await c.tryAcquire(lock, { session: s });
   emit("grant", { lock, token, askedAt, at: nowMs() });
-  const fenced = await c.put(`${key}-fenced`, "v2", { ifHolds: { lock, token } });
+  const fenced = await c.put(`${key}-fenced`, "v3", { ifHolds: { lock, token } });
   emit("release", { lock, token, at: nowMs() });
   await c.release(lock, token);
-  const event = await fired;
   const master = await c.checkMaster();
   await s.close();
   emit("basic", {
     version: written.version,
     got,
+    event: shown(event),
+    v2: v2.version,
+    once: shown(onceEvent),
     fencedVersion: fenced.version,
-    event: { kind: event.kind, revision: event.revision, value: text(event.value) },
     master,
   });
 }
