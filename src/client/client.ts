@@ -59,6 +59,18 @@ interface Call {
 }
 
 const BACKOFF_MAX_MS = 1000;
+/** Calls take frame ids below this; streams (watches) from it up, so their frames never meet. */
+const STREAM_ID_BASE = 0x80000000;
+
+/** A subscription that lives across connections (a watch): it says what to send on every new
+ * connection and takes the frames sent under the ids it got from newStreamId. */
+export interface Stream {
+  /** A connection is up (hello queued first): send the subscription again. */
+  onOpen(): void;
+  onFrame(res: ClientResponse): void;
+  /** The stream is over: the server refused hello, or the client was closed. */
+  onFail(error: KvError): void;
+}
 
 export class KvCore {
   private readonly endpoints: Endpoint[];
@@ -80,6 +92,9 @@ export class KvCore {
   private failures = 0;
   private readonly lastErrors = new Map<string, string>();
   private closed = false;
+  private readonly streams = new Set<Stream>();
+  private readonly streamIds = new Map<number, Stream>();
+  private nextStreamId = STREAM_ID_BASE;
 
   constructor(private readonly options: ConnectOptions) {
     this.endpoints = checkEndpoints(options.endpoints);
@@ -134,16 +149,64 @@ export class KvCore {
 
   private allocateId(): number {
     let id = this.nextId;
-    while (id === HELLO_ID || this.inFlight.has(id)) id = (id + 1) >>> 0;
-    this.nextId = (id + 1) >>> 0;
+    while (id === HELLO_ID || this.inFlight.has(id)) id = (id + 1) % STREAM_ID_BASE;
+    this.nextId = (id + 1) % STREAM_ID_BASE;
     return id;
+  }
+
+  /** Keeps a stream across connections until removeStream (it keeps the client connected). */
+  addStream(s: Stream): void {
+    if (this.closed) return;
+    this.streams.add(s);
+    if (this.conn?.open) s.onOpen();
+    else this.ensureConnecting();
+    this.conn?.setBusy(true);
+  }
+
+  removeStream(s: Stream): void {
+    this.streams.delete(s);
+    for (const [id, owner] of this.streamIds) if (owner === s) this.streamIds.delete(id);
+    this.conn?.setBusy(this.busy());
+  }
+
+  /** A fresh frame id for the stream; frames under its older ids are ignored from now on. */
+  newStreamId(s: Stream): number {
+    for (const [id, owner] of this.streamIds) if (owner === s) this.streamIds.delete(id);
+    let id = this.nextStreamId;
+    while (this.streamIds.has(id)) id = id + 1 > 0xffffffff ? STREAM_ID_BASE : id + 1;
+    this.nextStreamId = id + 1 > 0xffffffff ? STREAM_ID_BASE : id + 1;
+    this.streamIds.set(id, s);
+    return id;
+  }
+
+  /** Sends a stream's frame on the connection if one is up (false: onOpen will come later). */
+  sendStream(frame: Uint8Array): boolean {
+    if (!this.conn?.open) return false;
+    this.conn.send(frame);
+    return true;
+  }
+
+  /** Leaves the current endpoint (it said not_ready to a stream); the next one is tried. */
+  reconnect(reason: string): void {
+    this.conn?.close(reason);
+  }
+
+  private failStreams(error: KvError): void {
+    const all = [...this.streams];
+    this.streams.clear();
+    this.streamIds.clear();
+    for (const s of all) s.onFail(error);
+  }
+
+  private busy(): boolean {
+    return this.inFlight.size > 0 || this.streams.size > 0;
   }
 
   /** Removes a call from every table; false if it had already been settled. */
   private forget(call: Call): boolean {
     const known = this.inFlight.delete(call.id) || this.queued.delete(call);
     if (call.req > 0) this.writes.delete(call.req);
-    this.conn?.setBusy(this.inFlight.size > 0);
+    this.conn?.setBusy(this.busy());
     return known;
   }
 
@@ -198,7 +261,7 @@ export class KvCore {
 
   private ensureConnecting(): void {
     if (this.conn !== undefined || this.connectTimer !== undefined || this.closed) return;
-    if (this.inFlight.size === 0) return; // connect lazily: nothing waits for a connection
+    if (!this.busy()) return; // connect lazily: nothing waits for a connection
     const delay = this.backoffMs();
     if (delay === 0) return this.open();
     this.connectTimer = setTimeout(() => {
@@ -217,7 +280,7 @@ export class KvCore {
   }
 
   private open(): void {
-    if (this.inFlight.size === 0 || this.closed) return;
+    if (!this.busy() || this.closed) return;
     const endpoint = this.endpoints[this.nextEndpoint % this.endpoints.length] as Endpoint;
     this.nextEndpoint = (this.nextEndpoint + 1) % this.endpoints.length;
     /** Hello answered and no not_ready since: a loss then is worth an immediate retry. */
@@ -229,6 +292,8 @@ export class KvCore {
       this.maxFrameBytes,
       {
         onOpen: () => {
+          // Watches first: one set up before a write (watchOnce, then put) must see that write.
+          for (const s of this.streams) s.onOpen();
           for (const call of this.inFlight.values()) this.send(call, conn);
         },
         onResponse: (res) => {
@@ -258,12 +323,18 @@ export class KvCore {
         : new BadRequest(`unexpected ${res.type} answer to hello`);
     error.message = `hello to ${conn.endpoint.text}: ${error.message.replace(/^status: /, "")}`;
     for (const call of [...this.inFlight.values(), ...this.queued]) call.settle(error);
+    this.failStreams(error);
     conn.close(error.message);
     return false;
   }
 
   /** false: the rank said it is not ready (the connection is then being left). */
   private onResponse(res: ClientResponse, conn: Connection): boolean {
+    const stream = this.streamIds.get(res.id);
+    if (stream) {
+      stream.onFrame(res);
+      return !(res.type === "error" && res.code === "not_ready");
+    }
     const call = this.inFlight.get(res.id);
     if (call === undefined) return true; // an answer to a call that timed out or was aborted
     if (res.type === "error" && res.code === "not_ready") {
@@ -278,6 +349,7 @@ export class KvCore {
   /** Fails every pending call and closes the connection. */
   close(): Promise<void> {
     this.closed = true;
+    this.failStreams(new Unavailable("the client was closed"));
     clearTimeout(this.connectTimer);
     for (const call of [...this.inFlight.values(), ...this.queued])
       call.settle(

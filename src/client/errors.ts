@@ -10,7 +10,14 @@ export type KvErrorCode =
   | "bad_request"
   | "unavailable"
   | "internal"
-  | "too_many_requests";
+  | "too_many_requests"
+  | "no_session"
+  | "lock_held"
+  | "not_holder"
+  | "fence_failed"
+  | "not_master"
+  | "compacted"
+  | "aborted";
 
 export class KvError extends Error {
   override name = "KvError";
@@ -95,5 +102,72 @@ export class TooManyRequests extends KvError {
   override name = "TooManyRequests";
   constructor(message: string) {
     super("too_many_requests", message);
+  }
+}
+
+/** The session does not exist or has ended (expired, closed; or the library saw its keepalives
+ * go unanswered for its TTL and stopped using it): nothing was done. */
+export class NoSession extends KvError {
+  override name = "NoSession";
+  constructor(message: string) {
+    super("no_session", message);
+  }
+}
+
+/** tryAcquire: another session holds the lock. `holderToken` is the holder's fencing token. */
+export class LockHeldError extends KvError {
+  override name = "LockHeldError";
+  constructor(
+    message: string,
+    readonly holderToken: number | undefined,
+  ) {
+    super("lock_held", message);
+  }
+}
+
+/** release: that token does not hold the lock (released already, or its session ended). */
+export class NotHolderError extends KvError {
+  override name = "NotHolderError";
+  constructor(message: string) {
+    super("not_holder", message);
+  }
+}
+
+/** A write with `ifHolds`: the token no longer holds the lock, so nothing was written. */
+export class FenceError extends KvError {
+  override name = "FenceError";
+  constructor(message: string) {
+    super("fence_failed", message);
+  }
+}
+
+/** Only the master answers this (session keepalives); `masterRank` when the rank knew it. */
+export class NotMaster extends KvError {
+  override name = "NotMaster";
+  constructor(
+    message: string,
+    readonly masterRank: number | undefined,
+  ) {
+    super("not_master", message);
+  }
+}
+
+/** A watch asked for revisions the server no longer keeps: `oldestRevision` is the oldest it
+ * has. Read the current state (get / range) and watch again from after it. */
+export class CompactedError extends KvError {
+  override name = "CompactedError";
+  constructor(
+    message: string,
+    readonly oldestRevision: number,
+  ) {
+    super("compacted", message);
+  }
+}
+
+/** The call's AbortSignal fired (an acquire stops waiting: its place in the queue is given up). */
+export class AbortError extends KvError {
+  override name = "AbortError";
+  constructor(message: string) {
+    super("aborted", message);
   }
 }

@@ -7,13 +7,20 @@ import {
   type ClientResponse,
   type RangeSelector,
   type WireEntry,
+  type WriteConditions,
 } from "../kv/client_wire.js";
 import {
   BadRequest,
+  FenceError,
   Internal,
   KvError,
+  LockHeldError,
+  NoSession,
   NotFound,
+  NotHolderError,
+  NotMaster,
   TooLarge,
+  TooManyRequests,
   Unauthenticated,
   VersionMismatch,
 } from "./errors.js";
@@ -23,33 +30,67 @@ export type Written = { version: number };
 export type Entry = WireEntry;
 export type RangeResult = { entries: Entry[]; more: boolean };
 
+export type Master = { rank: number; epoch: number } | null;
+
 /** A request without its frame id and, for writes, its request numbers (set when sent). */
 export type RequestBody =
-  | { type: "put"; key: string; value: Uint8Array; ttlMs: number }
+  | ({ type: "put"; key: string; value: Uint8Array; ttlMs: number } & WriteConditions)
   | { type: "get" | "getm"; key: string; stale: boolean }
-  | { type: "delete"; key: string }
-  | { type: "cas"; key: string; version: number; value: Uint8Array; ttlMs: number }
+  | { type: "delete"; key: string; ifHolds?: WriteConditions["ifHolds"] }
+  | ({
+      type: "cas";
+      key: string;
+      version: number;
+      value: Uint8Array;
+      ttlMs: number;
+    } & WriteConditions)
   | { type: "range"; selector: RangeSelector; limit: number; stale: boolean }
-  | { type: "status" };
+  | { type: "status" }
+  | { type: "session_open"; ttlMs: number }
+  | { type: "session_keepalive"; session: number }
+  | { type: "session_close"; session: number }
+  | { type: "acquire"; lock: string; session: number; wait: boolean }
+  | { type: "release"; lock: string; token: number }
+  | { type: "cancel_wait"; lock: string; session: number }
+  | { type: "master" }
+  | { type: "unwatch"; watch: number };
 
-export const isWrite = (b: RequestBody): boolean =>
-  b.type === "put" || b.type === "cas" || b.type === "delete";
+/** Requests that carry a request number: applied at most once however often they are resent. */
+const WRITES = new Set<RequestBody["type"]>([
+  "put",
+  "cas",
+  "delete",
+  "session_open",
+  "session_close",
+  "acquire",
+  "release",
+  "cancel_wait",
+]);
+
+export const isWrite = (b: RequestBody): boolean => WRITES.has(b.type);
 
 /** The wire request of a body under frame id `id` (req and low: 0 for reads, unused). */
 export function toRequest(b: RequestBody, id: number, req: number, low: number): ClientRequest {
-  if (b.type === "put" || b.type === "cas" || b.type === "delete") return { ...b, id, req, low };
-  return { ...b, id };
+  return (isWrite(b) ? { ...b, id, req, low } : { ...b, id }) as ClientRequest;
 }
 
 /** A short name of the call for messages: `put "a/b"`. */
 export function describe(b: RequestBody): string {
-  if (b.type === "status") return "status";
+  if (b.type === "status" || b.type === "master") return b.type;
+  if (b.type === "session_open") return "session open";
+  if (b.type === "session_keepalive" || b.type === "session_close")
+    return `${b.type === "session_close" ? "close of" : "keepalive of"} session ${b.session}`;
+  if (b.type === "unwatch") return "unwatch";
+  if (b.type === "acquire" || b.type === "release" || b.type === "cancel_wait")
+    return `${b.type} ${quote(b.lock)}`;
   if (b.type === "range")
     return "prefix" in b.selector
       ? `range prefix ${JSON.stringify(b.selector.prefix)}`
       : `range ${JSON.stringify(b.selector.start)}..${JSON.stringify(b.selector.end)}`;
-  return `${b.type} ${JSON.stringify(b.key.length > 60 ? b.key.slice(0, 60) + "…" : b.key)}`;
+  return `${b.type} ${quote(b.key)}`;
 }
+
+const quote = (k: string) => JSON.stringify(k.length > 60 ? k.slice(0, 60) + "…" : k);
 
 const encoder = new TextEncoder();
 
@@ -115,6 +156,18 @@ export function errorOf(
     case "internal":
     case "not_ready":
       return new Internal(`${what}: server error${said}${sentBefore ? unknown(b) : ""}`);
+    case "no_session":
+      return new NoSession(`${what}: no such session${said}`);
+    case "lock_held":
+      return new LockHeldError(`${what}: held (holder's token ${res.version ?? "?"})`, res.version);
+    case "not_holder":
+      return new NotHolderError(`${what}: that token does not hold the lock`);
+    case "fence_failed":
+      return new FenceError(`${what}: the fencing token no longer holds the lock; nothing written`);
+    case "not_master":
+      return new NotMaster(`${what}: not the master${said}`, res.master);
+    case "busy":
+      return new TooManyRequests(`${what}: the server is busy${said}`);
   }
 }
 
@@ -148,6 +201,8 @@ export function resultOf(res: ClientResponse, b: RequestBody): unknown {
     case "status":
       if (res.type === "status") return parseStatus(res.json);
       break;
+    default:
+      return coordResultOf(res, b);
   }
   return new Internal(`${describe(b)}: unexpected ${res.type} answer${unknown(b)}`);
 }
@@ -158,4 +213,33 @@ function parseStatus(json: string): unknown {
   } catch {
     return new Internal("status: the server's answer is not JSON");
   }
+}
+
+/** The results of coordination requests (undefined for those answered with a bare ok). */
+function coordResultOf(res: ClientResponse, b: RequestBody): unknown {
+  const ok = res.type === "ok";
+  switch (b.type) {
+    case "session_open":
+      if (res.type === "session") return { session: res.session, ttlMs: res.ttlMs };
+      break;
+    case "session_keepalive":
+      if (res.type === "kept") return { ttlMs: res.ttlMs };
+      break;
+    case "acquire":
+      if (res.type === "granted") return { token: res.token };
+      break;
+    case "cancel_wait":
+      if (res.type === "granted") return { token: res.token };
+      if (ok) return {};
+      break;
+    case "master":
+      if (res.type === "master") return res.master;
+      break;
+    case "session_close":
+    case "release":
+    case "unwatch":
+      if (ok) return undefined;
+      break;
+  }
+  return new Internal(`${describe(b)}: unexpected ${res.type} answer${unknown(b)}`);
 }
