@@ -228,6 +228,33 @@ describe("sessions and locks", () => {
   });
 });
 
+describe("an acquire resent after a lost connection", () => {
+  it("is granted once: the same token, one holder", async () => {
+    const kv = client();
+    const waiterClient = client([...cluster.endpoints].reverse());
+    const holder = await kv.session({ ttlMs: 10_000 });
+    const waiter = await waiterClient.session({ ttlMs: 10_000 });
+    const { token } = await kv.tryAcquire("locks/resend", { session: holder });
+    const waiting = waiterClient.acquire("locks/resend", { session: waiter });
+    await sleep(200);
+    cut(waiterClient); // the acquire is sent again, with the same request number, elsewhere
+    await sleep(200);
+    await kv.release("locks/resend", token);
+    const got = await waiting;
+    expect(got.token).toBeGreaterThan(token);
+    const again = await kv.tryAcquire("locks/resend", { session: holder }).catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(LockHeldError);
+    expect((again as LockHeldError).holderToken).toBe(got.token);
+    await waiterClient.release("locks/resend", got.token);
+    await Promise.all([holder.close(), waiter.close()]);
+  });
+});
+
+/** Cuts a client's connection under it, as a network failure would. */
+function cut(kv: KvClient): void {
+  (kv as unknown as { core: { reconnect(r: string): void } }).core.reconnect("test cut");
+}
+
 describe("watches", () => {
   it("resume after the client's connection is cut: every revision once, in order", async () => {
     const kv = client();
@@ -244,8 +271,7 @@ describe("watches", () => {
       seen.push(e.revision);
       if (seen.length % 50 === 0 && cuts < 3) {
         cuts++;
-        // Cut the watcher's connection under it (as a network failure would).
-        (watcher as unknown as { core: { reconnect(r: string): void } }).core.reconnect("test cut");
+        cut(watcher);
       }
       if (seen.length === 200) break;
     }
@@ -272,4 +298,30 @@ describe("watches", () => {
     const e = await once;
     expect([e.kind, e.revision, text(e.value)]).toEqual(["put", version, "fired"]);
   });
+
+  it("resumes on another rank when the one it watches on is killed", async () => {
+    const kv = client();
+    const master = (await kv.checkMaster())?.rank ?? 0;
+    const victim = (master + 1) % 3;
+    const order = [victim, ...[0, 1, 2].filter((r) => r !== victim)];
+    const watcher = client(order.map((r) => cluster.endpoints[r] as string));
+    const start = (await kv.put("f/start", "0")).version;
+    const seen: number[] = [];
+    const writes: number[] = [];
+    const writing = (async () => {
+      for (let i = 0; i < 150; i++) writes.push((await kv.put(`f/${i % 5}`, String(i))).version);
+    })();
+    let killed = false;
+    for await (const e of watcher.watch("f/", { prefix: true, fromRevision: start + 1 })) {
+      seen.push(e.revision);
+      if (seen.length === 40 && !killed) {
+        killed = true;
+        await cluster.kill(victim);
+      }
+      if (seen.length === 150) break;
+    }
+    await writing;
+    expect(seen).toEqual(writes);
+    await cluster.startRank(victim);
+  }, 60_000);
 });

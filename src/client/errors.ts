@@ -97,6 +97,12 @@ export class Internal extends KvError {
   }
 }
 
+/** A resent write that the server had already forgotten (stale_request): whether its first copy
+ * was applied is unknown. An Internal error; acquires are retried under a new request number. */
+export class ForgottenRequest extends Internal {
+  override name = "ForgottenRequest";
+}
+
 /** More calls are waiting than the client's queue holds (see ConnectOptions.maxQueued). */
 export class TooManyRequests extends KvError {
   override name = "TooManyRequests";

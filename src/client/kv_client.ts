@@ -2,7 +2,15 @@
 // anything is sent. Connection handling, retries and pipelining are KvCore's (client.ts);
 // sessions are session.ts's, keepalive routing master.ts's, watches watch.ts's.
 import { KvCore, type CallOptions, type ConnectOptions } from "./client.js";
-import { AbortError, BadRequest, KvError, NoSession, Timeout, TooLarge } from "./errors.js";
+import {
+  AbortError,
+  BadRequest,
+  ForgottenRequest,
+  KvError,
+  NoSession,
+  Timeout,
+  TooLarge,
+} from "./errors.js";
 import { MasterRouter } from "./master.js";
 import {
   checkKey,
@@ -181,7 +189,20 @@ export class KvClient {
       session: use(opts.session),
       wait: false,
     };
-    return (await this.core.call(body, opts)) as { token: number };
+    return (await this.lockCall(body, opts)) as { token: number };
+  }
+
+  /** An acquire whose resend the server forgot (the client did many writes while it waited) is
+   * asked again under a new request number: the log answers a session that already holds or
+   * waits for the lock with its grant or its place, never a second one. */
+  private async lockCall(body: RequestBody, opts: CallOptions): Promise<unknown> {
+    for (;;) {
+      try {
+        return await this.core.call(body, opts);
+      } catch (e) {
+        if (!(e instanceof ForgottenRequest)) throw e;
+      }
+    }
   }
 
   /** Waits (first come, first served) until the lock is the session's: its fencing token. No
@@ -198,7 +219,7 @@ export class KvClient {
     const timeoutMs = opts.timeoutMs ?? WAIT_FOREVER_MS;
     const body = { type: "acquire", lock: name, session, wait: true } as const;
     try {
-      return (await this.core.call(body, { timeoutMs, signal })) as { token: number };
+      return (await this.lockCall(body, { timeoutMs, signal })) as { token: number };
     } catch (e) {
       if (e instanceof KvError && !(e instanceof Timeout)) throw e;
       await this.giveUp(name, session);

@@ -12,6 +12,7 @@ import {
 import {
   BadRequest,
   FenceError,
+  ForgottenRequest,
   Internal,
   KvError,
   LockHeldError,
@@ -152,7 +153,9 @@ export function errorOf(
       return new Unauthenticated(`${what}: not authenticated${said}`);
     case "stale_request":
       // Only a request resent after the server forgot it; whether the first copy applied is unknown.
-      return new Internal(`${what}: the server no longer remembers this request${unknown(b)}`);
+      return new ForgottenRequest(
+        `${what}: the server no longer remembers this request${unknown(b)}`,
+      );
     case "internal":
     case "not_ready":
       return new Internal(`${what}: server error${said}${sentBefore ? unknown(b) : ""}`);

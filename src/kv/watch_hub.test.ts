@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { ClientResponse, WireEvent } from "./client_wire.js";
-import { encodeCommand, type KvCommand } from "./commands.js";
+import { encodeCommand } from "./commands.js";
 import { KvMachine } from "./kv_machine.js";
+import type { KvWrite } from "./service.js";
 import { MAX_WATCHES_PER_CONNECTION, SLOW_BYTES, WatchHub, type WatchSink } from "./watch_hub.js";
 
 const T0 = 1_700_000_000_000;
@@ -24,8 +25,8 @@ function setup(history = { maxEvents: 10_000, maxBytes: 64 << 20 }) {
     buffered: () => unread,
     drained: () => new Promise<void>((resolve) => (onDrain = resolve)),
   };
-  const apply = (c: Omit<KvCommand, "atMs">) =>
-    machine.apply(machine.lastSeq + 1, encodeCommand({ ...c, atMs: T0 } as KvCommand));
+  const apply = (c: KvWrite) =>
+    machine.apply(machine.lastSeq + 1, encodeCommand({ ...c, atMs: T0 }));
   const put = (key: string, value = "v") => apply({ op: "put", key, value: val(value), ttlMs: 0 });
   const setUnread = (n: number) => {
     unread = n;
