@@ -8,8 +8,8 @@
 //   watcher  watch a key or prefix and report every event (batched)
 //   writer   puts (and some deletes) under a prefix until a deadline, reporting acknowledged ones
 import { createInterface } from "node:readline";
-import { connect } from "../client/index.js";
-import type { CoordClient, Spec, WatchEvent } from "./coord_worker_api.js";
+import { connect, type KvClient, type WatchEvent } from "../client/index.js";
+import type { Spec } from "./coord_worker_api.js";
 
 const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 const text = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString("utf8") : undefined);
@@ -44,7 +44,7 @@ async function firstEvent(events: AsyncIterable<WatchEvent>): Promise<WatchEvent
 const shown = (e: WatchEvent | null) =>
   e && { kind: e.kind, revision: e.revision, value: text(e.value) };
 
-async function basic(c: CoordClient, spec: Spec): Promise<void> {
+async function basic(c: KvClient, spec: Spec): Promise<void> {
   const key = spec.key ?? "basic/k";
   const lock = spec.lock ?? "basic/lock";
   const v0 = await c.put(key, "v0");
@@ -58,7 +58,7 @@ async function basic(c: CoordClient, spec: Spec): Promise<void> {
   const onceEvent = await once;
   const s = await c.session({ ttlMs: spec.ttlMs ?? 5000 });
   const askedAt = nowMs();
-  const token = await c.tryAcquire(lock, { session: s });
+  const { token } = await c.tryAcquire(lock, { session: s });
   emit("grant", { lock, token, askedAt, at: nowMs() });
   const fenced = await c.put(`${key}-fenced`, "v3", { ifHolds: { lock, token } });
   emit("release", { lock, token, at: nowMs() });
@@ -76,7 +76,7 @@ async function basic(c: CoordClient, spec: Spec): Promise<void> {
   });
 }
 
-async function counter(c: CoordClient, spec: Spec): Promise<void> {
+async function counter(c: KvClient, spec: Spec): Promise<void> {
   const lock = spec.lock ?? "counter/lock";
   const key = spec.key ?? "counter";
   const s = await c.session({ ttlMs: spec.ttlMs ?? 5000 });
@@ -84,7 +84,7 @@ async function counter(c: CoordClient, spec: Spec): Promise<void> {
   let fenced = 0;
   while (done < (spec.rounds ?? 50)) {
     const askedAt = nowMs();
-    const token = await c.acquire(lock, { session: s });
+    const { token } = await c.acquire(lock, { session: s });
     emit("grant", { lock, token, askedAt, at: nowMs() });
     const value = Number(text((await c.get(key)).value));
     try {
@@ -105,12 +105,12 @@ async function counter(c: CoordClient, spec: Spec): Promise<void> {
   emit("done", { rounds: done, fenced });
 }
 
-async function holder(c: CoordClient, spec: Spec): Promise<void> {
+async function holder(c: KvClient, spec: Spec): Promise<void> {
   const lock = spec.lock ?? "se/lock";
   const s = await c.session({ ttlMs: spec.ttlMs ?? 2000 });
   s.on("expired", () => emit("expired", { session: s.id }));
   const askedAt = nowMs();
-  const token = await c.tryAcquire(lock, { session: s });
+  const { token } = await c.tryAcquire(lock, { session: s });
   emit("grant", { lock, token, askedAt, at: nowMs() });
   const eph = await c.put(spec.key ?? "se/eph", "mine", { session: s });
   emit("held", { token, session: s.id, ephemeralVersion: eph.version });
@@ -124,12 +124,12 @@ async function holder(c: CoordClient, spec: Spec): Promise<void> {
   }
 }
 
-async function waiter(c: CoordClient, spec: Spec): Promise<void> {
+async function waiter(c: KvClient, spec: Spec): Promise<void> {
   const lock = spec.lock ?? "se/lock";
   const s = await c.session({ ttlMs: spec.ttlMs ?? 5000 });
   const askedAt = nowMs();
   emit("waiting", { lock });
-  const token = await c.acquire(lock, { session: s });
+  const { token } = await c.acquire(lock, { session: s });
   emit("grant", { lock, token, askedAt, at: nowMs() });
   if ((await command()) !== "release") return;
   emit("release", { lock, token, at: nowMs() });
@@ -137,7 +137,7 @@ async function waiter(c: CoordClient, spec: Spec): Promise<void> {
   emit("released", { token });
 }
 
-async function watcher(c: CoordClient, spec: Spec): Promise<void> {
+async function watcher(c: KvClient, spec: Spec): Promise<void> {
   const target = spec.prefix ?? spec.key ?? "";
   const it = c.watch(target, {
     prefix: spec.prefix !== undefined,
@@ -161,7 +161,7 @@ async function watcher(c: CoordClient, spec: Spec): Promise<void> {
   }
 }
 
-async function writer(c: CoordClient, spec: Spec): Promise<void> {
+async function writer(c: KvClient, spec: Spec): Promise<void> {
   const until = nowMs() + (spec.forMs ?? 3000);
   const keys = spec.keys ?? 100;
   let acked: (string | number)[][] = [];
@@ -197,10 +197,7 @@ async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? "{}") as Spec;
   const role = ROLES[spec.role];
   if (!role) throw new Error(`no role ${String(spec.role)}`);
-  const c = connect({
-    endpoints: spec.endpoints,
-    timeoutMs: spec.timeoutMs ?? 20_000,
-  }) as unknown as CoordClient;
+  const c = connect({ endpoints: spec.endpoints, timeoutMs: spec.timeoutMs ?? 20_000 });
   await role(c, spec);
   await c.close();
 }
