@@ -1,6 +1,7 @@
 // watch-no-miss: a watcher on a prefix while writers put (and delete) under it as fast as the
 // machine lets them (the issue asks for 5,000 writes/s) and ranks fail over: kill -9 and restart
-// of the rank the watcher is connected to, then of the master. The watcher must see every
+// of the rank the watcher is connected to, then of the master; halfway the watcher process itself
+// is replaced by a new one resuming after the last revision it reported. The watchers must see every
 // acknowledged write's revision exactly once, in order, and end at the final state of the prefix.
 import type { CoordCtx, CoordScenario, Outcome } from "./coord_ctx.js";
 import { checkWatch, type Acked, type Seen } from "./coord_checks.js";
@@ -41,16 +42,9 @@ async function faults(ctx: CoordCtx, forMs: number, watcherRank: number): Promis
   return bounced;
 }
 
-async function watchRun(ctx: CoordCtx, forMs: number): Promise<Outcome> {
+function startWriters(ctx: CoordCtx, forMs: number): WorkerProc[] {
   const eps = ctx.cluster.endpoints;
-  const start = await ctx.client().put(`${PREFIX}start`, "0");
-  const watcher = ctx.worker("watcher", {
-    role: "watcher",
-    prefix: PREFIX,
-    fromRevision: start.version,
-  });
-  await watcher.until("watching", 10_000);
-  const writers = [1, 2].map((i) =>
+  return [1, 2].map((i) =>
     ctx.worker(`writer${i}`, {
       role: "writer",
       prefix: PREFIX,
@@ -62,36 +56,55 @@ async function watchRun(ctx: CoordCtx, forMs: number): Promise<Outcome> {
       timeoutMs: 30_000,
     }),
   );
+}
+
+/** Halfway, the watcher process is stopped and a new one resumes after the last revision it
+ * reported (as a restarted client does). */
+async function restartWatcher(ctx: CoordCtx, first: WorkerProc, afterMs: number) {
+  await sleep(afterMs);
+  await first.stop();
+  const from = Math.max(0, ...rows(first, "events").map((r) => r[0])) + 1;
+  const second = ctx.worker("watcher2", { role: "watcher", prefix: PREFIX, fromRevision: from });
+  await second.until("watching", 10_000);
+  return { second, from };
+}
+
+function ackedOf(writers: WorkerProc[], start: number): Acked[] {
+  const rowsOf = writers.flatMap((w) => rows(w, "acked"));
+  return [
+    { revision: start, key: `${PREFIX}start`, kind: "put" },
+    ...rowsOf.map(([revision, key, kind]) => ({ revision, key, kind: kind as Acked["kind"] })),
+  ];
+}
+
+async function watchRun(ctx: CoordCtx, forMs: number): Promise<Outcome> {
+  const start = await ctx.client().put(`${PREFIX}start`, "0");
+  const first = ctx.worker("watcher", {
+    role: "watcher",
+    prefix: PREFIX,
+    fromRevision: start.version,
+  });
+  await first.until("watching", 10_000);
+  const writers = startWriters(ctx, forMs);
   const t0 = nowMs();
   const bounced = faults(ctx, forMs, 0);
+  const restarted = restartWatcher(ctx, first, forMs / 2);
   const done = await Promise.all(writers.map((w) => w.until("done", forMs + 60_000)));
   const seconds = (nowMs() - t0) / 1000;
-  const killed = await bounced;
-  const acked: Acked[] = [
-    { revision: start.version, key: `${PREFIX}start`, kind: "put" },
-    ...writers.flatMap((w) =>
-      rows(w, "acked").map(([revision, key, kind]) => ({
-        revision,
-        key,
-        kind: kind as Acked["kind"],
-      })),
-    ),
-  ];
-  const last = Math.max(...acked.map((a) => a.revision));
+  const [killed, { second, from }] = await Promise.all([bounced, restarted]);
+  const acked = ackedOf(writers, start.version);
   const final = await finalVersions(ctx);
-  const top = Math.max(last, ...final.values());
+  const top = Math.max(...acked.map((a) => a.revision), ...final.values());
   await waitFor(
-    () => (rows(watcher, "events").some((r) => r[0] >= top) ? true : undefined),
+    () => (rows(second, "events").some((r) => r[0] >= top) ? true : undefined),
     30_000,
     `the watcher to reach revision ${top}`,
     50,
   );
   await sleep(300); // a batch still in its pipe
-  const seen: Seen[] = rows(watcher, "events").map(([revision, kind, key]) => ({
-    revision,
-    key,
-    kind: kind as Seen["kind"],
-  }));
+  const seen: Seen[] = [...rows(first, "events"), ...rows(second, "events")].map(
+    ([revision, kind, key]) => ({ revision, key, kind: kind as Seen["kind"] }),
+  );
   const writes = done.reduce((n, l) => n + Number(l.writes), 0);
   return {
     problems: checkWatch(seen, acked, final),
@@ -99,6 +112,7 @@ async function watchRun(ctx: CoordCtx, forMs: number): Promise<Outcome> {
       `${writes} writes at ${(writes / seconds).toFixed(0)}/s`,
       `${seen.length} events seen, ${acked.length} acknowledged`,
       `killed and restarted ${killed.join(", ")}`,
+      `watcher process restarted from revision ${from}`,
     ],
   };
 }
