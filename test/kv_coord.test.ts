@@ -32,6 +32,9 @@ const clients: KvClient[] = [];
 
 beforeAll(async () => {
   cluster = await KvCluster.start({ n: 3, dir });
+  // Sessions need an active master (one whose log entry is applied): wait for it once.
+  const kv = client();
+  await until(async () => ((await kv.checkMaster())?.epoch ?? 0) > 0, 30_000);
 }, 60_000);
 
 afterAll(async () => {
