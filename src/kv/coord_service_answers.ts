@@ -61,13 +61,13 @@ export async function answerCoord(
   }
 }
 
-async function watch(
+function watch(
   req: Extract<ClientRequest, { type: "watch" }>,
   conn: ConnectionContext | undefined,
-): Promise<ClientResponse | null> {
+): ClientResponse | null {
   const { id } = req;
   if (!conn) return { type: "error", id, code: "bad_request", message: "watch needs a connection" };
-  const started = await conn.watches.start(id, req.selector, req.fromRevision, req.prevValue);
+  const started = conn.watches.start(id, req.selector, req.fromRevision, req.prevValue);
   return started.ok ? null : { type: "error", id, code: started.code, message: started.message };
 }
 

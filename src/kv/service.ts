@@ -82,7 +82,7 @@ export class KvService {
     readonly opts: KvServiceOptions,
   ) {
     this.coord = new CoordService(this, clock);
-    this.watches = new WatchHub(machine, () => this.barrier());
+    this.watches = new WatchHub(machine);
     // Called synchronously while a command is applied: events before that command's notices.
     machine.onNotice = (n) => {
       if (n.kind === "events") this.watches.onEvents(n.revision, n.events);
