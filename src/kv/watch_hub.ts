@@ -30,7 +30,7 @@ const PAGE_EVENTS = 1000;
 const FRAME_EVENT_BYTES = 1024 * 1024;
 
 export type WatchStart =
-  { ok: true } | { ok: false; code: "busy" | "bad_request" | "not_ready"; message: string };
+  { ok: true } | { ok: false; code: "busy" | "bad_request"; message: string };
 
 interface Watch {
   id: number;
