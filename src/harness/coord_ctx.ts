@@ -57,6 +57,7 @@ const RANK_FLAGS = ["--no-fsync"];
 export class CoordCtx {
   readonly workers: WorkerProc[] = [];
   private readonly clients: KvClient[] = [];
+  private readonly byEndpoint = new Map<string, KvClient>();
 
   private constructor(
     readonly cluster: KvCluster,
@@ -92,6 +93,13 @@ export class CoordCtx {
     return c;
   }
 
+  /** One client per endpoint, kept for the scenario (status and master questions to one rank). */
+  clientOf(endpoint: string): KvClient {
+    let c = this.byEndpoint.get(endpoint);
+    if (!c) this.byEndpoint.set(endpoint, (c = this.client([endpoint], 3000)));
+    return c;
+  }
+
   leaseLog(rank: number): LeaseLine[] {
     try {
       return parseLeaseLog(readFileSync(this.leaseLogPath(rank), "utf8"));
@@ -115,7 +123,7 @@ export class CoordCtx {
   /** Wait until every running rank reports the same applied seq and state hash. */
   async sameState(timeoutMs: number): Promise<{ ok: boolean; note: string }> {
     const up = this.cluster.ranks.filter((r) => this.cluster.isRunning(r.rank));
-    const clients = up.map((r) => this.client([r.client], 3000));
+    const clients = up.map((r) => this.clientOf(r.client));
     let note = "";
     for (const until = nowMs() + timeoutMs; nowMs() < until; await sleep(200)) {
       const all = await Promise.all(

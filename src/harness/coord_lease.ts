@@ -7,7 +7,8 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { KvClient } from "../client/index.js";
 import type { CoordCtx, CoordScenario, Outcome } from "./coord_ctx.js";
-import { nowMs, sleep, waitFor } from "./coord_procs.js";
+import { describeFailover, killMaster, theMaster, type Failover } from "./coord_master.js";
+import { nowMs, sleep } from "./coord_procs.js";
 
 const NEW_MASTER_MS = 2000;
 
@@ -27,47 +28,36 @@ function leaseCheck(logs: string[]): Promise<{ ok: boolean; out: string }> {
   );
 }
 
-const oneMaster = (ctx: CoordCtx) => () => {
-  const m = ctx.masters();
-  return m.length === 1 ? m[0] : undefined;
-};
-
 /** Kill the master, time the next one, restart the old one and see it stay a non-master. */
-async function failover(ctx: CoordCtx, master: number, problems: string[]) {
-  const killedAt = nowMs();
-  await ctx.cluster.kill(master);
-  const next = await waitFor(
-    () => ctx.masters().find((r) => r !== master),
-    10_000,
-    `a master after rank ${master} was killed`,
-    10,
-  );
-  const tookMs = nowMs() - killedAt;
-  if (tookMs > NEW_MASTER_MS)
-    problems.push(`rank ${next} became master ${tookMs.toFixed(0)} ms after rank ${master} died`);
-  const restartUs = nowMs() * 1000;
-  await ctx.cluster.startRank(master);
-  await sleep(2500);
-  const taken = ctx.leaseLog(master).some((l) => l.kind === "held" && l.fromUs >= restartUs);
-  const now = ctx.masters();
-  if (taken || now.includes(master))
-    problems.push(`restarted rank ${master} took the lease (masters now: ${now.join(",")})`);
-  if (!now.includes(next))
+async function failover(ctx: CoordCtx, problems: string[]): Promise<Failover> {
+  const f = await killMaster(ctx);
+  if (f.leaseMs > NEW_MASTER_MS)
     problems.push(
-      `rank ${next} lost the lease after rank ${master} rejoined (masters: ${now.join(",")})`,
+      `rank ${f.next} became master ${f.leaseMs.toFixed(0)} ms after rank ${f.killed} died`,
     );
-  return { next, tookMs };
+  if (f.servingMs > NEW_MASTER_MS)
+    problems.push(
+      `rank ${f.next} served as master ${f.servingMs.toFixed(0)} ms after rank ${f.killed} died`,
+    );
+  const restartUs = nowMs() * 1000;
+  await ctx.cluster.startRank(f.killed);
+  await sleep(2500);
+  const taken = ctx.leaseLog(f.killed).some((l) => l.kind === "held" && l.fromUs >= restartUs);
+  const now = ctx.masters();
+  if (taken || now.includes(f.killed))
+    problems.push(`restarted rank ${f.killed} took the lease (masters now: ${now.join(",")})`);
+  if (!now.includes(f.next))
+    problems.push(
+      `rank ${f.next} lost the lease after rank ${f.killed} rejoined (masters: ${now.join(",")})`,
+    );
+  return f;
 }
 
 async function leaseRun(ctx: CoordCtx, kills: number): Promise<Outcome> {
   const problems: string[] = [];
-  let master = await waitFor(oneMaster(ctx), 10_000, "exactly one master", 10);
-  const took: number[] = [];
-  for (let i = 0; i < kills && problems.length === 0; i++) {
-    const f = await failover(ctx, master, problems);
-    took.push(f.tookMs);
-    master = f.next;
-  }
+  await theMaster(ctx);
+  const done: Failover[] = [];
+  for (let i = 0; i < kills && problems.length === 0; i++) done.push(await failover(ctx, problems));
   const same = await ctx.sameState(20_000);
   if (!same.ok) problems.push(same.note);
   await ctx.cluster.stop();
@@ -80,10 +70,7 @@ async function leaseRun(ctx: CoordCtx, kills: number): Promise<Outcome> {
     .filter((l) => l.kind === "held");
   return {
     problems,
-    figures: [
-      `time to new master ${took.map((t) => `${t.toFixed(0)} ms`).join(" / ")}`,
-      `${terms.length} lease lines checked`,
-    ],
+    figures: [...done.map(describeFailover), `${terms.length} lease lines checked`],
   };
 }
 

@@ -6,6 +6,7 @@
 // and restarted, twice.
 import type { CoordCtx, CoordScenario, Outcome } from "./coord_ctx.js";
 import { checkCounter, checkLock, percentile, type Grant, type Release } from "./coord_checks.js";
+import { describeFailover, killMaster } from "./coord_master.js";
 import { nowMs, sleep, waitFor, type WorkerProc } from "./coord_procs.js";
 
 const LOCK = "counter/lock";
@@ -74,19 +75,10 @@ async function killMasterAt(ctx: CoordCtx, ws: WorkerProc[], atWrites: number) {
     `${atWrites} increments`,
     50,
   );
-  const master = await waitFor(() => ctx.masters()[0], 10_000, "a master");
-  const killedAt = nowMs();
-  await ctx.cluster.kill(master);
-  const next = await waitFor(
-    () => ctx.masters().find((r) => r !== master),
-    10_000,
-    `a master after rank ${master} was killed`,
-    10,
-  );
-  const tookMs = nowMs() - killedAt;
+  const f = await killMaster(ctx);
   await sleep(1000);
-  await ctx.cluster.startRank(master);
-  return `rank ${master} killed, rank ${next} master after ${tookMs.toFixed(0)} ms`;
+  await ctx.cluster.startRank(f.killed);
+  return describeFailover(f);
 }
 
 async function counterRun(
@@ -107,6 +99,7 @@ async function counterRun(
       notes.push(await killMasterAt(ctx, ws, Math.floor((total * k) / (kills + 1))));
     return notes;
   })();
+  faults.catch(() => {}); // awaited below; not unhandled if the workers fail first
   await Promise.all(ws.map((w) => w.until("done", 60_000 + rounds * clients * 500)));
   const seconds = (nowMs() - t0) / 1000;
   const killed = await faults;

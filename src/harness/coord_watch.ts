@@ -89,6 +89,9 @@ async function watchRun(ctx: CoordCtx, forMs: number): Promise<Outcome> {
   const t0 = nowMs();
   const bounced = faults(ctx, forMs, 0);
   const restarted = restartWatcher(ctx, first, forMs / 2);
+  // Awaited below; not unhandled if the writers fail first.
+  bounced.catch(() => {});
+  restarted.catch(() => {});
   const done = await Promise.all(writers.map((w) => w.until("done", forMs + 60_000)));
   const seconds = (nowMs() - t0) / 1000;
   const [killed, { second, from }] = await Promise.all([bounced, restarted]);

@@ -1,0 +1,67 @@
+// Killing the master and timing its successor, for the lease and kill-master scenarios: the
+// master is read from the ranks' lease logs (the rank whose last line is a held lease not yet run
+// out); the successor's time is measured twice: until its lease log says it holds the lease, and
+// until it answers checkMaster with itself and a newer epoch (its master entry is applied: it
+// serves sessions and lock queues).
+import type { CoordCtx } from "./coord_ctx.js";
+import { nowMs, waitFor } from "./coord_procs.js";
+
+export interface Failover {
+  killed: number;
+  next: number;
+  /** ms from the kill to the successor's lease. */
+  leaseMs: number;
+  /** ms from the kill to the successor answering checkMaster as master of a newer epoch. */
+  servingMs: number;
+}
+
+/** The only rank holding the lease (waits until there is exactly one). */
+export function theMaster(ctx: CoordCtx, timeoutMs = 10_000): Promise<number> {
+  return waitFor(
+    () => {
+      const m = ctx.masters();
+      return m.length === 1 ? m[0] : undefined;
+    },
+    timeoutMs,
+    "exactly one master",
+    10,
+  );
+}
+
+/** The master as `rank` reports it (null: none known or no answer). */
+async function masterSeenBy(ctx: CoordCtx, rank: number) {
+  const endpoint = ctx.cluster.ranks[rank]?.client;
+  if (!endpoint) return null;
+  return ctx
+    .clientOf(endpoint)
+    .checkMaster({ timeoutMs: 500 })
+    .catch(() => null);
+}
+
+/** kill -9 the master; wait for and time the next one. */
+export async function killMaster(ctx: CoordCtx, timeoutMs = 10_000): Promise<Failover> {
+  const killed = await theMaster(ctx);
+  const before = await masterSeenBy(ctx, killed);
+  const killedAt = nowMs();
+  await ctx.cluster.kill(killed);
+  const next = await waitFor(
+    () => ctx.masters().find((r) => r !== killed),
+    timeoutMs,
+    `a master after rank ${killed} was killed`,
+    10,
+  );
+  const leaseMs = nowMs() - killedAt;
+  await waitFor(
+    async () => {
+      const m = await masterSeenBy(ctx, next);
+      return m && m.rank === next && m.epoch > (before?.epoch ?? 0) ? true : undefined;
+    },
+    timeoutMs,
+    `rank ${next} to serve as master`,
+    10,
+  );
+  return { killed, next, leaseMs, servingMs: nowMs() - killedAt };
+}
+
+export const describeFailover = (f: Failover) =>
+  `rank ${f.killed} killed: rank ${f.next} master after ${f.leaseMs.toFixed(0)} ms, serving after ${f.servingMs.toFixed(0)} ms`;
