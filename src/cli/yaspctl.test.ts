@@ -131,12 +131,16 @@ describe("yaspctl failures", () => {
     expect(r.err).toMatch(/^yaspctl: get "k": no endpoint reachable within 300 ms/);
   });
 
-  it.each(["lock", "watch", "master", "session"])("%s is not available yet (exit 2)", async (c) => {
-    const r = await ctl([c, "x", "--", "ls"]);
-    expect([r.code, r.err]).toEqual([
-      2,
-      "yaspctl: not available yet: coordination comes with a later release\n",
-    ]);
+  it.each([
+    [["watch", "k", "--", "ls"], /watch takes no -- <command>/],
+    [["master", "extra"], /Unknown argument|unknown/i],
+    [["session", "--ttl", "0"], /--ttl must be 1..3600 seconds/],
+    [["lock"], /Not enough non-option arguments|name/],
+  ])("coordination usage errors: %j (exit 2, one line)", async (args, msg) => {
+    const r = await ctl(args);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(msg);
+    expect(r.err.trim().split("\n")).toHaveLength(1);
   });
 
   it("prints help on --help", async () => {

@@ -9,9 +9,9 @@ import { BadRequest, connect, type KvClient, type TlsOptions } from "../client/i
 import { UsageError } from "./config.js";
 import { EXIT, reportFailure, runOp, wholeNumber, type Op, type Out } from "./yaspctl_ops.js";
 import { runShell } from "./yaspctl_shell.js";
+import { runCoordOp, ttlMsOf, type CoordOp } from "./yaspctl_coord.js";
 
 export const DEFAULT_ENDPOINTS = "127.0.0.1:8000,127.0.0.1:8001,127.0.0.1:8002";
-const NOT_YET = "not available yet: coordination comes with a later release";
 const COORDINATION = ["lock", "watch", "master", "session"];
 
 export interface CliIo {
@@ -22,6 +22,9 @@ export interface CliIo {
   /** Where the shell prompts; set only when stdin is a terminal. */
   terminal?: NodeJS.WritableStream;
   env?: Record<string, string | undefined>;
+  /** Ends the commands that run until interrupted (watch, session, lock); run() aborts it on
+   * SIGINT and SIGTERM. */
+  stop?: AbortSignal;
 }
 
 const str = { type: "string" } as const;
@@ -82,10 +85,34 @@ function parser(argv: string[], env: Record<string, string | undefined>) {
     .command("status", "print the rank's status")
     .command("shell", "read commands line by line (also GET k, PUT k v, DELETE k)")
     .command(
-      COORDINATION.map((c) => `${c} [args..]`),
-      NOT_YET,
+      "lock <name>",
+      "hold a lock while `-- <command> [args..]` runs (token in YASP_LOCK_TOKEN); no command: print the token and hold it until interrupted",
+      (y) =>
+        y.positional("name", { ...str, describe: "the lock (any key)" }).options({
+          ttl: { type: "number", describe: "session TTL in seconds (default 10)" },
+          wait: {
+            type: "boolean",
+            default: true,
+            describe: "wait in line (--no-wait: fail if held)",
+          },
+        }),
     )
-    .demandCommand(1, "say what to do: put, get, getm, del, cas, range, status or shell")
+    .command("watch <key>", "print changes as they happen (until interrupted)", (y) =>
+      key(y).options({
+        prefix: { type: "boolean", describe: "every key starting with <key>" },
+        rev: { type: "number", describe: "start from this revision (default: from now)" },
+        prev: { type: "boolean", describe: "print previous values too" },
+        count: { type: "number", describe: "stop after this many events" },
+      }),
+    )
+    .command("master", "print the master's rank and epoch")
+    .command("session", "open a session and keep it alive until interrupted", (y) =>
+      y.options({ ttl: { type: "number", describe: "TTL in seconds (default 10)" } }),
+    )
+    .demandCommand(
+      1,
+      "say what to do: put, get, getm, del, cas, range, status, shell, lock, watch, master or session",
+    )
     .strict()
     .help()
     .version(false)
@@ -194,17 +221,49 @@ function opOf(cmd: string, args: Args): Op {
   }
 }
 
+/** The coordination command's operation (`command`: what followed `--`). */
+function coordOpOf(cmd: string, args: Args, command: string[]): CoordOp {
+  const ttlMs = ttlMsOf(args.ttl, 10_000);
+  if (cmd !== "lock" && command.length > 0) throw new UsageError(`${cmd} takes no -- <command>`);
+  switch (cmd) {
+    case "lock":
+      return { op: "lock", name: String(args.name), ttlMs, wait: args.wait !== false, command };
+    case "watch": {
+      const o: CoordOp = {
+        op: "watch",
+        key: String(args.key),
+        prefix: args.prefix === true,
+        prev: args.prev === true,
+      };
+      if (args.rev !== undefined) o.fromRevision = wholeNumber(args.rev, "--rev");
+      if (args.count !== undefined) o.count = wholeNumber(args.count, "--count");
+      return o;
+    }
+    case "master":
+      return { op: "master" };
+    default:
+      return { op: "session", ttlMs };
+  }
+}
+
 export async function main(argv: string[], io: CliIo): Promise<number> {
   let kv: KvClient | undefined;
   try {
-    const parsed = parse(argv, io.env ?? {});
+    const dashes = argv.indexOf("--");
+    const command = dashes < 0 ? [] : argv.slice(dashes + 1);
+    const parsed = parse(dashes < 0 ? argv : argv.slice(0, dashes), io.env ?? {});
     if (typeof parsed === "string") {
       io.stdout.write(parsed + "\n");
       return EXIT.ok;
     }
     const cmd = String(parsed._[0]);
-    if (COORDINATION.includes(cmd)) throw new UsageError(NOT_YET);
     const printer = { stdout: io.stdout, stderr: io.stderr, json: parsed.json === true };
+    if (COORDINATION.includes(cmd)) {
+      const op = coordOpOf(cmd, parsed, command);
+      kv = clientOf(parsed);
+      return await runCoordOp(kv, op, printer, io.stop ?? new AbortController().signal);
+    }
+    if (command.length > 0) throw new UsageError(`${cmd} takes no -- <command>`);
     const op = cmd === "shell" ? undefined : await valueFromStdin(opOf(cmd, parsed), io.stdin);
     kv = clientOf(parsed);
     if (op === undefined) {
@@ -243,12 +302,15 @@ async function valueFromStdin(op: Op, stdin: NodeJS.ReadableStream | undefined):
 
 /** The process entry (bin/yaspctl.js). */
 export function run(): void {
+  const stop = new AbortController();
+  for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => stop.abort());
   const io: CliIo = {
     stdout: process.stdout,
     stderr: process.stderr,
     stdin: process.stdin,
     ...(process.stdin.isTTY ? { terminal: process.stdout } : {}),
     env: process.env,
+    stop: stop.signal,
   };
   void main(hideBin(process.argv), io).then((code) => {
     process.exitCode = code;
