@@ -1,0 +1,2 @@
+#!/usr/bin/env node
+import "../dist/checker/lease_check_cli.js";
