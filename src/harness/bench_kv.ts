@@ -4,12 +4,15 @@
 // warm-up, then 10 s measured; C = 1, 16, 128 on 3 and 5 ranks with fsync and on 3 ranks with
 // --no-fsync, plus gets at C = 128; the median of 3 runs per point. Reported: ops/s, p50/p99/max
 // latency, CPU per op of the servers (all ranks together) and of the client process. Written to
-// bench/kv-results.{json,md} and drawn as bench/kv-results.svg (bench_kv_report.ts).
+// bench/kv-results.{json,md} and drawn as bench/kv-results.svg (bench_kv_report.ts). Then the
+// coordination section on 3 ranks with fsync (bench_coord.ts), written to bench/kv-coord.{json,md};
+// `-- --coord` runs only that section.
 import { readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { connect, type KvClient } from "../client/index.js";
 import { KvCluster } from "../cli/kv_launch.js";
 import { renderKvMarkdown, renderKvSvg, type KvPoint } from "./bench_kv_report.js";
+import { renderCoordMarkdown, runCoordBench } from "./bench_coord.js";
 
 const WARM_MS = 1000;
 const MEASURE_MS = 10_000;
@@ -113,8 +116,30 @@ async function runPoint(cluster: KvCluster, cfg: Config, runId: number): Promise
 const medianBy = (points: KvPoint[]): KvPoint =>
   [...points].sort((a, b) => a.opsPerS - b.opsPerS)[Math.floor(points.length / 2)] as KvPoint;
 
+/** The coordination section on a fresh 3-rank cluster with fsync. */
+async function coordSection(quick: boolean): Promise<void> {
+  const dir = join("bench", "tmp", "kv-coord");
+  rmSync(dir, { recursive: true, force: true });
+  const cluster = await KvCluster.start({ n: 3, dir });
+  try {
+    const figures = await runCoordBench(cluster, quick);
+    const md = renderCoordMarkdown(figures);
+    mkdirSync("bench", { recursive: true });
+    writeFileSync(
+      join("bench", "kv-coord.json"),
+      JSON.stringify({ at: new Date().toISOString(), figures }, null, 1) + "\n",
+    );
+    writeFileSync(join("bench", "kv-coord.md"), md);
+    process.stdout.write("\ncoordination:\n" + md);
+  } finally {
+    await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const quick = process.argv.includes("--quick");
+  if (process.argv.includes("--coord")) return coordSection(quick);
   const repeats = quick ? 1 : 3;
   const sizes = quick ? [1, 16] : [1, 16, 128];
   const setups: Array<{ ranks: number; fsync: boolean }> = [
@@ -166,6 +191,7 @@ async function main(): Promise<void> {
   writeFileSync(join("bench", "kv-results.md"), md);
   writeFileSync(join("bench", "kv-results.svg"), await renderKvSvg(points));
   process.stdout.write("\n" + md);
+  await coordSection(quick);
 }
 
 main().then(
