@@ -20,6 +20,9 @@ import { ClientServer } from "../kv/client_server.js";
 import { loadClientSecurity } from "./kv_security.js";
 import { KvMachine, KvSnapshotError } from "../kv/kv_machine.js";
 import { KvService } from "../kv/service.js";
+import { MIN_LEASE_MS } from "../lease/config.js";
+import { FileLeaseLog, LeaseNode, monotonicUs } from "../lease/node.js";
+import { MAX_LEASE_MS, MAX_PRIORITY } from "../protocol/lease_messages.js";
 import { TextServer } from "../kv/text_server.js";
 import { peerSecret, UsageError } from "./config.js";
 import { faultSpec, watchPartition, withFaults } from "./faults.js";
@@ -68,6 +71,14 @@ const kvFlags = z.object({
   seed: z
     .number({ error: "--seed must be a number" })
     .int({ error: "--seed must be a whole number" }),
+  priority: z
+    .number({ error: "--priority must be a number" })
+    .int({ error: "--priority must be a whole number" })
+    .min(0, { error: "--priority must be from 0 to 65535" })
+    .max(MAX_PRIORITY, { error: "--priority must be from 0 to 65535" }),
+  "lease-ms": positiveInt("--lease-ms")
+    .min(MIN_LEASE_MS, { error: `--lease-ms must be from ${MIN_LEASE_MS} to ${MAX_LEASE_MS}` })
+    .max(MAX_LEASE_MS, { error: `--lease-ms must be from ${MIN_LEASE_MS} to ${MAX_LEASE_MS}` }),
   "client-port": port("--client-port").optional(),
   "text-port": port("--text-port").optional(),
 });
@@ -150,6 +161,23 @@ function peerTransport(args: KvArgs, flags: KvFlags, tcp: TcpTransport, clock: S
   return { transport, stopWatch };
 }
 
+/** This rank's master lease over the rank's peer transport, its lines in the lease log. */
+function startLease(args: KvArgs, flags: KvFlags, rank: Rank, n: number): LeaseNode {
+  const dataDir = args["data-dir"] ?? join("data", String(flags.i));
+  const path = args["lease-log"] ?? join(dataDir, "lease.log");
+  let log: FileLeaseLog;
+  try {
+    log = new FileLeaseLog(path);
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code ?? String(e);
+    throw new UsageError(`cannot open the lease log ${path}: ${why}`);
+  }
+  // Jitter only: seeded apart per rank and per life (never Math.random: runs can be replayed).
+  const random = new Prng(flags.seed * 7919 + flags.i * 104_729 + (monotonicUs() % 1_000_003));
+  const cfg = { me: flags.i, n, priority: flags.priority, leaseMs: flags["lease-ms"] };
+  return new LeaseNode(cfg, rank, log, random, warn);
+}
+
 /** The client port and, when configured, the text port: listening once this resolves. */
 async function serveClients(
   service: KvService,
@@ -198,11 +226,14 @@ async function main(): Promise<number> {
       maxCommandBytes: flags["max-value-bytes"] + 16 * 1024,
     },
   );
+  const lease = startLease(args, flags, rank, peers.length);
   const service = new KvService(rank, machine, clock, {
     me: flags.i,
     maxValueBytes: flags["max-value-bytes"],
+    lease,
   });
   rank.start();
+  lease.start();
   service.startExpiry();
   const { client, text } = await serveClients(service, me, security, flags);
   const stopStatus =
@@ -221,6 +252,7 @@ async function main(): Promise<number> {
   await Promise.race([stopped, rank.failed]);
   stopStatus();
   stopWatch();
+  lease.stop(); // a master ends its lease (logged) and releases it before the transport closes
   service.stop();
   await Promise.all([client.close(), text?.close()]);
   await rank.stop();

@@ -1,5 +1,6 @@
 // yasp-kv's flags (yargs); values are validated in kv.ts with zod like the rank command's.
 import yargs, { type Options } from "yargs";
+import { LEASE_DEFAULTS, MIN_LEASE_MS } from "../lease/config.js";
 import { DEFAULTS } from "../rank_types.js";
 import { AUTH_OPTIONS, failAsUsageError, FAULT_OPTIONS } from "./options.js";
 
@@ -84,6 +85,22 @@ const SERVICE_OPTIONS = {
   "status-file": {
     type: "string",
     describe: "write this rank's status as JSON to this file every 100 ms",
+  },
+  priority: {
+    type: "number",
+    default: LEASE_DEFAULTS.priority,
+    describe:
+      "master lease: candidates with a higher priority try first (ties: lower rank first), 0..65535",
+  },
+  "lease-ms": {
+    type: "number",
+    default: LEASE_DEFAULTS.leaseMs,
+    describe: `master lease length in ms (${MIN_LEASE_MS}..60000; the same on every rank): a new master serves about this long after the old one dies`,
+  },
+  "lease-log": {
+    type: "string",
+    describe:
+      "append this rank's lease lines (held/ended/start, monotonic µs; checkable with yasp-lease-check) here (default <data-dir>/lease.log)",
   },
   "fail-rate": {
     type: "number",
