@@ -2,11 +2,11 @@
 // chose, 127.0.0.1, data under the scenario's directory), the client processes it starts
 // (coord_procs.ts), clients of its own for set-up and final reads, and the ranks' lease logs.
 // close() stops every process it started, by PID.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect, type KvClient } from "../client/index.js";
 import { KvCluster } from "../cli/kv_launch.js";
-import { nowMs, sleep, WorkerProc } from "./coord_procs.js";
+import { nowMs, sleep, waitFor, WorkerProc } from "./coord_procs.js";
 
 export interface Settings {
   long: boolean;
@@ -72,7 +72,28 @@ export class CoordCtx {
       dir,
       rankArgs: [...RANK_FLAGS, ...faults],
     });
-    return new CoordCtx(cluster, dir, settings);
+    const ctx = new CoordCtx(cluster, dir, settings);
+    try {
+      await ctx.masterServing(15_000);
+    } catch (e) {
+      await ctx.close();
+      throw e;
+    }
+    return ctx;
+  }
+
+  /** Wait until some rank names a master whose entry is applied (epoch > 0). */
+  async masterServing(timeoutMs: number): Promise<{ rank: number; epoch: number }> {
+    const c = this.client(this.cluster.endpoints, 1000);
+    return waitFor(
+      async () => {
+        const m = await c.checkMaster().catch(() => null);
+        return m && m.epoch > 0 ? m : undefined;
+      },
+      timeoutMs,
+      "a master serving",
+      20,
+    );
   }
 
   get n(): number {
@@ -148,6 +169,7 @@ export class CoordCtx {
 
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.stop()));
+    for (const w of this.workers) writeFileSync(join(this.dir, `${w.name}.jsonl`), w.transcript());
     await Promise.all(this.clients.map((c) => c.close().catch(() => {})));
     await this.cluster.stop();
   }

@@ -13,6 +13,8 @@ export interface Failover {
   leaseMs: number;
   /** ms from the kill to the successor answering checkMaster as master of a newer epoch. */
   servingMs: number;
+  /** When the kill was sent, µs on the lease logs' clock. */
+  killedAtUs: number;
 }
 
 /** The only rank holding the lease (waits until there is exactly one). */
@@ -60,7 +62,7 @@ export async function killMaster(ctx: CoordCtx, timeoutMs = 10_000): Promise<Fai
     `rank ${next} to serve as master`,
     10,
   );
-  return { killed, next, leaseMs, servingMs: nowMs() - killedAt };
+  return { killed, next, leaseMs, servingMs: nowMs() - killedAt, killedAtUs: killedAt * 1000 };
 }
 
 export const describeFailover = (f: Failover) =>

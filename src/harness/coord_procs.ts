@@ -136,6 +136,12 @@ export class WorkerProc {
     return `${this.name}: ${what}${tail ? ` (stderr: ${tail})` : ""}`;
   }
 
+  /** Everything it reported and the tail of its stderr, for the files a failed scenario keeps. */
+  transcript(): string {
+    const lines = this.lines.map((l) => JSON.stringify(l)).join("\n");
+    return `${lines}\n${this.stderr ? `# stderr:\n${this.stderr}\n` : ""}`;
+  }
+
   send(command: object): void {
     this.child.stdin?.write(JSON.stringify(command) + "\n");
   }
