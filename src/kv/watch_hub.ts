@@ -20,7 +20,7 @@ export interface WatchSink {
   drained(): Promise<void>;
 }
 
-export const MAX_WATCHES_PER_CONNECTION = 256;
+export const MAX_WATCHES_PER_CONNECTION = 4096;
 /** Live events stop (watch_ended slow) once this much waits unread. */
 export const SLOW_BYTES = 8 * 1024 * 1024;
 /** History pages pause while more than this waits unread. */
