@@ -180,7 +180,8 @@ describe("watch history", () => {
       a.eventsSince(a.oldestRevision, () => true, 1e6),
     );
     const damaged = a.snapshot();
-    damaged[damaged.length - 40] ^= 1;
+    const at = damaged.length - 40;
+    damaged[at] = (damaged[at] ?? 0) ^ 1;
     expect(() => new KvMachine().restore(damaged, a.lastSeq)).toThrow(KvSnapshotError);
   });
 });
