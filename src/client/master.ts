@@ -48,7 +48,10 @@ export class MasterRouter {
       } catch (e) {
         if (e instanceof NoSession) throw e;
         last = e;
-        const hinted = e instanceof NotMaster ? await this.endpointOf(e.masterRank, left) : -1;
+        const hinted =
+          e instanceof NotMaster
+            ? await this.endpointOf(e.masterRank, Math.min(left, perTryMs))
+            : -1;
         this.current = hinted >= 0 && hinted !== i ? hinted : (i + 1) % n;
         if (this.current === 0 && hinted < 0) await pause(ROUND_PAUSE_MS);
       }
@@ -60,7 +63,7 @@ export class MasterRouter {
   private async endpointOf(rank: number | undefined, timeoutMs: number): Promise<number> {
     if (rank === undefined) return -1;
     for (let i = 0; i < this.cores.length; i++) {
-      if (this.ranks[i] === undefined) await this.learnRank(i, Math.min(timeoutMs, 1000));
+      if (this.ranks[i] === undefined) await this.learnRank(i, Math.max(1, timeoutMs));
       if (this.ranks[i] === rank) return i;
     }
     return -1;
