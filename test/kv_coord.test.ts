@@ -94,6 +94,10 @@ class Raw {
     this.socket.write(encodeRequest(req));
   }
 
+  write(bytes: Uint8Array): void {
+    this.socket.write(bytes);
+  }
+
   destroy(): void {
     this.socket.destroy();
   }
@@ -228,6 +232,39 @@ describe("sessions and locks", () => {
     const next = await kv.tryAcquire("locks/q", { session: probe });
     expect(next.token).toBeGreaterThan(token);
     await Promise.all([holder.close(), aborting.close(), probe.close()]);
+  });
+});
+
+describe("bad coordination frames", () => {
+  it("are answered with errors or close the connection; the rank keeps serving", async () => {
+    const frames: ClientRequest[] = [
+      { type: "session_open", id: 1, ttlMs: 5000, req: 1, low: 1 },
+      { type: "session_keepalive", id: 2, session: 1 },
+      { type: "acquire", id: 3, lock: "L", session: 1, wait: true, req: 2, low: 1 },
+      { type: "release", id: 4, lock: "L", token: 1, req: 3, low: 1 },
+      { type: "cancel_wait", id: 5, lock: "L", session: 1, req: 4, low: 1 },
+      { type: "watch", id: 6, selector: { prefix: "" }, fromRevision: 0, prevValue: true },
+      { type: "unwatch", id: 7, watch: 6 },
+      { type: "master", id: 8 },
+    ];
+    let seed = 99;
+    const random = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    for (let round = 0; round < 20; round++) {
+      const raw = new Raw(cluster.endpoints[round % 3] as string, `fuzz-${round}`);
+      for (const f of frames) {
+        const bytes = Uint8Array.from(encodeRequest(f));
+        for (let j = 0; j < 3; j++) {
+          const at = 9 + Math.floor(random() * (bytes.length - 9)); // past length, type and id
+          if (at < bytes.length) bytes[at] = Math.floor(random() * 256);
+        }
+        raw.write(bytes);
+      }
+      await sleep(20);
+      raw.destroy();
+    }
+    const kv = client();
+    expect((await kv.put("after/fuzz", "ok")).version).toBeGreaterThan(0);
+    expect(await kv.checkMaster()).not.toBeNull();
   });
 });
 
