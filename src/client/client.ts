@@ -333,7 +333,9 @@ export class KvCore {
     const stream = this.streamIds.get(res.id);
     if (stream) {
       stream.onFrame(res);
-      return !(res.type === "error" && res.code === "not_ready");
+      if (res.type !== "error" || res.code !== "not_ready") return true;
+      conn.close(`not ready: ${res.message}`); // the stream subscribes again on the next rank
+      return false;
     }
     const call = this.inFlight.get(res.id);
     if (call === undefined) return true; // an answer to a call that timed out or was aborted
