@@ -54,11 +54,12 @@ async function expiryRun(ctx: CoordCtx, ttlMs: number): Promise<Outcome> {
   const movedMs = Number(grant.at) - stoppedAt;
   if (!(Number(grant.token) > Number(held.token)))
     problems.push(`the waiter's token ${String(grant.token)} is not above ${String(held.token)}`);
-  // Keepalives go every TTL/3 and the master's deadline is each one's arrival + TTL: the lock may
-  // move no sooner than 2/3 of the TTL after the stop (less a little scheduling slack).
-  if (movedMs < (ttlMs * 2) / 3 - 100)
+  // Keepalives go every TTL/3 and the master's deadline is each one's arrival + TTL: the lock
+  // moves no sooner than 2/3 of the TTL after the stop, less how late the holder's timer fired
+  // on a busy machine: under half the TTL means keepalives were not being counted.
+  if (movedMs < ttlMs / 2)
     problems.push(
-      `the lock moved ${movedMs.toFixed(0)} ms after SIGSTOP: under 2/3 of the TTL (${ttlMs} ms), so a keepalive before it was not counted`,
+      `the lock moved ${movedMs.toFixed(0)} ms after SIGSTOP: under half the TTL (${ttlMs} ms), so the holder's keepalives were not counted`,
     );
   const gone = await watched(
     watcher,
