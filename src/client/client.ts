@@ -40,6 +40,11 @@ export interface ConnectOptions {
   maxQueued?: number;
   /** The server's frame limit (default 2 MiB + 64 KiB): a larger request fails TooLarge. */
   maxFrameBytes?: number;
+  /** A watch that hears nothing (no events, no progress) from its rank for this long leaves
+   * that rank for the next endpoint and resumes there (default 3000 ms; 0: never). A healthy
+   * rank sends every live watch a progress frame about once a second, after a read barrier;
+   * a rank cut off from the majority cannot, so its watchers move on. */
+  watchStallMs?: number;
 }
 
 export interface CallOptions {
@@ -79,6 +84,8 @@ export class KvCore {
   private readonly maxInFlight: number;
   private readonly maxQueued: number;
   readonly maxFrameBytes: number;
+  /** See ConnectOptions.watchStallMs (0: off). */
+  readonly watchStallMs: number;
   private readonly inFlight = new Map<number, Call>();
   private readonly queued = new Set<Call>();
   /** Unanswered writes by request number, in increasing order: the first one is `low`. */
@@ -95,6 +102,8 @@ export class KvCore {
   private readonly streams = new Set<Stream>();
   private readonly streamIds = new Map<number, Stream>();
   private nextStreamId = STREAM_ID_BASE;
+  /** Connections opened so far: which one a stream's subscription went out on. */
+  private opened = 0;
 
   constructor(private readonly options: ConnectOptions) {
     this.endpoints = checkEndpoints(options.endpoints);
@@ -105,6 +114,8 @@ export class KvCore {
     this.maxInFlight = positive(options.maxInFlight, 10_000, "maxInFlight");
     this.maxQueued = positive(options.maxQueued, 100_000, "maxQueued");
     this.maxFrameBytes = positive(options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, "maxFrameBytes");
+    this.watchStallMs =
+      options.watchStallMs === 0 ? 0 : positive(options.watchStallMs, 3000, "watchStallMs");
   }
 
   get id(): string {
@@ -186,8 +197,15 @@ export class KvCore {
     return true;
   }
 
-  /** Leaves the current endpoint (it said not_ready to a stream); the next one is tried. */
-  reconnect(reason: string): void {
+  /** The number of the current connection (it changes with every new one). */
+  get generation(): number {
+    return this.opened;
+  }
+
+  /** Leaves the current endpoint (it said not_ready to a stream, or a watch on it stalled); the
+   * next one is tried. With `generation`: only if the current connection is still that one. */
+  reconnect(reason: string, generation?: number): void {
+    if (generation !== undefined && generation !== this.opened) return;
     this.conn?.close(reason);
   }
 
@@ -283,6 +301,7 @@ export class KvCore {
     if (!this.busy() || this.closed) return;
     const endpoint = this.endpoints[this.nextEndpoint % this.endpoints.length] as Endpoint;
     this.nextEndpoint = (this.nextEndpoint + 1) % this.endpoints.length;
+    this.opened++;
     /** Hello answered and no not_ready since: a loss then is worth an immediate retry. */
     let healthy = false;
     const conn: Connection = new Connection(

@@ -4,6 +4,11 @@
 // watches again from that `through`: nothing is missed and nothing repeats. Bounded: when the
 // consumer falls 10,000 events behind, the watch is dropped on the server and started again from
 // `through` once the consumer has caught up.
+//
+// Liveness: a healthy rank sends each live watch a frame at least about once a second (progress:
+// no events, after a read barrier). A subscription that hears nothing for core.watchStallMs
+// (ConnectOptions.watchStallMs) means its rank is cut off or stuck: the client leaves it for the
+// next endpoint, and the watch resumes there from `through`. Timed on performance.now().
 import { encodeRequest, type ClientResponse, type WireEvent } from "../kv/client_wire.js";
 import type { KvCore, Stream } from "./client.js";
 import { AbortError, BadRequest, CompactedError, KvError, TooManyRequests } from "./errors.js";
@@ -46,6 +51,11 @@ export class WatchStream implements Stream, AsyncIterableIterator<WatchEvent> {
   private finished = false;
   private wake: (() => void) | null = null;
   private retryTimer: NodeJS.Timeout | undefined;
+  private stallTimer: NodeJS.Timeout | undefined;
+  /** performance.now() of the latest frame of the current subscription (or of sending it). */
+  private lastFrameMs = 0;
+  /** core.generation of the connection the current subscription went out on (-1: none). */
+  private subscribedOn = -1;
 
   constructor(
     private readonly core: KvCore,
@@ -98,6 +108,7 @@ export class WatchStream implements Stream, AsyncIterableIterator<WatchEvent> {
 
   onFrame(res: ClientResponse): void {
     if (res.id !== this.id || this.finished) return;
+    this.lastFrameMs = performance.now();
     switch (res.type) {
       case "watching":
         if (this.resumeFrom === 0) this.resumeFrom = res.fromRevision;
@@ -136,6 +147,7 @@ export class WatchStream implements Stream, AsyncIterableIterator<WatchEvent> {
       // Stop the flow on the server until the consumer catches up (frames in flight under this
       // id are ignored: the next subscription gets a new id).
       this.paused = true;
+      this.stopStallTimer();
       this.unwatch();
       this.id = this.core.newStreamId(this);
     }
@@ -147,6 +159,7 @@ export class WatchStream implements Stream, AsyncIterableIterator<WatchEvent> {
     const error = errorOf(res, { type: "status" }, false);
     if (error instanceof TooManyRequests) {
       // The server's watch table is full: try again a little later.
+      this.stopStallTimer();
       this.retryTimer = setTimeout(() => this.subscribe(), BUSY_RETRY_MS);
       return;
     }
@@ -167,7 +180,39 @@ export class WatchStream implements Stream, AsyncIterableIterator<WatchEvent> {
       fromRevision: this.resumeFrom,
       prevValue,
     });
-    this.core.sendStream(frame);
+    if (this.core.sendStream(frame)) this.startStallTimer();
+    else this.stopStallTimer(); // not connected: onOpen subscribes again
+  }
+
+  /** Expects a frame within core.watchStallMs of now (the subscription just went out). */
+  private startStallTimer(): void {
+    const ms = this.core.watchStallMs;
+    if (ms === 0) return;
+    this.subscribedOn = this.core.generation;
+    this.lastFrameMs = performance.now();
+    this.armStall(ms);
+  }
+
+  private armStall(ms: number): void {
+    clearTimeout(this.stallTimer);
+    // Unref: the watch's connection keeps the process alive, not this timer.
+    this.stallTimer = setTimeout(() => this.checkStall(), ms).unref();
+  }
+
+  private stopStallTimer(): void {
+    clearTimeout(this.stallTimer);
+    this.subscribedOn = -1;
+  }
+
+  /** Leaves the rank if the subscription heard nothing for watchStallMs; else waits the rest. */
+  private checkStall(): void {
+    const on = this.subscribedOn;
+    if (this.finished || this.paused || on < 0 || on !== this.core.generation) return;
+    const ms = this.core.watchStallMs;
+    const quiet = performance.now() - this.lastFrameMs;
+    if (quiet < ms) return this.armStall(ms - quiet);
+    this.subscribedOn = -1;
+    this.core.reconnect(`a watch heard nothing for ${Math.round(quiet)} ms`, on);
   }
 
   /** Tells the server to stop this watch. Sent under the watch's own id: its ok, like any late
@@ -203,6 +248,7 @@ export class WatchStream implements Stream, AsyncIterableIterator<WatchEvent> {
     if (this.finished) return;
     this.finished = true;
     clearTimeout(this.retryTimer);
+    this.stopStallTimer();
     this.signal?.removeEventListener("abort", this.onAbort);
     if (this.id >= 0) this.unwatch();
     this.core.removeStream(this);

@@ -68,7 +68,10 @@
 //   0x8c events   u64 through (every matching event of a revision below it has been sent), u32
 //                 count, count times (u64 revision, u8 kind 1 put | 2 delete | 3 expire, str key,
 //                 u8 0 | 1 then bytes value, u8 0 | 1 then bytes previous value); whole revisions
-//                 only, in revision order; count may be 0 (progress: only `through` moved)
+//                 only, in revision order; count may be 0 (progress: only `through` moved). A
+//                 rank sends every live watch such a frame about once a second after a read
+//                 barrier passed (it is up to date); a client that hears nothing of a watch for
+//                 a few seconds may take the rank as cut off and watch elsewhere from `through`
 //   0x8d watch_ended  u8 code 1 compacted | 2 slow | 3 cancelled, u64 revision (compacted: the
 //                 oldest revision still kept; slow, cancelled: where to resume); no more frames
 //                 of that watch follow. slow: the client read too slowly; watch again from there

@@ -50,6 +50,12 @@ export interface KvStatus {
   appliedSeq: number;
   stateHash: string;
   keys: number;
+  /** Open sessions (in the log's state). */
+  sessions: number;
+  /** Acquires waiting on this rank for a grant (each answers one client request). */
+  waitingAcquires: number;
+  /** Watches of this rank's client connections (history being read, or live). */
+  watches: number;
 }
 
 /** A command as a front-end asks for it; the service stamps it with the time it is submitted. */
@@ -132,10 +138,15 @@ export class KvService {
     }
   }
 
-  /** Start removing expired keys through the log (every rank checks once a second), and the
-   * master's duties (claiming the log's master entry, expiring sessions). */
+  /** Start removing expired keys through the log (every rank checks once a second), the
+   * master's duties (claiming the log's master entry, expiring sessions) and watch progress. */
   startExpiry(): void {
     this.coord.start();
+    // Watch progress: one read barrier a second for all of this rank's live watches.
+    this.watches.startProgress({
+      barrier: () => this.barrier(),
+      after: (ms, fn) => this.clock.after(ms, fn),
+    });
     const tick = () => {
       if (this.stopped) return;
       void this.expireDue().finally(() => {
@@ -167,6 +178,9 @@ export class KvService {
       appliedSeq: this.rank.state.appliedSeq,
       stateHash: this.machine.stateHash(),
       keys: this.machine.size,
+      sessions: this.machine.sessionIds().length,
+      waitingAcquires: this.coord.waiters.size,
+      watches: this.watches.count,
     };
   }
 

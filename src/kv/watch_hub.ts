@@ -8,6 +8,13 @@
 // than a frame spans several, only the last one moving `through` past it). A client that reads
 // more slowly than its live events come (its socket buffer over SLOW_BYTES) gets watch_ended slow
 // and resumes from its `through`: nothing is missed, and the rank's memory stays bounded.
+//
+// Progress: once a second, a rank with live watches runs one read barrier (shared by all of
+// them) and, when it succeeds, sends each live watch an events frame without events whose
+// `through` is where this rank's state is. A rank cut off from the majority cannot pass the
+// barrier, so its watches hear nothing and their clients (which expect a frame every few
+// seconds) move to another rank. A connection with over PAUSE_BYTES unread gets no progress
+// frames (it has frames to read already, and they would only add to its buffer).
 import type { ClientResponse, WatchSelector, WireEvent } from "./client_wire.js";
 import type { KvEvent, KvMachine } from "./kv_machine.js";
 
@@ -28,6 +35,14 @@ const PAUSE_BYTES = 1024 * 1024;
 const PAGE_EVENTS = 1000;
 /** Event bytes per frame (values included); a single larger event goes alone. */
 const FRAME_EVENT_BYTES = 1024 * 1024;
+/** How often a rank with live watches confirms it is up to date and tells them so. */
+export const PROGRESS_INTERVAL_MS = 1000;
+
+/** What the progress loop needs: the rank's read barrier and a timer (the service's clock). */
+export interface ProgressDriver {
+  barrier(): Promise<void>;
+  after(ms: number, fn: () => void): () => void;
+}
 
 export type WatchStart =
   { ok: true } | { ok: false; code: "busy" | "bad_request"; message: string };
@@ -49,8 +64,37 @@ export class WatchHub {
   private readonly byKey = new Map<string, Set<Watch>>();
   private readonly prefixed = new Set<Watch>();
   private stopped = false;
+  private cancelProgress: (() => void) | null = null;
+  private total = 0;
 
   constructor(readonly machine: KvMachine) {}
+
+  /** Starts the progress loop: every intervalMs (after the previous barrier ended), one read
+   * barrier if any watch is live, then a progress frame to every live watch. */
+  startProgress(driver: ProgressDriver, intervalMs = PROGRESS_INTERVAL_MS): void {
+    const tick = async () => {
+      if (this.stopped) return;
+      if (this.prefixed.size > 0 || this.byKey.size > 0) {
+        try {
+          await driver.barrier();
+          this.progress();
+        } catch {
+          // A stopped or busy rank: no progress now; the next tick tries again.
+        }
+      }
+      if (!this.stopped) this.cancelProgress = driver.after(intervalMs, () => void tick());
+    };
+    this.cancelProgress = driver.after(intervalMs, () => void tick());
+  }
+
+  /** Tells every live watch that this rank has applied everything up to its current revision
+   * (call only right after a read barrier succeeded). */
+  progress(): void {
+    if (this.stopped) return;
+    const through = this.machine.currentRevision + 1;
+    for (const w of this.prefixed) w.conn.progress(w, through);
+    for (const set of this.byKey.values()) for (const w of set) w.conn.progress(w, through);
+  }
 
   connection(sink: WatchSink): WatchConnection {
     return new WatchConnection(this, sink);
@@ -94,6 +138,16 @@ export class WatchHub {
     }
   }
 
+  /** Watches started and not yet ended, on every connection (for status). */
+  get count(): number {
+    return this.total;
+  }
+
+  /** @internal A connection started (+1) or ended (-1) a watch. */
+  tally(delta: number): void {
+    this.total += delta;
+  }
+
   get isStopped(): boolean {
     return this.stopped;
   }
@@ -101,6 +155,7 @@ export class WatchHub {
   /** Ends every watch (cancelled: the client resumes on another rank). */
   stop(): void {
     this.stopped = true;
+    this.cancelProgress?.();
     const all = new Set<Watch>(this.prefixed);
     for (const set of this.byKey.values()) for (const w of set) all.add(w);
     for (const w of all) w.conn.end(w, "cancelled", w.next);
@@ -135,6 +190,7 @@ export class WatchConnection {
       ...{ live: false, ended: false, conn: this },
     };
     this.watches.set(id, w);
+    this.hub.tally(1);
     // "From now": after what this rank has applied when the request arrives. Not after a read
     // barrier: a change committed while the barrier ran would fall before the start and be
     // missed (a one-shot watch set just before a put must see it); a rank that lags reports a
@@ -171,6 +227,14 @@ export class WatchConnection {
     if (this.sink.buffered() > SLOW_BYTES) return this.end(w, "slow", w.next);
     this.sendEvents(w, events, through);
     w.next = through;
+  }
+
+  /** A progress frame (no events) for a live watch: every matching event below `through` has
+   * been sent. Skipped while the connection has much unread (it is not waiting for frames). */
+  progress(w: Watch, through: number): void {
+    if (w.ended || !w.live || this.sink.buffered() > PAUSE_BYTES) return;
+    this.sink.send({ type: "events", id: w.id, through: Math.max(through, w.next), events: [] });
+    if (through > w.next) w.next = through;
   }
 
   /** Events in frames of at most FRAME_EVENT_BYTES; a frame that stops inside the events says
@@ -216,6 +280,8 @@ export class WatchConnection {
   private drop(w: Watch): void {
     w.ended = true;
     this.hub.forget(w);
+    if (this.watches.get(w.id) !== w) return;
     this.watches.delete(w.id);
+    this.hub.tally(-1);
   }
 }
