@@ -7,7 +7,7 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { KvClient } from "../client/index.js";
 import type { CoordCtx, CoordScenario, Outcome } from "./coord_ctx.js";
-import { describeFailover, killMaster, theMaster, type Failover } from "./coord_master.js";
+import { describeFailovers, killMaster, theMaster, type Failover } from "./coord_master.js";
 import { nowMs, sleep } from "./coord_procs.js";
 
 const NEW_MASTER_MS = 2000;
@@ -66,7 +66,7 @@ async function leaseRun(ctx: CoordCtx, kills: number, stable: boolean): Promise<
   if (!check.ok)
     problems.push(`yasp-lease-check: ${check.out.split("\n").slice(0, 5).join(" | ")}`);
   const verdict = check.ok ? `lease logs ${check.out.replace(/^pass: /, "")}` : "";
-  return { problems, figures: [...done.map(describeFailover), ...notes, verdict] };
+  return { problems, figures: [...describeFailovers(done), ...notes, verdict] };
 }
 
 export function leaseScenarios(long: boolean): CoordScenario[] {

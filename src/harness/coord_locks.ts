@@ -6,7 +6,7 @@
 // and restarted, twice.
 import type { CoordCtx, CoordScenario, Outcome } from "./coord_ctx.js";
 import { checkCounter, checkLock, percentile, type Grant, type Release } from "./coord_checks.js";
-import { describeFailover, killMaster } from "./coord_master.js";
+import { describeFailovers, killMaster, type Failover } from "./coord_master.js";
 import { nowMs, sleep, waitFor, type WorkerProc } from "./coord_procs.js";
 
 const LOCK = "counter/lock";
@@ -78,7 +78,7 @@ async function killMasterAt(ctx: CoordCtx, ws: WorkerProc[], atWrites: number) {
   const f = await killMaster(ctx);
   await sleep(1000);
   await ctx.cluster.startRank(f.killed);
-  return describeFailover(f);
+  return f;
 }
 
 async function counterRun(
@@ -94,10 +94,10 @@ async function counterRun(
   const t0 = nowMs();
   const total = clients * rounds;
   const faults = (async () => {
-    const notes: string[] = [];
+    const done: Failover[] = [];
     for (let k = 1; k <= kills; k++)
-      notes.push(await killMasterAt(ctx, ws, Math.floor((total * k) / (kills + 1))));
-    return notes;
+      done.push(await killMasterAt(ctx, ws, Math.floor((total * k) / (kills + 1))));
+    return done;
   })();
   faults.catch(() => {}); // awaited below; not unhandled if the workers fail first
   await Promise.all(ws.map((w) => w.until("done", 60_000 + rounds * clients * 500)));
@@ -116,7 +116,7 @@ async function counterRun(
       `${lock.grants} grants (${fenced} fenced writes refused)`,
       `hand-off p50 ${ms(percentile(lock.handoffMs, 50))} p99 ${ms(percentile(lock.handoffMs, 99))}`,
       `${((total * 4) / seconds).toFixed(0)} ops/s`,
-      ...killed,
+      ...describeFailovers(killed),
     ],
   };
 }

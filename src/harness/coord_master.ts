@@ -4,6 +4,7 @@
 // until it answers checkMaster with itself and a newer epoch (its master entry is applied: it
 // serves sessions and lock queues).
 import type { CoordCtx } from "./coord_ctx.js";
+import { percentile } from "./coord_checks.js";
 import { nowMs, waitFor } from "./coord_procs.js";
 
 export interface Failover {
@@ -63,6 +64,16 @@ export async function killMaster(ctx: CoordCtx, timeoutMs = 10_000): Promise<Fai
     10,
   );
   return { killed, next, leaseMs, servingMs: nowMs() - killedAt, killedAtUs: killedAt * 1000 };
+}
+
+/** One clause per failover, or (more than two) their count, median and worst. */
+export function describeFailovers(fs: Failover[]): string[] {
+  if (fs.length <= 2) return fs.map(describeFailover);
+  const stat = (xs: number[]) =>
+    `p50 ${percentile(xs, 50).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms`;
+  return [
+    `${fs.length} masters killed: next master after ${stat(fs.map((f) => f.leaseMs))}; serving after ${stat(fs.map((f) => f.servingMs))}`,
+  ];
 }
 
 export const describeFailover = (f: Failover) =>
