@@ -35,6 +35,7 @@ export class MasterRouter {
    * (performance.now()). */
   async keepalive(session: number, deadlineMs: number, perTryMs: number): Promise<number> {
     const n = this.cores.length;
+    const perTry = Math.max(1, Math.floor(perTryMs)); // calls take whole ms only
     let last: unknown = new Unavailable("keepalive: no endpoint tried");
     for (let tries = 0; tries < 2 * n && !this.closed; tries++) {
       const left = Math.floor(deadlineMs - performance.now());
@@ -42,16 +43,14 @@ export class MasterRouter {
       const i = this.current;
       try {
         const body = { type: "session_keepalive", session } as const;
-        const timeoutMs = Math.max(1, Math.min(left, perTryMs));
+        const timeoutMs = Math.max(1, Math.min(left, perTry));
         const r = (await this.core(i).call(body, { timeoutMs })) as { ttlMs: number };
         return r.ttlMs;
       } catch (e) {
         if (e instanceof NoSession) throw e;
         last = e;
         const hinted =
-          e instanceof NotMaster
-            ? await this.endpointOf(e.masterRank, Math.min(left, perTryMs))
-            : -1;
+          e instanceof NotMaster ? await this.endpointOf(e.masterRank, Math.min(left, perTry)) : -1;
         this.current = hinted >= 0 && hinted !== i ? hinted : (i + 1) % n;
         if (this.current === 0 && hinted < 0) await pause(ROUND_PAUSE_MS);
       }

@@ -31,6 +31,23 @@ afterEach(() => {
 });
 
 describe("Session", () => {
+  it("asks for whole-ms per-try timeouts whatever the TTL (the client refuses fractions)", async () => {
+    const perTries: number[] = [];
+    const h: SessionHost = {
+      keepalive: (_id, _deadline, perTry) => {
+        perTries.push(perTry);
+        return Promise.resolve(5000);
+      },
+      close: () => Promise.resolve(),
+      forget: () => {},
+    };
+    const s = new Session(h, 1, 5000, performance.now());
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(perTries.length).toBeGreaterThanOrEqual(2);
+    for (const t of perTries) expect(Number.isInteger(t)).toBe(true);
+    expect(s.alive).toBe(true);
+  });
+
   it("sends a keepalive every TTL/3 after the previous one was sent, while they are answered", async () => {
     const { h, sent } = host();
     const t0 = performance.now();

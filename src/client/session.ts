@@ -87,7 +87,8 @@ export class Session {
     const sentMs = performance.now();
     const deadlineMs = this.lastAckSentMs + this.ttlMs - this.marginMs;
     try {
-      await this.host.keepalive(this.id, deadlineMs, Math.max(100, this.ttlMs / 6));
+      // Whole ms: the client refuses a fractional per-call timeout (TTLs need not divide by 6).
+      await this.host.keepalive(this.id, deadlineMs, Math.max(100, Math.floor(this.ttlMs / 6)));
     } catch (e) {
       if (e instanceof NoSession) return this.expire("the server says the session has ended");
       return this.schedule(performance.now() + RETRY_MS);
