@@ -50,6 +50,9 @@ interface Attempt {
   /** When the prepare went out: the lease is timed from here. */
   sentUs: number;
   deadlineUs: number;
+  /** When the phase's message goes again to the ranks that have not answered (a lost frame
+   * costs a resend interval, not the whole phase). */
+  resendAtUs: number;
   votes: Set<number>;
   term: number;
 }
@@ -150,7 +153,7 @@ export class LeaseCore {
   wakeAtUs(): number {
     if (this.stopped || this.readyAtUs === Infinity) return Infinity;
     const due = [this.readyAtUs, this.nextTryUs ?? Infinity, this.acceptor.accepted?.expiresUs];
-    if (this.attempt !== null) due.push(this.attempt.deadlineUs);
+    if (this.attempt !== null) due.push(this.attempt.deadlineUs, this.attempt.resendAtUs);
     if (this.held !== null) due.push(this.held.untilUs, this.held.renewAtUs);
     let at = Infinity;
     for (const t of due) if (t !== undefined && t > this.lastUs && t < at) at = t;
@@ -186,7 +189,7 @@ export class LeaseCore {
     if (held !== null && nowUs >= held.untilUs) this.held = null; // ran out: its line said until when
     const seen = this.acceptor.current(nowUs);
     if (seen !== null && seen.owner !== this.cfg.me) this.lastOwner = seen.owner;
-    if (this.attempt !== null) return;
+    if (this.attempt !== null) return this.resendDue(this.attempt, nowUs, out);
     if (this.held !== null) {
       if (nowUs >= this.held.renewAtUs) this.begin(nowUs, out);
       return;
@@ -209,6 +212,7 @@ export class LeaseCore {
       phase: "prepare",
       sentUs: nowUs,
       deadlineUs: nowUs + this.phaseUs(),
+      resendAtUs: nowUs + this.resendUs(),
       votes: new Set(),
       term,
     };
@@ -255,10 +259,34 @@ export class LeaseCore {
       a.phase = "propose";
       a.votes = new Set();
       a.deadlineUs = nowUs + this.phaseUs();
-      this.broadcast({ k: "propose", b: a.b, ms: this.cfg.leaseMs, term: a.term }, out);
+      a.resendAtUs = nowUs + this.resendUs();
+      this.broadcast(this.phaseBody(a), out);
     } else if (a.phase === "propose" && body.k === "accepted") {
       a.votes.add(from);
       if (a.votes.size >= this.majority) this.won(a, nowUs, out);
+    }
+  }
+
+  private phaseBody(a: Attempt): LeaseBody {
+    return a.phase === "prepare"
+      ? { k: "prepare", b: a.b }
+      : { k: "propose", b: a.b, ms: this.cfg.leaseMs, term: a.term };
+  }
+
+  /** The phase's message again to every other rank that has not answered it yet. An acceptor
+   * answers the same ballot again alike (a repeated propose restarts its lease timer from the
+   * later receipt, which only makes it hold longer than the proposer believes). */
+  private resendDue(a: Attempt, nowUs: number, out: LeaseEffect[]): void {
+    if (nowUs < a.resendAtUs) return;
+    a.resendAtUs = nowUs + this.resendUs();
+    const msg: LeaseMsg = {
+      t: "lease",
+      from: this.cfg.me,
+      p: this.cfg.priority,
+      lease: this.phaseBody(a),
+    };
+    for (let to = 0; to < this.cfg.n; to++) {
+      if (to !== this.cfg.me && !a.votes.has(to)) out.push({ kind: "send", to, msg });
     }
   }
 
@@ -313,6 +341,11 @@ export class LeaseCore {
 
   private phaseUs(): number {
     return Math.floor((this.cfg.leaseMs * 1000) / 8);
+  }
+
+  /** A phase resends to silent ranks this often (5 tries per phase). */
+  private resendUs(): number {
+    return Math.floor(this.phaseUs() / 5);
   }
 
   private renewEveryUs(): number {
