@@ -3,12 +3,7 @@
 // function of (seq, command bytes) only: time is the log's (the max atMs applied), never a clock.
 import type { StateMachine } from "../ports.js";
 import { decodeCommand, HARD_MAX_VALUE_BYTES, type KvCommand, type KvResult } from "./commands.js";
-import {
-  CoordState,
-  type CoordCommand,
-  type CoordNotice,
-  type MasterRecord,
-} from "./coord_state.js";
+import { CoordState, type CoordNotice, type MasterRecord } from "./coord_state.js";
 import { EventHistory, type EventsPage, type HistoryLimits, type KvEvent } from "./kv_events.js";
 import { ClientTable, ExpiryHeap } from "./kv_tables.js";
 import {
