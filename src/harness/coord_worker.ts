@@ -7,6 +7,7 @@
 //   waiter   acquire (waiting), report the grant, release on "release"
 //   watcher  watch a key or prefix and report every event (batched)
 //   writer   puts (and some deletes) under a prefix until a deadline, reporting acknowledged ones
+//   fanout   `watches` watches of one prefix (bench:kv), reporting each event's key and arrival
 import { createInterface } from "node:readline";
 import { connect, type KvClient, type WatchEvent } from "../client/index.js";
 import type { Spec } from "./coord_worker_api.js";
@@ -191,7 +192,33 @@ async function writer(c: KvClient, spec: Spec): Promise<void> {
   emit("done", { writes: n });
 }
 
-const ROLES = { basic, counter, holder, waiter, watcher, writer };
+/** `watches` watches of one prefix from fromRevision, each until it saw `rounds` events; every
+ * arrival reported as [key, monotonic ms] in batches (the bench's fan-out delay). */
+async function fanout(c: KvClient, spec: Spec): Promise<void> {
+  const arrivals: [string, number][] = [];
+  const flush = setInterval(() => {
+    if (arrivals.length) emit("arrived", { list: arrivals.splice(0) });
+  }, 100);
+  const one = async () => {
+    let seen = 0;
+    const it = c.watch(spec.prefix ?? "", {
+      prefix: true,
+      ...(spec.fromRevision ? { fromRevision: spec.fromRevision } : {}),
+    });
+    for await (const e of it) {
+      arrivals.push([e.key, nowMs()]);
+      if (++seen >= (spec.rounds ?? 1)) return;
+    }
+  };
+  const all = Promise.all(Array.from({ length: spec.watches ?? 1 }, one));
+  emit("watching", { watches: spec.watches ?? 1 });
+  await all;
+  clearInterval(flush);
+  emit("arrived", { list: arrivals.splice(0) });
+  emit("done");
+}
+
+const ROLES = { basic, counter, holder, waiter, watcher, writer, fanout };
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? "{}") as Spec;
