@@ -108,12 +108,18 @@ export class ByteReader {
     this.b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   }
 
+  /** The error for bytes that do not fit the layout; `tooLarge`: a length over its limit (the
+   * client wire's reader answers those differently). */
+  protected fail(message: string, _tooLarge = false): Error {
+    return new KvDecodeError(message);
+  }
+
   get left(): number {
     return this.b.length - this.pos;
   }
 
   private need(n: number, what: string): void {
-    if (n > this.left) throw new KvDecodeError(`${what} runs past the end`);
+    if (n > this.left) throw this.fail(`${what} runs past the end`);
   }
 
   u8(what: string): number {
@@ -129,17 +135,26 @@ export class ByteReader {
   }
 
   nat(what: string): number {
+    this.need(8, what);
     const lo = this.u32(what);
     const hi = this.u32(what);
-    if (hi > MAX_NAT_HI) throw new KvDecodeError(`${what} is not a non-negative safe integer`);
+    if (hi > MAX_NAT_HI) throw this.fail(`${what} is not a non-negative safe integer`);
     return hi * TWO_32 + lo;
   }
 
-  /** A copy of at most maxBytes bytes (a value must not keep the log's buffer alive). */
-  bytes(what: string, maxBytes: number): Uint8Array {
+  /** A length of minBytes..maxBytes, checked against the bytes left before anything is copied. */
+  private length(what: string, minBytes: number, maxBytes: number): number {
     const n = this.u32(`${what} length`);
-    if (n > maxBytes) throw new KvDecodeError(`${what} of ${n} bytes (limit ${maxBytes})`);
+    if (n > maxBytes) throw this.fail(`${what} of ${n} bytes (limit ${maxBytes})`, true);
+    if (n < minBytes) throw this.fail(`${what} of ${n} bytes (at least ${minBytes})`);
     this.need(n, what);
+    return n;
+  }
+
+  /** A copy of at most maxBytes bytes (a value must not keep the log's buffer or a whole read
+   * chunk alive). */
+  bytes(what: string, maxBytes: number): Uint8Array {
+    const n = this.length(what, 0, maxBytes);
     const out = new Uint8Array(n);
     out.set(this.b.subarray(this.pos, this.pos + n));
     this.pos += n;
@@ -148,16 +163,15 @@ export class ByteReader {
 
   /** A string of minBytes..maxBytes bytes of well-formed UTF-8. */
   str(what: string, minBytes: number, maxBytes: number): string {
-    const n = this.u32(`${what} length`);
-    if (n < minBytes || n > maxBytes) throw new KvDecodeError(`${what} of ${n} bytes`);
-    this.need(n, what);
+    const n = this.length(what, minBytes, maxBytes);
     const region = this.b.subarray(this.pos, this.pos + n);
-    if (!isUtf8(region)) throw new KvDecodeError(`${what} is not UTF-8`);
+    if (!isUtf8(region)) throw this.fail(`${what} is not UTF-8`);
     this.pos += n;
     return region.toString("utf8");
   }
 
+  /** Nothing may follow the last field: trailing bytes mean the two sides disagree on the layout. */
   done(): void {
-    if (this.left !== 0) throw new KvDecodeError(`${this.left} bytes after the end`);
+    if (this.left !== 0) throw this.fail(`${this.left} bytes after the end`);
   }
 }

@@ -2,8 +2,7 @@
 // little-endian numbers, length-prefixed strings and bytes, and the splitting of a TCP byte stream
 // into frames. Little-endian (unlike src/io/binary.ts, which serves the peer wire and the WAL) so a
 // client in another language can read every number with its platform's native calls.
-import { isUtf8 } from "node:buffer";
-import { ByteWriter } from "./commands.js";
+import { ByteReader, ByteWriter } from "./byte_codec.js";
 
 export const PROTOCOL_VERSION = 1;
 export const MAX_KEY_BYTES = 4096;
@@ -11,10 +10,6 @@ export const MAX_CLIENT_ID_BYTES = 64;
 export const MAX_TOKEN_BYTES = 4096;
 export const MAX_ERROR_MESSAGE_BYTES = 65536;
 export const DEFAULT_MAX_FRAME_BYTES = 2 * 1024 * 1024 + 64 * 1024;
-
-const TWO_32 = 4294967296;
-/** High word of Number.MAX_SAFE_INTEGER: a nat with a larger one is refused. */
-const MAX_NAT_HI = 0x1fffff;
 
 /** What a reader refuses; `code` is the error reply a server sends back for it. */
 export class WireError extends Error {
@@ -50,80 +45,17 @@ export class LeWriter extends ByteWriter {
   }
 }
 
-/** Reads one frame; every method throws WireError when the bytes do not fit the layout. */
-export class LeReader {
-  private readonly b: Buffer;
-  pos = 0;
-
-  constructor(frame: Uint8Array) {
-    this.b = Buffer.from(frame.buffer, frame.byteOffset, frame.length);
-  }
-
-  get left(): number {
-    return this.b.length - this.pos;
-  }
-
-  private need(n: number, what: string): void {
-    if (n > this.left) throw new WireError(`${what} runs past the end of the frame`);
-  }
-
-  u8(what: string): number {
-    this.need(1, what);
-    return this.b[this.pos++] as number;
-  }
-
-  u32(what: string): number {
-    this.need(4, what);
-    const v = this.b.readUInt32LE(this.pos);
-    this.pos += 4;
-    return v;
-  }
-
-  nat(what: string): number {
-    this.need(8, what);
-    const lo = this.b.readUInt32LE(this.pos);
-    const hi = this.b.readUInt32LE(this.pos + 4);
-    this.pos += 8;
-    if (hi > MAX_NAT_HI) throw new WireError(`${what} is not a non-negative safe integer`);
-    return hi * TWO_32 + lo;
+/** Reads one frame; every method throws WireError when the bytes do not fit the layout (a length
+ * over its limit: code too_large). */
+export class LeReader extends ByteReader {
+  protected override fail(message: string, tooLarge = false): Error {
+    return new WireError(message, tooLarge ? "too_large" : "bad_request");
   }
 
   bool(what: string): boolean {
     const v = this.u8(what);
     if (v > 1) throw new WireError(`${what} is ${v}, expected 0 or 1`);
     return v === 1;
-  }
-
-  /** A length that is checked against the limit and the bytes left before anything is copied. */
-  private length(what: string, maxBytes: number): number {
-    const n = this.u32(`${what} length`);
-    if (n > maxBytes) throw new WireError(`${what} of ${n} bytes (limit ${maxBytes})`, "too_large");
-    this.need(n, what);
-    return n;
-  }
-
-  /** The bytes, copied (a value must not keep a whole read chunk alive). */
-  bytes(what: string, maxBytes: number): Uint8Array {
-    const n = this.length(what, maxBytes);
-    const copy = new Uint8Array(n);
-    copy.set(this.b.subarray(this.pos, this.pos + n));
-    this.pos += n;
-    return copy;
-  }
-
-  /** Well-formed UTF-8 of minBytes..maxBytes bytes. */
-  str(what: string, minBytes: number, maxBytes: number): string {
-    const n = this.length(what, maxBytes);
-    if (n < minBytes) throw new WireError(`${what} of ${n} bytes (at least ${minBytes})`);
-    const region = this.b.subarray(this.pos, this.pos + n);
-    if (!isUtf8(region)) throw new WireError(`${what} is not UTF-8`);
-    this.pos += n;
-    return region.toString("utf8");
-  }
-
-  /** Nothing may follow the last field: trailing bytes mean the two sides disagree on the layout. */
-  done(): void {
-    if (this.left !== 0) throw new WireError(`${this.left} bytes after the last field`);
   }
 }
 
