@@ -194,15 +194,16 @@ async function serveClients(
   return { client, text };
 }
 
-async function main(): Promise<number> {
-  const args = parseKvArgs(hideBin(process.argv));
-  const flags = checkKvFlags(args);
-  const addresses = addressesOf(args, flags);
+/** The rank of the log with its KvMachine, over the peer transport (listening already). */
+async function openRank(
+  args: ReturnType<typeof parseKvArgs>,
+  flags: ReturnType<typeof checkKvFlags>,
+  addresses: KvAddresses[],
+  clock: SystemClock,
+) {
   const me = addresses[flags.i] as KvAddresses;
   const peers: PeerAddress[] = addresses.map((a) => a.peer);
   const secret = peerSecret(peers, args["cluster-secret"], args.insecure);
-  const security = loadClientSecurity(args);
-  const clock = new SystemClock();
   const { storage, snapshots, logSink } = openStorage(args, flags);
   const tcp = new TcpTransport(flags.i, peers, warn, secret ? { secret } : {});
   await listenOrExplain(() => tcp.listen(), "peer", me.peer);
@@ -226,6 +227,18 @@ async function main(): Promise<number> {
       maxCommandBytes: flags["max-value-bytes"] + 16 * 1024,
     },
   );
+  return { rank, machine, stopWatch };
+}
+
+async function main(): Promise<number> {
+  const args = parseKvArgs(hideBin(process.argv));
+  const flags = checkKvFlags(args);
+  const addresses = addressesOf(args, flags);
+  const me = addresses[flags.i] as KvAddresses;
+  const security = loadClientSecurity(args);
+  const clock = new SystemClock();
+  const { rank, machine, stopWatch } = await openRank(args, flags, addresses, clock);
+  const peers = addresses.map((a) => a.peer);
   const lease = startLease(args, flags, rank, peers.length);
   const service = new KvService(rank, machine, clock, {
     me: flags.i,

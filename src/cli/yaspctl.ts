@@ -47,6 +47,37 @@ function globalOptions(env: Record<string, string | undefined>) {
   } as const;
 }
 
+/** lock, watch, master and session (run by yaspctl_coord.ts). */
+function coordCommands(y: Argv): Argv {
+  const key = (a: Argv) => a.positional("key", { ...str, describe: "the key" });
+  return y
+    .command(
+      "lock <name>",
+      "hold a lock while `-- <command> [args..]` runs (token in YASP_LOCK_TOKEN); no command: print the token and hold it until interrupted",
+      (y) =>
+        y.positional("name", { ...str, describe: "the lock (any key)" }).options({
+          ttl: { type: "number", describe: "session TTL in seconds (default 10)" },
+          wait: {
+            type: "boolean",
+            default: true,
+            describe: "wait in line (--no-wait: fail if held)",
+          },
+        }),
+    )
+    .command("watch <key>", "print changes as they happen (until interrupted)", (y) =>
+      key(y).options({
+        prefix: { type: "boolean", describe: "every key starting with <key>" },
+        rev: { type: "number", describe: "start from this revision (default: from now)" },
+        prev: { type: "boolean", describe: "print previous values too" },
+        count: { type: "number", describe: "stop after this many events" },
+      }),
+    )
+    .command("master", "print the master's rank and epoch")
+    .command("session", "open a session and keep it alive until interrupted", (y) =>
+      y.options({ ttl: { type: "number", describe: "TTL in seconds (default 10)" } }),
+    );
+}
+
 function parser(argv: string[], env: Record<string, string | undefined>) {
   const key = (y: Argv) => y.positional("key", { ...str, describe: "the key" });
   const ttl = { type: "number", describe: "seconds to live (0: forever)" } as const;
@@ -55,7 +86,7 @@ function parser(argv: string[], env: Record<string, string | undefined>) {
     describe: "read the rank's local state (may be behind)",
   } as const;
   const limit = { type: "number", describe: "at most this many keys" } as const;
-  return yargs(argv)
+  const basics = yargs(argv)
     .scriptName("yaspctl")
     .usage("$0 [--endpoints h:p,...] <command>\n\nTalk to a yasp-kv cluster.")
     .options(globalOptions(env))
@@ -83,32 +114,8 @@ function parser(argv: string[], env: Record<string, string | undefined>) {
         .option("stale", stale),
     )
     .command("status", "print the rank's status")
-    .command("shell", "read commands line by line (also GET k, PUT k v, DELETE k)")
-    .command(
-      "lock <name>",
-      "hold a lock while `-- <command> [args..]` runs (token in YASP_LOCK_TOKEN); no command: print the token and hold it until interrupted",
-      (y) =>
-        y.positional("name", { ...str, describe: "the lock (any key)" }).options({
-          ttl: { type: "number", describe: "session TTL in seconds (default 10)" },
-          wait: {
-            type: "boolean",
-            default: true,
-            describe: "wait in line (--no-wait: fail if held)",
-          },
-        }),
-    )
-    .command("watch <key>", "print changes as they happen (until interrupted)", (y) =>
-      key(y).options({
-        prefix: { type: "boolean", describe: "every key starting with <key>" },
-        rev: { type: "number", describe: "start from this revision (default: from now)" },
-        prev: { type: "boolean", describe: "print previous values too" },
-        count: { type: "number", describe: "stop after this many events" },
-      }),
-    )
-    .command("master", "print the master's rank and epoch")
-    .command("session", "open a session and keep it alive until interrupted", (y) =>
-      y.options({ ttl: { type: "number", describe: "TTL in seconds (default 10)" } }),
-    )
+    .command("shell", "read commands line by line (also GET k, PUT k v, DELETE k)");
+  return coordCommands(basics)
     .demandCommand(
       1,
       "say what to do: put, get, getm, del, cas, range, status, shell, lock, watch, master or session",
