@@ -92,6 +92,10 @@ import {
   writePlainRequest,
   writePlainResponse,
   type PlainRequest,
+  type PlainResponse,
+  type RangeSelector,
+  type WireEntry,
+  type WireErrorCode,
 } from "./client_wire_plain.js";
 import {
   CONDITIONAL_TYPES,
@@ -107,7 +111,6 @@ import {
   writeCoordResponse,
   type CoordRequest,
   type CoordResponse,
-  type WriteConditions,
 } from "./client_wire_coord.js";
 
 export { FrameReader, type FrameChunk } from "./client_wire_bytes.js";
@@ -130,72 +133,12 @@ export {
   PROTOCOL_VERSION,
 } from "./client_wire_bytes.js";
 
-export type RangeSelector = { prefix: string } | { start: string; end: string };
+export type { PlainRequest, PlainResponse, RangeSelector, WireEntry, WireErrorCode };
 
-/** A put, cas or delete with conditions goes as put_x, cas_x or delete_x; without, as the plain
- * type (the bytes of version 1 clients). */
-export type ClientRequest =
-  | { type: "hello"; id: number; version: number; clientId: string; token: string }
-  | ({
-      type: "put";
-      id: number;
-      key: string;
-      value: Uint8Array;
-      ttlMs: number;
-      req: number;
-      low: number;
-    } & WriteConditions)
-  | { type: "get" | "getm"; id: number; key: string; stale: boolean }
-  | ({ type: "delete"; id: number; key: string; req: number; low: number } & WriteConditions)
-  | ({
-      type: "cas";
-      id: number;
-      key: string;
-      version: number;
-      value: Uint8Array;
-      ttlMs: number;
-      req: number;
-      low: number;
-    } & WriteConditions)
-  | { type: "range"; id: number; selector: RangeSelector; limit: number; stale: boolean }
-  | { type: "status"; id: number }
-  | CoordRequest;
-
-export type WireErrorCode =
-  | "not_found"
-  | "version_mismatch"
-  | "too_large"
-  | "bad_request"
-  | "unauthenticated"
-  | "not_ready"
-  | "internal"
-  | "stale_request"
-  | "no_session"
-  | "lock_held"
-  | "not_holder"
-  | "fence_failed"
-  | "not_master"
-  | "busy";
-
-export type WireEntry = { key: string; value: Uint8Array; version: number; expiresInMs: number };
-
-export type ClientResponse =
-  | { type: "ok"; id: number }
-  | { type: "written" | "deleted"; id: number; version: number }
-  | { type: "value"; id: number; value: Uint8Array; version: number; expiresInMs: number }
-  | { type: "entries"; id: number; entries: WireEntry[]; more: boolean }
-  | { type: "status"; id: number; json: string }
-  | {
-      type: "error";
-      id: number;
-      code: WireErrorCode;
-      message: string;
-      /** version_mismatch: the current version; lock_held: the holder's fencing token. */
-      version?: number;
-      /** not_master: the master's rank when this rank knows it. */
-      master?: number;
-    }
-  | CoordResponse;
+/** Every request: the first types (client_wire_plain.ts) and the coordination ones. */
+export type ClientRequest = PlainRequest | CoordRequest;
+/** Every response. */
+export type ClientResponse = PlainResponse | CoordResponse;
 
 /** A decoded frame, or why not; `id` is the request id when it could be read (then the receiver
  * answers with an error of `code`; when undefined it closes the connection). */

@@ -10,18 +10,72 @@ import {
   PROTOCOL_VERSION,
   WireError,
 } from "./client_wire_bytes.js";
-import type {
-  ClientRequest,
-  ClientResponse,
-  CoordRequest,
-  CoordResponse,
-  RangeSelector,
-  WireEntry,
-  WireErrorCode,
-} from "./client_wire.js";
+import type { WriteConditions } from "./client_wire_coord.js";
 
-export type PlainRequest = Exclude<ClientRequest, CoordRequest>;
-export type PlainResponse = Exclude<ClientResponse, CoordResponse>;
+export type RangeSelector = { prefix: string } | { start: string; end: string };
+
+/** A put, cas or delete with conditions goes as put_x, cas_x or delete_x; without, as the plain
+ * type (the bytes of version 1 clients). */
+export type PlainRequest =
+  | { type: "hello"; id: number; version: number; clientId: string; token: string }
+  | ({
+      type: "put";
+      id: number;
+      key: string;
+      value: Uint8Array;
+      ttlMs: number;
+      req: number;
+      low: number;
+    } & WriteConditions)
+  | { type: "get" | "getm"; id: number; key: string; stale: boolean }
+  | ({ type: "delete"; id: number; key: string; req: number; low: number } & WriteConditions)
+  | ({
+      type: "cas";
+      id: number;
+      key: string;
+      version: number;
+      value: Uint8Array;
+      ttlMs: number;
+      req: number;
+      low: number;
+    } & WriteConditions)
+  | { type: "range"; id: number; selector: RangeSelector; limit: number; stale: boolean }
+  | { type: "status"; id: number };
+
+export type WireErrorCode =
+  | "not_found"
+  | "version_mismatch"
+  | "too_large"
+  | "bad_request"
+  | "unauthenticated"
+  | "not_ready"
+  | "internal"
+  | "stale_request"
+  | "no_session"
+  | "lock_held"
+  | "not_holder"
+  | "fence_failed"
+  | "not_master"
+  | "busy";
+
+export type WireEntry = { key: string; value: Uint8Array; version: number; expiresInMs: number };
+
+export type PlainResponse =
+  | { type: "ok"; id: number }
+  | { type: "written" | "deleted"; id: number; version: number }
+  | { type: "value"; id: number; value: Uint8Array; version: number; expiresInMs: number }
+  | { type: "entries"; id: number; entries: WireEntry[]; more: boolean }
+  | { type: "status"; id: number; json: string }
+  | {
+      type: "error";
+      id: number;
+      code: WireErrorCode;
+      message: string;
+      /** version_mismatch: the current version; lock_held: the holder's fencing token. */
+      version?: number;
+      /** not_master: the master's rank when this rank knows it. */
+      master?: number;
+    };
 
 export const REQUEST_TYPES = {
   hello: 0x01,
@@ -154,7 +208,7 @@ export function writePlainResponse(w: LeWriter, m: PlainResponse): void {
 
 const key = (r: LeReader): string => r.str("key", 1, MAX_KEY_BYTES);
 
-export function readPlainRequest(r: LeReader, type: number, id: number): ClientRequest {
+export function readPlainRequest(r: LeReader, type: number, id: number): PlainRequest {
   switch (type) {
     case REQUEST_TYPES.hello: {
       const version = r.u8("protocol version");
@@ -209,7 +263,7 @@ function readSelector(r: LeReader): RangeSelector {
   return { start, end: r.str("end", 0, MAX_KEY_BYTES) };
 }
 
-export function readPlainResponse(r: LeReader, type: number, id: number): ClientResponse {
+export function readPlainResponse(r: LeReader, type: number, id: number): PlainResponse {
   switch (type) {
     case RESPONSE_TYPES.ok:
       return { type: "ok", id };
@@ -237,7 +291,7 @@ export function readPlainResponse(r: LeReader, type: number, id: number): Client
 /** The smallest entry: a 1-byte key, an empty value, two u64. */
 const MIN_ENTRY_BYTES = 4 + 1 + 4 + 8 + 8;
 
-function readEntries(r: LeReader, id: number): ClientResponse {
+function readEntries(r: LeReader, id: number): PlainResponse {
   const count = r.u32("entry count");
   // A count the bytes left cannot hold is a lie: refuse it before allocating for it.
   if (count * MIN_ENTRY_BYTES > r.left) throw new WireError(`${count} entries cannot fit`);
@@ -251,7 +305,7 @@ function readEntries(r: LeReader, id: number): ClientResponse {
   return { type: "entries", id, entries, more: r.bool("more") };
 }
 
-function readError(r: LeReader, id: number): ClientResponse {
+function readError(r: LeReader, id: number): PlainResponse {
   const n = r.u8("error code");
   const code = ERROR_CODES[n - 1];
   if (code === undefined) throw new WireError(`unknown error code ${n}`);

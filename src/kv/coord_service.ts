@@ -11,10 +11,28 @@
 // the rank is master for good when `actAsMaster` (default: rank 0), with a term taken from its
 // start time, so a restarted rank 0 claims a new epoch.
 import type { Clock } from "../ports.js";
-import { MAX_SESSIONS_PER_EXPIRE, type ClientRef, type KvResult } from "./commands.js";
+import {
+  MAX_SESSIONS_PER_EXPIRE,
+  type ClientRef,
+  type KvCommand,
+  type KvResult,
+} from "./commands.js";
 import { LockWaiters } from "./coord_service_locks.js";
-import type { CoordNotice } from "./kv_machine.js";
-import type { KvService } from "./service.js";
+import type { CoordNotice, KvMachine } from "./kv_machine.js";
+
+/** What the coordination half needs of the service (KvService is one): a way through the log
+ * (the service stamps atMs), a read barrier, the machine and the rank's options. */
+export interface CoordHost {
+  readonly machine: KvMachine;
+  readonly opts: { me: number; lease?: MasterView; actAsMaster?: boolean };
+  write(w: CoordWrite): Promise<KvResult>;
+  barrier(): Promise<void>;
+}
+type CoordWrite = KvCommand extends infer C
+  ? C extends { op: "master" | "session_expire" | "acquire" | "cancel_wait" }
+    ? Omit<C, "atMs">
+    : never
+  : never;
 
 /** What a rank knows of the master lease (src/lease's LeaseNode gives it). */
 export interface LeaseView {
@@ -55,7 +73,7 @@ export class CoordService {
   readonly waiters = new LockWaiters(MAX_WAITING_ACQUIRES);
 
   constructor(
-    private readonly service: KvService,
+    private readonly service: CoordHost,
     private readonly clock: Clock,
   ) {
     this.fallbackTerm = Math.floor(clock.nowUs() / 1000);
@@ -65,7 +83,7 @@ export class CoordService {
     return this.service.opts.me;
   }
 
-  private get machine(): KvService["machine"] {
+  private get machine(): KvMachine {
     return this.service.machine;
   }
 
