@@ -157,7 +157,7 @@ describe("sessions and locks", () => {
   it("a session without keepalives expires: its lock goes to the waiter with a larger token, its ephemeral key is deleted and watchers see it", async () => {
     const kv = client();
     const raw = new Raw(cluster.endpoints[0] as string, "raw-holder");
-    const opened = await raw.ask({ type: "session_open", id: 1, ttlMs: 1000, req: 1, low: 1 });
+    const opened = await raw.ask({ type: "session_open", id: 1, ttlMs: 3000, req: 1, low: 1 });
     if (opened.type !== "session") throw new Error(`no session: ${JSON.stringify(opened)}`);
     const got = await raw.ask({
       ...{ type: "acquire", id: 2, lock: "locks/exp", session: opened.session },
@@ -191,7 +191,7 @@ describe("sessions and locks", () => {
     const master = await kv.checkMaster();
     const others = cluster.endpoints.filter((_, i) => i !== master?.rank);
     const lonely = client(others.slice(0, 1));
-    const s = await lonely.session({ ttlMs: 1000 });
+    const s = await lonely.session({ ttlMs: 3000 });
     const expired = new Promise<string>((resolve) => s.on("expired", resolve));
     expect(await expired).toMatch(/no keepalive|ended/);
     expect(s.alive).toBe(false);
@@ -213,7 +213,7 @@ describe("sessions and locks", () => {
     await expect(waiting).rejects.toBeInstanceOf(AbortError);
     // A waiter whose client vanishes (its connection closes, its session is never kept alive).
     const raw = new Raw(cluster.endpoints[2] as string, "raw-vanish");
-    const opened = await raw.ask({ type: "session_open", id: 1, ttlMs: 1000, req: 1, low: 1 });
+    const opened = await raw.ask({ type: "session_open", id: 1, ttlMs: 3000, req: 1, low: 1 });
     if (opened.type !== "session") throw new Error("no session");
     raw.send({
       ...{ type: "acquire", id: 2, lock: "locks/q", session: opened.session },

@@ -126,7 +126,7 @@ function vanishingClient(endpoint: string, n: number, lock: string): ChildProces
   const code = `
     import { connect } from ${JSON.stringify(index)};
     const kv = connect({ endpoints: [${JSON.stringify(endpoint)}], timeoutMs: 20000 });
-    const sessions = await Promise.all(Array.from({ length: ${n} }, () => kv.session({ ttlMs: 2000 })));
+    const sessions = await Promise.all(Array.from({ length: ${n} }, () => kv.session({ ttlMs: 3000 })));
     for (const s of sessions) kv.acquire(${JSON.stringify(lock)}, { session: s }).catch(() => {});
     console.log("sessions " + sessions.length);
   `;

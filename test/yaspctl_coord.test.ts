@@ -1,7 +1,9 @@
 // yaspctl's coordination commands against three real yasp-kv processes: lock runs a command with
 // the fencing token in its environment and releases afterwards, a second lock waits its turn,
 // --no-wait fails while the lock is held, watch prints the changes, master names the master.
-import { rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KvCluster } from "../src/cli/kv_launch.js";
 import { main } from "../src/cli/yaspctl.js";
@@ -91,6 +93,42 @@ describe("yaspctl lock / watch / master", () => {
     const token = (JSON.parse(r.out) as { token: number }).token;
     expect(token).toBeGreaterThan(held.token);
     await s.close();
+  });
+
+  it("as a process, lock without a command holds the lock until SIGINT, then releases it", async () => {
+    // In-process runs cannot see this: the process must not exit while it holds the lock.
+    const entry = join(dir, "yaspctl-entry.mjs");
+    const src = join(import.meta.dirname, "..", "src", "cli", "yaspctl.ts");
+    writeFileSync(entry, `import { run } from ${JSON.stringify(src)};\nrun();\n`);
+    const args = [
+      "--import",
+      "tsx",
+      entry,
+      "--endpoints",
+      cluster.endpoints.join(","),
+      "lock",
+      "L4",
+    ];
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      const exited = new Promise<number | null>((r) => child.once("exit", r));
+      for (let i = 0; i < 300 && !out.includes("L4 "); i++)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(out).toMatch(/^L4 \d+\n$/);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(child.exitCode).toBeNull(); // still holding
+      const s = await kv.session({ ttlMs: 5000 });
+      await expect(kv.tryAcquire("L4", { session: s })).rejects.toBeInstanceOf(LockHeldError);
+      child.kill("SIGINT");
+      expect(await exited).toBe(0);
+      const { token } = await kv.tryAcquire("L4", { session: s }); // released, not left to expire
+      expect(token).toBeGreaterThan(Number(out.split(" ")[1]));
+      await s.close();
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    }
   });
 
   it("watch prints puts and deletes in order, with previous values", async () => {

@@ -134,7 +134,7 @@ describe("yaspctl failures", () => {
   it.each([
     [["watch", "k", "--", "ls"], /watch takes no -- <command>/],
     [["master", "extra"], /Unknown argument|unknown/i],
-    [["session", "--ttl", "0"], /--ttl must be 1..3600 seconds/],
+    [["session", "--ttl", "0"], /--ttl must be 3..3600 seconds/],
     [["lock"], /Not enough non-option arguments|name/],
   ])("coordination usage errors: %j (exit 2, one line)", async (args, msg) => {
     const r = await ctl(args);

@@ -99,11 +99,19 @@ async function watch(
   return EXIT.ok;
 }
 
+/** Resolves when either signal aborts. Meanwhile a timer keeps the process alive: the session's
+ * own timers are unref'd and an idle connection holds nothing, so without it Node would exit at
+ * once, the `finally` that releases the lock never running. */
 function until(stop: AbortSignal, other?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (stop.aborted || other?.aborted) return resolve();
-    stop.addEventListener("abort", () => resolve(), { once: true });
-    other?.addEventListener("abort", () => resolve(), { once: true });
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    const done = () => {
+      clearInterval(keepAlive);
+      resolve();
+    };
+    stop.addEventListener("abort", done, { once: true });
+    other?.addEventListener("abort", done, { once: true });
   });
 }
 
@@ -217,7 +225,11 @@ function signalNumber(signal: NodeJS.Signals | null): number {
 export function ttlMsOf(seconds: unknown, dflt: number): number {
   if (seconds === undefined) return dflt;
   const n = typeof seconds === "string" ? Number(seconds) : seconds;
-  if (typeof n !== "number" || !Number.isFinite(n) || n < 1 || n > 3600)
-    throw new UsageError(`--ttl must be 1..3600 seconds, not ${JSON.stringify(seconds)}`);
+  if (typeof n !== "number" || !Number.isFinite(n) || n < 3 || n > 3600)
+    throw new UsageError(`--ttl must be 3..3600 seconds, not ${shown(seconds)}`);
   return Math.round(n * 1000);
+}
+
+function shown(v: unknown): string {
+  return typeof v === "number" || typeof v === "string" ? String(v) : typeof v;
 }

@@ -91,7 +91,7 @@ export function sessionScenarios(long: boolean): CoordScenario[] {
     {
       name: "session-expiry",
       ranks: 3,
-      run: (ctx: CoordCtx) => expiryRun(ctx, long ? 10_000 : 2000),
+      run: (ctx: CoordCtx) => expiryRun(ctx, long ? 10_000 : 3000),
     },
   ];
 }

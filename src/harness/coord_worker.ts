@@ -108,7 +108,7 @@ async function counter(c: KvClient, spec: Spec): Promise<void> {
 
 async function holder(c: KvClient, spec: Spec): Promise<void> {
   const lock = spec.lock ?? "se/lock";
-  const s = await c.session({ ttlMs: spec.ttlMs ?? 2000 });
+  const s = await c.session({ ttlMs: spec.ttlMs ?? 3000 });
   s.on("expired", () => emit("expired", { session: s.id }));
   const askedAt = nowMs();
   const { token } = await c.tryAcquire(lock, { session: s });

@@ -80,7 +80,7 @@ export const MAX_CLIENT_ID_BYTES = 64;
 export const HARD_MAX_VALUE_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
 /** Session TTLs outside these bounds are refused (bad_ttl). */
-export const MIN_SESSION_TTL_MS = 1000;
+export const MIN_SESSION_TTL_MS = 3000;
 export const MAX_SESSION_TTL_MS = 3_600_000;
 
 const OP = {

@@ -90,16 +90,16 @@ function setup(me: number, lease?: FakeLease) {
 describe("CoordService: the master and sessions", () => {
   it("without a lease, rank 0 claims the master entry, answers keepalives and expires sessions past their TTL", async () => {
     const { machine, clock, coord, open } = setup(0);
-    const s = open(1000, 1);
+    const s = open(3000, 1);
     coord.start();
     await flush();
     expect(coord.isActive).toBe(true);
     expect(coord.masterInfo()).toEqual({ rank: 0, epoch: machine.master?.epoch });
-    await clock.advance(900);
-    expect(await coord.keepalive(s)).toEqual({ ttlMs: 1000 });
-    await clock.advance(900); // 1800 ms after the open, 900 after the keepalive
+    await clock.advance(2700);
+    expect(await coord.keepalive(s)).toEqual({ ttlMs: 3000 });
+    await clock.advance(2700); // 5400 ms after the open, 2700 after the keepalive
     expect(machine.session(s)).toBeDefined();
-    await clock.advance(200);
+    await clock.advance(400);
     expect(machine.session(s)).toBeUndefined();
     expect(await coord.keepalive(s)).toEqual({ error: "no_session" });
     coord.stop();
@@ -123,27 +123,27 @@ describe("CoordService: the master and sessions", () => {
     const lease = new FakeLease();
     const { machine, clock, coord, apply, open, written } = setup(2, lease);
     apply({ op: "master", rank: 0, term: 3 }); // the old master
-    const s = open(1000, 1);
+    const s = open(3000, 1);
     coord.start();
-    await clock.advance(5000); // not master: nothing expires however long
+    await clock.advance(10_000); // not master: nothing expires however long
     expect(machine.session(s)).toBeDefined();
     expect(await coord.keepalive(s)).toMatchObject({ error: "not_master" });
     lease.set({ iAmMaster: true, master: 2, term: 9 });
     await flush();
     expect(machine.master).toMatchObject({ rank: 2, term: 9 });
     expect(coord.isActive).toBe(true);
-    await clock.advance(950);
+    await clock.advance(2900);
     expect(machine.session(s)).toBeDefined(); // its TTL restarted at the takeover
-    await clock.advance(200);
+    await clock.advance(300);
     expect(machine.session(s)).toBeUndefined();
     const expiry = written.find((w) => w.op === "session_expire");
     expect(expiry).toMatchObject({ sessions: [s], epoch: machine.master?.epoch });
     // A later master entry of another rank fences this one.
-    const s2 = open(1000, 2);
+    const s2 = open(3000, 2);
     apply({ op: "master", rank: 1, term: 4 });
     expect(coord.isActive).toBe(false);
     lease.set({ iAmMaster: false, master: 1, term: 4 });
-    await clock.advance(3000);
+    await clock.advance(9000);
     expect(machine.session(s2)).toBeDefined();
     expect(await coord.keepalive(s2)).toEqual({ error: "not_master", master: 1 });
     coord.stop();

@@ -136,11 +136,15 @@ describe("sessions and locks", () => {
     expect(m.lock("L")?.waiting).toBe(1);
     run(m, enc({ op: "cancel_wait", lock: "L", session: t, atMs: T0 }));
     expect(m.lock("L")?.waiting).toBe(0);
-    expect(run(m, open(0), open(400 * 24 * 3600 * 1000))).toEqual([
+    expect(run(m, open(0), open(2999), open(400 * 24 * 3600 * 1000))).toEqual([
+      { kind: "error", code: "bad_ttl" },
       { kind: "error", code: "bad_ttl" },
       { kind: "error", code: "bad_ttl" },
     ]);
     expect(run(m, enc({ op: "session_close", session: 424242, atMs: T0 }))).toEqual([
+      { kind: "error", code: "no_session" },
+    ]);
+    expect(run(m, enc({ op: "cancel_wait", lock: "L", session: 424242, atMs: T0 }))).toEqual([
       { kind: "error", code: "no_session" },
     ]);
   });

@@ -91,6 +91,7 @@ export class CoordState {
       case "release":
         return this.release(cmd.lock, cmd.token, revision);
       case "cancel_wait":
+        if (!this.sessions.has(cmd.session)) return NO_SESSION; // it waits for nothing now
         this.unqueue(cmd.lock, cmd.session);
         return { kind: "cancelled" };
     }
