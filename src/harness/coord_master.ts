@@ -1,8 +1,8 @@
 // Killing the master and timing its successor, for the lease and kill-master scenarios: the
 // master is read from the ranks' lease logs (the rank whose last line is a held lease not yet run
-// out); the successor's time is measured twice: until its lease log says it holds the lease, and
-// until it answers checkMaster with itself and a newer epoch (its master entry is applied: it
-// serves sessions and lock queues).
+// out); the successor's time is measured three times: until its lease log says it holds the lease,
+// until it answers checkMaster with itself (it serves: keepalives are answered from the lease on),
+// and until it reports a newer epoch (its master entry is in the log: it expires sessions again).
 import type { CoordCtx } from "./coord_ctx.js";
 import { percentile } from "./coord_checks.js";
 import { nowMs, waitFor } from "./coord_procs.js";
@@ -12,8 +12,10 @@ export interface Failover {
   next: number;
   /** ms from the kill to the successor's lease. */
   leaseMs: number;
-  /** ms from the kill to the successor answering checkMaster as master of a newer epoch. */
+  /** ms from the kill to the successor answering checkMaster as master. */
   servingMs: number;
+  /** ms from the kill to the successor's master entry in the log (a newer epoch). */
+  epochMs: number;
   /** When the kill was sent, µs on the lease logs' clock. */
   killedAtUs: number;
 }
@@ -54,16 +56,21 @@ export async function killMaster(ctx: CoordCtx, timeoutMs = 10_000): Promise<Fai
     10,
   );
   const leaseMs = nowMs() - killedAt;
-  await waitFor(
-    async () => {
-      const m = await masterSeenBy(ctx, next);
-      return m && m.rank === next && m.epoch > (before?.epoch ?? 0) ? true : undefined;
-    },
-    timeoutMs,
-    `rank ${next} to serve as master`,
-    10,
-  );
-  return { killed, next, leaseMs, servingMs: nowMs() - killedAt, killedAtUs: killedAt * 1000 };
+  const seen = (pass: (m: { rank: number; epoch: number }) => boolean, what: string) =>
+    waitFor(
+      async () => {
+        const m = await masterSeenBy(ctx, next);
+        return m && m.rank === next && pass(m) ? true : undefined;
+      },
+      timeoutMs,
+      `rank ${next} ${what}`,
+      10,
+    );
+  await seen(() => true, "to serve as master");
+  const servingMs = nowMs() - killedAt;
+  await seen((m) => m.epoch > (before?.epoch ?? 0), "to have its master entry in the log");
+  const epochMs = nowMs() - killedAt;
+  return { killed, next, leaseMs, servingMs, epochMs, killedAtUs: killedAt * 1000 };
 }
 
 /** One clause per failover, or (more than two) their count, median and worst. */
@@ -77,4 +84,4 @@ export function describeFailovers(fs: Failover[]): string[] {
 }
 
 export const describeFailover = (f: Failover) =>
-  `rank ${f.killed} killed: rank ${f.next} master after ${f.leaseMs.toFixed(0)} ms, serving after ${f.servingMs.toFixed(0)} ms`;
+  `rank ${f.killed} killed: rank ${f.next} master after ${f.leaseMs.toFixed(0)} ms, serving after ${f.servingMs.toFixed(0)} ms, its epoch in the log after ${f.epochMs.toFixed(0)} ms`;

@@ -4,7 +4,7 @@ import { encodeCommand, type KvCommand, type KvResult } from "./commands.js";
 import { CoordService, type LeaseView, type MasterView } from "./coord_service.js";
 import { LockWaiters } from "./coord_service_locks.js";
 import { KvMachine } from "./kv_machine.js";
-import type { KvService, KvWrite } from "./service.js";
+import type { KvWrite } from "./service.js";
 
 const T0 = 1_700_000_000_000;
 
@@ -74,7 +74,7 @@ function setup(me: number, lease?: FakeLease) {
     write: (w: KvWrite) => Promise.resolve(apply(w)),
     barrier: () => Promise.resolve(),
   };
-  const coord = new CoordService(service as unknown as KvService, clock);
+  const coord = new CoordService(service, clock);
   machine.onNotice = (n) => {
     if (n.kind !== "events") coord.onNotice(n);
   };
@@ -138,14 +138,47 @@ describe("CoordService: the master and sessions", () => {
     expect(machine.session(s)).toBeUndefined();
     const expiry = written.find((w) => w.op === "session_expire");
     expect(expiry).toMatchObject({ sessions: [s], epoch: machine.master?.epoch });
-    // A later master entry of another rank fences this one.
+    // A later master entry of another rank fences this one's expiries: while it still holds the
+    // lease it keeps answering keepalives and claims the log again.
     const s2 = open(3000, 2);
+    const mineClaims = () => written.filter((w) => w.op === "master" && w.rank === 2).length;
+    const claims = mineClaims();
     apply({ op: "master", rank: 1, term: 4 });
+    expect(coord.isActive).toBe(true);
+    await clock.advance(100);
+    expect(mineClaims()).toBe(claims + 1);
+    apply({ op: "master", rank: 1, term: 5 }); // and fenced again before its claim lands
+    lease.set({ iAmMaster: false, master: 1, term: 5 });
+    await flush();
     expect(coord.isActive).toBe(false);
-    lease.set({ iAmMaster: false, master: 1, term: 4 });
     await clock.advance(9000);
     expect(machine.session(s2)).toBeDefined();
     expect(await coord.keepalive(s2)).toEqual({ error: "not_master", master: 1 });
+    coord.stop();
+  });
+});
+
+describe("CoordService: a master whose log entry is slow", () => {
+  it("answers keepalives from the lease on, and expires nothing until its entry is applied", async () => {
+    const lease = new FakeLease();
+    const { machine, clock, coord, open, written } = setup(1, lease);
+    const s = open(3000, 1);
+    const service = coord as unknown as { service: { write: (w: KvWrite) => Promise<KvResult> } };
+    let release: (() => void) | null = null;
+    const stalled = new Promise<void>((r) => (release = r));
+    const write = service.service.write;
+    service.service.write = (w) => stalled.then(() => write(w)); // the log takes its time
+    coord.start();
+    lease.set({ iAmMaster: true, master: 1, term: 7 });
+    await flush();
+    expect(await coord.keepalive(s)).toEqual({ ttlMs: 3000 });
+    await clock.advance(10_000); // far past the TTL without keepalives
+    expect(machine.session(s)).toBeDefined();
+    expect(written.some((w) => w.op === "session_expire")).toBe(false);
+    (release as (() => void) | null)?.();
+    await clock.advance(200); // the entry lands: expiries resume
+    expect(machine.master).toMatchObject({ rank: 1, term: 7 });
+    expect(machine.session(s)).toBeUndefined();
     coord.stop();
   });
 });

@@ -4,12 +4,15 @@
 // and, every 100 ms, submits the sessions past it as one session_expire carrying the log's master
 // epoch, which the machine refuses from any master but the latest.
 //
-// A rank that wins the lease submits {op: "master", rank, term}; once that entry is applied (the
-// log's master is now this rank with its current term) the rank is active: every open session's
-// deadline restarts at now + TTL (a failover never expires a session that was being kept alive
-// elsewhere), and keepalives are answered. Without a lease (KvServiceOptions.lease undefined)
-// the rank is master for good when `actAsMaster` (default: rank 0), with a term taken from its
-// start time, so a restarted rank 0 claims a new epoch.
+// A rank that wins the lease is active at once: every open session's deadline restarts at now +
+// TTL (a failover never expires a session that was being kept alive elsewhere), and keepalives
+// are answered. It also submits {op: "master", rank, term}; only once that entry is applied (the
+// log's master is this rank with its current term; its revision is the epoch) does it expire
+// sessions. Answering keepalives before that is safe: the old master lost its lease before this
+// one began, and whatever expiry it sent before then concerns a session whose client had already
+// given it up (the client's deadline runs out before the master's). Without a lease
+// (KvServiceOptions.lease undefined) the rank is master for good when `actAsMaster` (default: rank
+// 0), with a term taken from its start time, so a restarted rank 0 claims a new epoch.
 import type { Clock } from "../ports.js";
 import {
   MAX_SESSIONS_PER_EXPIRE,
@@ -61,7 +64,9 @@ const NO_SESSION: KvResult = { kind: "error", code: "no_session" };
 
 export class CoordService {
   /** Set while this rank is the log's master with its current lease term. */
-  private active: { term: number; epoch: number } | null = null;
+  /** Set while this rank holds the lease: it answers keepalives from then on. epoch: the
+   * revision of its master entry once the log has it (null before: no expiries until then). */
+  private active: { term: number; epoch: number | null } | null = null;
   /** Session -> deadline (clock µs); only while active. */
   private readonly deadlines = new Map<number, number>();
   /** The lease term a master entry was submitted for (null: none in flight or done). */
@@ -118,16 +123,18 @@ export class CoordService {
     this.waiters.clear();
   }
 
-  /** Claims the log's master entry for a new term, activates once it is applied, and steps
-   * down when the lease is lost. */
+  /** Activates as soon as the lease is won (keepalives are answered from then on; a log that is
+   * slow to take the master entry, after its leader died with the old master, delays only the
+   * expiries), claims the log's master entry for the term, and steps down when the lease goes. */
   private check(): void {
     const v = this.view();
     if (this.active && (!v.iAmMaster || v.term !== this.active.term)) this.deactivate();
     if (!v.iAmMaster || this.stopped) return;
     const m = this.machine.master;
     const mine = m !== null && m.rank === this.me && m.term === v.term;
-    if (mine && !this.active) this.activate(m.epoch, v.term);
-    else if (!mine && this.claimed !== v.term) this.claim(v.term);
+    if (!this.active) this.activate(mine ? m.epoch : null, v.term);
+    else if (mine) this.active.epoch = m.epoch;
+    if (!mine && this.claimed !== v.term) this.claim(v.term);
   }
 
   private claim(term: number): void {
@@ -140,7 +147,7 @@ export class CoordService {
     );
   }
 
-  private activate(epoch: number, term: number): void {
+  private activate(epoch: number | null, term: number): void {
     this.active = { term, epoch };
     this.deadlines.clear();
     const now = this.clock.nowUs();
@@ -161,8 +168,15 @@ export class CoordService {
     switch (n.kind) {
       case "master": {
         const v = this.view();
-        if (n.rank === this.me && v.iAmMaster && n.term === v.term) this.activate(n.epoch, n.term);
-        else if (this.active) this.deactivate(); // a later master entry: our epoch is fenced
+        const mine = n.rank === this.me && v.iAmMaster && n.term === v.term;
+        if (mine && !this.active) this.activate(n.epoch, n.term);
+        else if (mine && this.active) this.active.epoch = n.epoch;
+        else if (this.active) {
+          // A later entry of another master (one that lost its lease before ours began): our
+          // expiries would be refused; claim the log again, keep answering keepalives.
+          this.active.epoch = null;
+          this.claimed = null;
+        }
         break;
       }
       case "session_opened":
@@ -183,7 +197,7 @@ export class CoordService {
   /** Submits one session_expire for the sessions past their deadline (one at a time). */
   private expireDue(): void {
     const active = this.active;
-    if (!active || this.expiring) return;
+    if (!active || active.epoch === null || this.expiring) return;
     const now = this.clock.nowUs();
     const due: number[] = [];
     for (const [id, at] of this.deadlines) {
@@ -197,8 +211,10 @@ export class CoordService {
       .write({ op: "session_expire", sessions: due, epoch: active.epoch })
       .then(
         (r) => {
-          if (r.kind === "error" && r.code === "not_master" && this.active === active)
-            this.deactivate();
+          if (r.kind === "error" && r.code === "not_master" && this.active === active) {
+            active.epoch = null; // another master's entry came later: claim the log again
+            this.claimed = null;
+          }
         },
         () => {}, // a busy or stopped rank: the next tick tries again
       )
