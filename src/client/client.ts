@@ -3,8 +3,10 @@
 // nothing for a whole call timeout) the client moves to the next endpoint, round robin with a
 // short backoff, and resends every unanswered call. A write keeps the request number it was given
 // first, under the same client id, so the server applies it at most once whatever the resends.
+// Writes go out only within REQUEST_WINDOW of the lowest one still unanswered; the rest wait here.
 import { randomBytes } from "node:crypto";
 import { DEFAULT_MAX_FRAME_BYTES, encodeRequest, type ClientResponse } from "../kv/client_wire.js";
+import { MAX_RESULTS_PER_CLIENT } from "../kv/kv_tables.js";
 import {
   Connection,
   HELLO_ID,
@@ -59,11 +61,21 @@ interface Call {
   readonly req: number;
   /** performance.now() of the latest send; -1: never sent (so no outcome to be unsure of). */
   sentMs: number;
+  /** The connection (KvCore.generation) it was last sent on: sent once per connection. */
+  sentOn: number;
   /** Ends the call (once; later settles are ignored): rejects with a KvError or `failed`. */
   settle(result: unknown, failed?: boolean): void;
 }
 
 const BACKOFF_MAX_MS = 1000;
+/** A write is sent (or resent) only while its request number is below low + REQUEST_WINDOW, low
+ * being the lowest request number still unanswered. The server keeps the results of at most
+ * MAX_RESULTS_PER_CLIENT requests per client id (kv_tables.ts's ClientTable); with more, it
+ * forgets the lowest and answers it stale_request, applied or not. Within the window the results
+ * it keeps (all at or above the `low` it was sent) never number more than that, so no write is
+ * forgotten before it is answered. A waiting acquire, which may wait for ever, does not hold the
+ * window back (see windowWrites): if its result is forgotten, lockCall asks again. */
+export const REQUEST_WINDOW = MAX_RESULTS_PER_CLIENT;
 /** Calls take frame ids below this; streams (watches) from it up, so their frames never meet. */
 const STREAM_ID_BASE = 0x80000000;
 
@@ -90,6 +102,11 @@ export class KvCore {
   private readonly queued = new Set<Call>();
   /** Unanswered writes by request number, in increasing order: the first one is `low`. */
   private readonly writes = new Map<number, Call>();
+  /** The same without waiting acquires: the first one is the base of the request window. */
+  private readonly windowWrites = new Map<number, Call>();
+  /** Writes below this request number have been sent on the current connection (or settled). */
+  private released = 0;
+  private releasing = false;
   private nextId = 1;
   private nextReq = 1;
   private conn: Connection | undefined;
@@ -97,6 +114,8 @@ export class KvCore {
   private nextEndpoint = 0;
   /** Connection attempts in a row that ended before hello was answered. */
   private failures = 0;
+  /** performance.now() of the latest such end: the backoff counts from it. */
+  private lastFailureMs = -Infinity;
   private readonly lastErrors = new Map<string, string>();
   private closed = false;
   private readonly streams = new Set<Stream>();
@@ -140,6 +159,7 @@ export class KvCore {
         body,
         req: isWrite(body) ? this.nextReq++ : 0,
         sentMs: -1,
+        sentOn: -1,
         settle: (result, failed = result instanceof KvError) => {
           if (!this.forget(call)) return;
           clearTimeout(timer);
@@ -153,6 +173,8 @@ export class KvCore {
       timer = setTimeout(() => this.expire(call, timeoutMs), timeoutMs);
       signal?.addEventListener("abort", onAbort, { once: true });
       if (call.req > 0) this.writes.set(call.req, call);
+      if (call.req > 0 && !(body.type === "acquire" && body.wait))
+        this.windowWrites.set(call.req, call);
       if (this.inFlight.size < this.maxInFlight) this.admit(call);
       else this.queued.add(call);
     });
@@ -222,10 +244,41 @@ export class KvCore {
 
   /** Removes a call from every table; false if it had already been settled. */
   private forget(call: Call): boolean {
-    const known = this.inFlight.delete(call.id) || this.queued.delete(call);
-    if (call.req > 0) this.writes.delete(call.req);
+    const known = this.inFlight.get(call.id) === call && this.inFlight.delete(call.id);
+    const wasQueued = this.queued.delete(call);
+    if (call.req > 0) {
+      this.writes.delete(call.req);
+      this.windowWrites.delete(call.req);
+    }
     this.conn?.setBusy(this.busy());
-    return known;
+    if (call.req > 0) this.releaseWindow();
+    return known || wasQueued;
+  }
+
+  /** The first request number the window does not reach yet. */
+  private windowEnd(): number {
+    const low: number = this.windowWrites.keys().next().value ?? this.nextReq;
+    return low + REQUEST_WINDOW;
+  }
+
+  /** Sends the writes in flight that the window has just reached (it moved up). */
+  private releaseWindow(): void {
+    if (this.releasing) return; // a send that settled its call (TooLarge): the loop goes on
+    this.releasing = true;
+    try {
+      for (let end = this.windowEnd(); this.released < end; end = this.windowEnd()) {
+        const conn = this.conn;
+        const from = this.released;
+        this.released = end;
+        if (!conn?.open) continue; // onOpen sends them
+        for (let req = from; req < end; req++) {
+          const call = this.writes.get(req);
+          if (call && this.inFlight.get(call.id) === call) this.send(call, conn);
+        }
+      }
+    } finally {
+      this.releasing = false;
+    }
   }
 
   private admit(call: Call): void {
@@ -243,7 +296,11 @@ export class KvCore {
     }
   }
 
+  /** Sends the call unless it went on this connection already, or is a write past the window
+   * (releaseWindow sends it when the window reaches it). */
   private send(call: Call, conn: Connection): void {
+    if (call.sentOn === this.opened) return;
+    if (call.req >= this.windowEnd()) return;
     const low = this.writes.keys().next().value ?? this.nextReq;
     const frame = encodeRequest(toRequest(call.body, call.id, call.req, low));
     if (frame.length - 4 > this.maxFrameBytes) {
@@ -255,6 +312,7 @@ export class KvCore {
       );
     }
     call.sentMs = performance.now();
+    call.sentOn = this.opened;
     conn.send(frame);
   }
 
@@ -266,6 +324,14 @@ export class KvCore {
       call.settle(
         new Unavailable(
           `${what}: no endpoint reachable within ${timeoutMs} ms: ${tried || "still connecting"}`,
+        ),
+      );
+    } else if (call.req > 0 && call.sentMs < 0 && this.inFlight.get(call.id) === call) {
+      const waiting = this.windowWrites.size;
+      call.settle(
+        new Timeout(
+          `${what}: not sent within ${timeoutMs} ms: it waited behind ${waiting} earlier writes of ` +
+            `this client (at most ${REQUEST_WINDOW} go at a time); it did not take effect`,
         ),
       );
     } else {
@@ -280,7 +346,11 @@ export class KvCore {
   private ensureConnecting(): void {
     if (this.conn !== undefined || this.connectTimer !== undefined || this.closed) return;
     if (!this.busy()) return; // connect lazily: nothing waits for a connection
-    const delay = this.backoffMs();
+    // Counted from the last failure: a core that sat idle since then tries at once.
+    const delay = Math.max(
+      0,
+      Math.round(this.lastFailureMs + this.backoffMs() - performance.now()),
+    );
     if (delay === 0) return this.open();
     this.connectTimer = setTimeout(() => {
       this.connectTimer = undefined;
@@ -290,8 +360,10 @@ export class KvCore {
   }
 
   /** 0 for the first try after a working connection, then 25 ms doubling up to 1 s (jittered so
-   * that many clients do not come back in step). */
+   * that many clients do not come back in step). Failures older than the longest backoff are
+   * forgotten: an endpoint that failed a while ago (a rank since restarted) is tried at once. */
   private backoffMs(): number {
+    if (performance.now() - this.lastFailureMs > BACKOFF_MAX_MS) this.failures = 0;
     if (this.failures <= 1) return 0;
     const base = Math.min(BACKOFF_MAX_MS, 25 * 2 ** (this.failures - 2));
     return Math.round(base * (0.5 + Math.random() / 2));
@@ -313,6 +385,7 @@ export class KvCore {
         onOpen: () => {
           // Watches first: one set up before a write (watchOnce, then put) must see that write.
           for (const s of this.streams) s.onOpen();
+          this.released = this.windowEnd(); // send() stops at it; releaseWindow goes on from it
           for (const call of this.inFlight.values()) this.send(call, conn);
         },
         onResponse: (res) => {
@@ -322,7 +395,13 @@ export class KvCore {
         onLost: (reason) => {
           if (this.conn === conn) this.conn = undefined;
           this.lastErrors.set(endpoint.text, reason);
-          this.failures = healthy ? 0 : this.failures + 1;
+          if (healthy) this.failures = 0;
+          else {
+            // Aged first: a failure long after the last one starts the count again.
+            if (performance.now() - this.lastFailureMs > BACKOFF_MAX_MS) this.failures = 0;
+            this.failures++;
+            this.lastFailureMs = performance.now();
+          }
           this.ensureConnecting();
         },
       },

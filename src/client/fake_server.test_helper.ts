@@ -14,7 +14,11 @@ import {
   type WireEntry,
 } from "../kv/client_wire.js";
 
-type Answer = ClientResponse extends infer R ? (R extends unknown ? Omit<R, "id"> : never) : never;
+export type Answer = ClientResponse extends infer R
+  ? R extends unknown
+    ? Omit<R, "id">
+    : never
+  : never;
 
 export class FakeStore {
   readonly data = new Map<string, { value: Uint8Array; version: number; expiresAtMs: number }>();
@@ -29,6 +33,8 @@ export interface FakeServerOptions {
   token?: string;
   maxValueBytes?: number;
   tls?: { cert: string; key: string };
+  /** Listen on this port (default 0: any free one), e.g. to come back where a closed one was. */
+  port?: number;
 }
 
 export type Received = { clientId: string; request: ClientRequest; server: string };
@@ -44,6 +50,9 @@ export class FakeKvServer {
   connections = 0;
   mode: "normal" | "silent" | "not_ready" = "normal";
   fault: (req: ClientRequest) => Fault = () => undefined;
+  /** An answer of the test's own (e.g. to coordination requests); undefined: the usual one;
+   * null: none (this request stays unanswered). */
+  answerWith: (req: ClientRequest) => Answer | null | undefined = () => undefined;
   port = 0;
 
   constructor(
@@ -61,7 +70,10 @@ export class FakeKvServer {
     opts?: FakeServerOptions,
   ): Promise<FakeKvServer> {
     const s = new FakeKvServer(name, store, opts);
-    await new Promise<void>((resolve) => s.server.listen(0, "127.0.0.1", resolve));
+    await new Promise<void>((resolve, reject) => {
+      s.server.once("error", reject);
+      s.server.listen(opts?.port ?? 0, "127.0.0.1", resolve);
+    });
     const addr = s.server.address();
     s.port = typeof addr === "object" && addr ? addr.port : 0;
     return s;
@@ -126,7 +138,9 @@ export class FakeKvServer {
     }
     const fault = this.fault(req);
     if (fault === "drop-before") return void socket.destroy();
-    const answer = this.answer(req, clientId);
+    const own = this.answerWith(req);
+    if (own === null) return;
+    const answer = own ?? this.answer(req, clientId);
     if (fault === "drop-after") return void socket.destroy();
     socket.write(encodeResponse({ ...answer, id: req.id }));
   }
