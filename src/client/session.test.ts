@@ -109,3 +109,43 @@ describe("Session", () => {
     expect([sent.length, expired, s.alive]).toEqual([0, 0, false]);
   });
 });
+
+describe("Session after the process was stopped past its deadline", () => {
+  it("is not alive, refuses use() and aborts its signal at once, before any timer runs", () => {
+    vi.useRealTimers();
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] }); // timers only: none runs here
+    let now = 10_000;
+    const clock = vi.spyOn(performance, "now").mockImplementation(() => now);
+    try {
+      const { h, sent } = host();
+      const s = new Session(h, 7, 3000, now);
+      let expired = 0;
+      s.on("expired", () => expired++);
+      now += 2699; // the deadline is 3000 - 300 after the open
+      expect(s.alive).toBe(true);
+      now += 1 + 60_000; // SIGSTOPped for a minute, resumed: the deadline timer has not run yet
+      expect(s.alive).toBe(false);
+      expect(expired).toBe(1);
+      expect(() => s.use()).toThrow(NoSession);
+      expect(s.signal.aborted).toBe(true);
+      expect(sent).toHaveLength(0);
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
+  it("use() alone expires it too (what the client calls before sending with a session)", () => {
+    vi.useRealTimers();
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    let now = 500;
+    const clock = vi.spyOn(performance, "now").mockImplementation(() => now);
+    try {
+      const s = new Session(host().h, 8, 2000, now);
+      expect(s.use()).toBe(8);
+      now += 5000;
+      expect(() => s.use()).toThrow(/has expired: no keepalive acknowledged/);
+    } finally {
+      clock.mockRestore();
+    }
+  });
+});

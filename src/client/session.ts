@@ -50,18 +50,40 @@ export class Session {
 
   /** True until it expires or is closed. */
   get alive(): boolean {
+    this.checkDeadline();
     return this.state === "alive";
   }
 
   /** Aborts when the session expires or is closed (waiting acquires stop then). */
   get signal(): AbortSignal {
+    this.checkDeadline();
     return this.ended.signal;
   }
 
   /** The id to send, or NoSession when the session can no longer be used. */
   use(): number {
-    if (this.state !== "alive") throw new NoSession(`session ${this.id} has ${this.state}`);
+    this.checkDeadline();
+    if (this.state !== "alive") {
+      const why = this.ended.signal.reason as unknown;
+      throw new NoSession(why instanceof NoSession ? why.message : `session ${this.id} ended`);
+    }
     return this.id;
+  }
+
+  /** The client's deadline (performance.now()): no keepalive sent before it was acknowledged. */
+  private deadlineMs(): number {
+    return this.lastAckSentMs + this.ttlMs - this.marginMs;
+  }
+
+  /** Expires the session now if its deadline has passed. The deadline timer may not have run
+   * yet though the time is past: a process stopped (SIGSTOP, a long pause) and resumed runs
+   * its timers only after whatever it does first. */
+  private checkDeadline(): void {
+    if (this.state === "alive" && performance.now() >= this.deadlineMs()) this.expire(this.late());
+  }
+
+  private late(): string {
+    return `no keepalive acknowledged within ${this.ttlMs - this.marginMs} ms`;
   }
 
   /** Ends the session on the server: its locks are released and its ephemeral keys deleted. */
@@ -83,9 +105,10 @@ export class Session {
   }
 
   private async beat(): Promise<void> {
+    this.checkDeadline();
     if (this.state !== "alive") return;
     const sentMs = performance.now();
-    const deadlineMs = this.lastAckSentMs + this.ttlMs - this.marginMs;
+    const deadlineMs = this.deadlineMs();
     try {
       // Whole ms: the client refuses a fractional per-call timeout (TTLs need not divide by 6).
       await this.host.keepalive(this.id, deadlineMs, Math.max(100, Math.floor(this.ttlMs / 6)));
@@ -101,11 +124,8 @@ export class Session {
 
   private armDeadline(): void {
     clearTimeout(this.deadlineTimer);
-    const left = this.lastAckSentMs + this.ttlMs - this.marginMs - performance.now();
-    this.deadlineTimer = setTimeout(
-      () => this.expire(`no keepalive acknowledged within ${this.ttlMs - this.marginMs} ms`),
-      Math.max(0, left),
-    ).unref();
+    const left = this.deadlineMs() - performance.now();
+    this.deadlineTimer = setTimeout(() => this.expire(this.late()), Math.max(0, left)).unref();
   }
 
   /** @internal */
