@@ -44,7 +44,8 @@ export interface DeleteOptions extends CallOptions {
 }
 
 export interface SessionOptions extends CallOptions {
-  /** Time to live without a keepalive: 1,000 to 3,600,000 ms (BadRequest otherwise). */
+  /** Time to live without a keepalive: 3,000 to 3,600,000 ms (BadRequest otherwise; a session
+   * must outlive a master failover, about 1 s). */
   ttlMs: number;
 }
 
@@ -54,7 +55,7 @@ export interface LockOptions extends CallOptions {
 }
 
 /** Session TTL bounds (the server's). */
-export const MIN_SESSION_TTL_MS = 1000;
+export const MIN_SESSION_TTL_MS = 3000;
 export const MAX_SESSION_TTL_MS = 3_600_000;
 /** An acquire waits this long unless told otherwise (the longest timer Node has). */
 const WAIT_FOREVER_MS = 2 ** 31 - 1;
