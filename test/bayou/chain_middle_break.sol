@@ -1,0 +1,7 @@
+PUT:(a, 1):FALSE
+PUT:(b, 2):TRUE
+PUT:(b, 2):TRUE
+b:ERR_KEY
+PUT:(b, 2):TRUE
+PUT:(a, 1):TRUE
+a:1

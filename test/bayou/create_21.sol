@@ -1,0 +1,1 @@
+x:ERR_KEY

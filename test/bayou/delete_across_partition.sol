@@ -1,0 +1,11 @@
+k:ERR_KEY
+PUT:(k, v):TRUE
+DELETE:(k):FALSE
+PUT:(k, v):TRUE
+PUT:(k, w):TRUE
+k:w
+PUT:(k, v):TRUE
+PUT:(k, w):TRUE
+DELETE:(k):TRUE
+k:ERR_KEY
+k:ERR_KEY

@@ -1,0 +1,12 @@
+a:ERR_KEY
+b:2
+PUT:(a, 1):TRUE
+PUT:(b, 2):TRUE
+DELETE:(a):TRUE
+a:ERR_KEY
+b:2
+a:3
+PUT:(a, 1):TRUE
+PUT:(b, 2):TRUE
+DELETE:(a):TRUE
+PUT:(a, 3):TRUE

@@ -1,0 +1,1 @@
+nothing:ERR_KEY

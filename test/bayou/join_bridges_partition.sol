@@ -1,0 +1,4 @@
+PUT:(a, 1):FALSE
+PUT:(a, 1):TRUE
+PUT:(a, 1):TRUE
+PUT:(a, 1):TRUE

@@ -1,0 +1,5 @@
+PUT:(a, 1):TRUE
+PUT:(b, 2):TRUE
+DELETE:(a):TRUE
+b:2
+a:ERR_KEY

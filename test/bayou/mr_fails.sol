@@ -1,0 +1,4 @@
+k:v
+k:ERR_DEP
+other:ERR_DEP
+k:v

@@ -1,0 +1,6 @@
+a:ERR_DEP
+b:ERR_DEP
+a:1
+b:ERR_KEY
+PUT:(a, 1):TRUE
+PUT:(a, 1):TRUE

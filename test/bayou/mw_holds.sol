@@ -1,0 +1,4 @@
+PUT:(a, 1):TRUE
+PUT:(b, 2):TRUE
+a:1
+b:2

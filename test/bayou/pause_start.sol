@@ -1,0 +1,16 @@
+PUT:(a, 1):TRUE
+PUT:(b, 2):FALSE
+b:ERR_KEY
+a:ERR_KEY
+PUT:(a, 1):TRUE
+PUT:(b, 2):TRUE
+a:1
+b:2
+PUT:(a, 1):TRUE
+PUT:(b, 2):TRUE
+PUT:(a, 1):TRUE
+PUT:(b, 2):TRUE
+PUT:(c, 3):FALSE
+PUT:(a, 1):TRUE
+PUT:(b, 2):TRUE
+PUT:(c, 3):TRUE

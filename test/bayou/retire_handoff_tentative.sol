@@ -1,0 +1,5 @@
+k:v
+PUT:(k, v):TRUE
+PUT:(k, v):TRUE
+PUT:(k, v):TRUE
+PUT:(k, w):TRUE

@@ -1,0 +1,7 @@
+PUT:(a, 1):FALSE
+PUT:(a, 1):TRUE
+PUT:(a, 1):TRUE
+PUT:(b, 2):FALSE
+PUT:(a, 1):TRUE
+PUT:(a, 1):TRUE
+PUT:(b, 2):TRUE

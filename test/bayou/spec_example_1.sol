@@ -1,0 +1,2 @@
+PUT:(song1, url1):TRUE
+song1:url1

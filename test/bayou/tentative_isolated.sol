@@ -1,0 +1,10 @@
+PUT:(x, 1):FALSE
+PUT:(y, 2):FALSE
+PUT:(x, 3):FALSE
+x:3
+PUT:(x, 1):TRUE
+PUT:(y, 2):TRUE
+PUT:(x, 3):TRUE
+PUT:(x, 1):TRUE
+PUT:(y, 2):TRUE
+PUT:(x, 3):TRUE

@@ -1,0 +1,4 @@
+k:v
+PUT:(k, v):TRUE
+PUT:(x, y):TRUE
+x:y
