@@ -61,8 +61,7 @@ export class BayouNet {
   /** Retires a server by one last anti-entropy to a linked server (it takes the primary role). */
   retireServer(id: string, to?: string): string {
     const s = this.core(id);
-    const target =
-      to ?? [...this.servers.keys()].find((t) => t !== id && this.linked(t, id)) ?? "";
+    const target = to ?? [...this.servers.keys()].find((t) => t !== id && this.linked(t, id)) ?? "";
     const r = this.core(target);
     r.receive(s.retireTo(r.antiEntropyRequest()));
     this.servers.delete(id);

@@ -23,7 +23,19 @@ describe("server names", () => {
   });
 
   it("refuses junk", () => {
-    for (const bad of ["", "r", "RR", "<3,R", "<03,R>", "<-1,R>", "<3 ,R>", "<3,R>>", "<,R>", "<3>", "<99999999999999999,R>"]) {
+    for (const bad of [
+      "",
+      "r",
+      "RR",
+      "<3,R",
+      "<03,R>",
+      "<-1,R>",
+      "<3 ,R>",
+      "<3,R>>",
+      "<,R>",
+      "<3>",
+      "<99999999999999999,R>",
+    ]) {
       expect(parseName(bad), bad).toBeNull();
     }
     expect(parseName("<".repeat(20_000) + "R")).toBeNull();
@@ -35,7 +47,8 @@ describe("server names", () => {
     expect(sorted).toEqual(["R", "<1,R>", "<3,R>", "<3,<1,R>>", "<7,<3,R>>"]);
     for (const x of names) {
       expect(compareNames(x, x)).toBe(0);
-      for (const y of names) expect(Math.sign(compareNames(x, y)) + Math.sign(compareNames(y, x))).toBe(0);
+      for (const y of names)
+        expect(Math.sign(compareNames(x, y)) + Math.sign(compareNames(y, x))).toBe(0);
     }
     expect(compareNameKeys(ROOT_KEY, "<3,R>")).toBeLessThan(0);
     expect(() => compareNameKeys("junk", "R")).toThrow(/not a server name/);

@@ -98,9 +98,10 @@ describe("ServerCore", () => {
     ae(p, x); // x learns of y
     expect(x.vector().has(y.name)).toBe(true);
     y.clientWrite(put("a", "1"), none);
+    ae(y, x); // x has y's write, not its retirement
     p.receive(y.retireTo(p.antiEntropyRequest()));
     expect(p.vector().has(y.name)).toBe(false);
-    // x still has y's entry (0); p forgot y. Either direction must leave y forgotten at p.
+    // x still has y's entry; p forgot y. Either direction must leave y forgotten at p.
     ae(x, p);
     expect(p.vector().has(y.name)).toBe(false);
     ae(p, x);

@@ -288,7 +288,11 @@ export class ServerCore {
   private becomePrimary(): void {
     this.primary = true;
     // Commit what is still tentative here, in this log's order (that is the order it "sees" them).
-    for (let t = this.log.tentativeWrites()[0]; t !== undefined; t = this.log.tentativeWrites()[0]) {
+    for (
+      let t = this.log.tentativeWrites()[0];
+      t !== undefined;
+      t = this.log.tentativeWrites()[0]
+    ) {
       this.log.commit(t.server, t.stamp, this.log.csn + 1);
     }
   }

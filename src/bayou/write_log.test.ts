@@ -92,7 +92,12 @@ describe("write log", () => {
     expect(log.omitted.o.toString()).toBe("{<1,R>:4 R:1}");
     expect(log.csn).toBe(3);
     expect(log.printLog()).toEqual(["DELETE:(a):TRUE", "PUT:(c, 3):FALSE"]);
-    expect(log.baseCopy().db).toEqual(new Map([["a", "1"], ["b", "2"]]));
+    expect(log.baseCopy().db).toEqual(
+      new Map([
+        ["a", "1"],
+        ["b", "2"],
+      ]),
+    );
     check(log);
     expect(() => log.truncate(9)).toThrow(InvariantError);
   });
