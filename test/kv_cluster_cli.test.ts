@@ -1,6 +1,6 @@
 // yasp-kv-cluster as a user runs it: it prints every rank's addresses, serves, and a Ctrl-C
 // (SIGINT, sent by PID) stops every rank it started.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -64,4 +64,21 @@ describe("yasp-kv-cluster", () => {
       }
     }
   }, 60_000);
+});
+
+describe("yasp-kv-cluster's usage", () => {
+  const entry = join(import.meta.dirname, "..", "src", "cli", "kv_cluster_cli.ts");
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, ["--import", "tsx", entry, ...args], { encoding: "utf8" });
+
+  it("--help prints the usage and exits 0; an unknown flag is one line and exit 2", () => {
+    const help = run("--help");
+    expect([help.status, help.stdout]).toEqual([
+      0,
+      expect.stringMatching(/^usage: yasp-kv-cluster/),
+    ]);
+    const bad = run("--bogus", "1");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.split("\n")[0]).toBe("yasp-kv-cluster: unknown flag --bogus");
+  });
 });

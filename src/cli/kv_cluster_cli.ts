@@ -7,10 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KvCluster } from "./kv_launch.js";
 
+const USAGE =
+  "usage: yasp-kv-cluster [-n <ranks>] [--base-port <p> (default 7000; 0: any free ports)] [--dir <dir>] [--no-text] [-- <yasp-kv flags>]\n";
+
 function usage(msg: string): never {
-  process.stderr.write(
-    `yasp-kv-cluster: ${msg}\nusage: yasp-kv-cluster [-n <ranks>] [--base-port <p> (default 7000; 0: any free ports)] [--dir <dir>] [--no-text] [-- <yasp-kv flags>]\n`,
-  );
+  process.stderr.write(`yasp-kv-cluster: ${msg}\n${USAGE}`);
   process.exit(2);
 }
 
@@ -32,16 +33,20 @@ function parse(argv: string[]): Parsed {
   let text = true;
   for (let i = 0; i < own.length; i++) {
     const flag = own[i];
+    if (flag === "--help" || flag === "-h") {
+      process.stdout.write(USAGE);
+      process.exit(0);
+    }
     if (flag === "--no-text") {
       text = false;
       continue;
     }
+    if (flag !== "-n" && flag !== "--base-port" && flag !== "--dir") usage(`unknown flag ${flag}`);
     const value = own[++i];
     if (value === undefined) usage(`${flag} needs a value`);
     if (flag === "-n") n = Number(value);
     else if (flag === "--base-port") basePort = Number(value);
-    else if (flag === "--dir") dir = value;
-    else usage(`unknown flag ${flag}`);
+    else dir = value;
   }
   if (!Number.isInteger(n) || n < 1 || n > 64) usage("-n must be a whole number from 1 to 64");
   if (!Number.isInteger(basePort) || basePort < 0 || (basePort > 0 && basePort + 2000 + n > 65536))
