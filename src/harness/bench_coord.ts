@@ -12,7 +12,8 @@
 import { setMaxListeners } from "node:events";
 import { connect, type KvClient } from "../client/index.js";
 import type { KvCluster } from "../cli/kv_launch.js";
-import { WorkerProc } from "./coord_procs.js";
+import { percentile } from "./coord_checks.js";
+import { nowMs, WorkerProc } from "./coord_procs.js";
 
 export type FanOut = Dist & { watchers: number; processes: number; writes: number };
 export interface CoordFigures {
@@ -28,12 +29,9 @@ export interface Dist {
   maxMs: number;
 }
 
-const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
-
 function dist(samples: number[]): Dist {
-  const s = [...samples].sort((a, b) => a - b);
-  const at = (p: number) => s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
-  return { n: s.length, p50Ms: at(50), p99Ms: at(99), maxMs: s[s.length - 1] ?? NaN };
+  const at = (p: number) => percentile(samples, p);
+  return { n: samples.length, p50Ms: at(50), p99Ms: at(99), maxMs: at(100) };
 }
 
 async function lockRoundTrip(kv: KvClient, rounds: number): Promise<Dist> {
