@@ -18,10 +18,10 @@ export interface Random {
 }
 
 /** Moves whole messages between ranks. send never blocks; it may drop (like a network). */
-export interface Transport {
-  send(to: number, msg: WireMsg): void;
+export interface Transport<M = WireMsg> {
+  send(to: number, msg: M): void;
   /** Install the single receiver of incoming messages (including those a rank sends itself). */
-  onMessage(handler: (msg: WireMsg) => void): void;
+  onMessage(handler: (msg: M) => void): void;
   close(): Promise<void>;
 }
 

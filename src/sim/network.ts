@@ -15,12 +15,18 @@ export type NetFaults = FaultSettings;
 /** No faults, but a frame still takes 50-200 µs (a real network is never instant). */
 export const CALM: NetFaults = { drop: 0, dup: 0, minDelayUs: 50, maxDelayUs: 200 };
 
-export class SimNetwork {
-  private readonly handlers: ((msg: WireMsg) => void)[];
+/** Any message with a sender and a type tag can cross it (the ranks' WireMsg by default). */
+export interface SimFrame {
+  from: number;
+  t: string;
+}
+
+export class SimNetwork<M extends SimFrame = WireMsg> {
+  private readonly handlers: ((msg: M) => void)[];
   private readonly model: FaultModel;
   private readonly down: boolean[];
   /** Deliveries to a paused rank wait here (as in a TCP buffer) until it resumes. */
-  private readonly held: Array<WireMsg[] | null>;
+  private readonly held: Array<M[] | null>;
   delivered = 0;
   /** FNV-1a over every delivery (time, sender, receiver, type): two runs with the same seed match. */
   trace = 0x811c9dc5;
@@ -34,7 +40,7 @@ export class SimNetwork {
     this.model = new FaultModel(faults, rng);
     this.handlers = Array.from({ length: n }, () => () => {});
     this.down = new Array<boolean>(n).fill(false);
-    this.held = new Array<WireMsg[] | null>(n).fill(null);
+    this.held = new Array<M[] | null>(n).fill(null);
   }
 
   /** The fault levels in force (replaceable: a run calms the network for its liveness phase). */
@@ -68,7 +74,7 @@ export class SimNetwork {
     this.model.healAll();
   }
 
-  transport(rank: number): Transport {
+  transport(rank: number): Transport<M> {
     return {
       send: (to, msg) => this.send(rank, to, msg),
       onMessage: (h) => {
@@ -88,7 +94,7 @@ export class SimNetwork {
     this.down[rank] = isDown;
   }
 
-  private send(from: number, to: number, msg: WireMsg): void {
+  private send(from: number, to: number, msg: M): void {
     if (this.down[from] || this.down[to]) return;
     const verdict = this.model.decide(from, to);
     if (verdict.fate !== "sent") return;
@@ -97,7 +103,7 @@ export class SimNetwork {
       this.clock.at(this.clock.nowUs() + delayUs, () => this.deliver(to, msg));
   }
 
-  private deliver(to: number, msg: WireMsg): void {
+  private deliver(to: number, msg: M): void {
     if (this.down[to]) return;
     const held = this.held[to];
     if (held) {
@@ -109,7 +115,7 @@ export class SimNetwork {
       mix(mix(this.trace, this.clock.nowUs() % 0x7fffffff), msg.from * 64 + to),
       msg.t.charCodeAt(0) * 256 + msg.t.length,
     );
-    (this.handlers[to] as (msg: WireMsg) => void)(msg);
+    (this.handlers[to] as (msg: M) => void)(msg);
   }
 }
 

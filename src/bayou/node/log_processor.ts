@@ -1,0 +1,126 @@
+// The write-log processor of a Bayou server: the only owner of its ServerCore. Every read, write,
+// anti-entropy step and query passes through its inbox one at a time, so the core never sees two
+// things at once. Before the server has joined, and after it retired, it answers nothing.
+import { ServerCore, type AntiEntropyBatch, type AntiEntropyRequest } from "../server_core.js";
+import { VersionVector } from "../vectors.js";
+import type { SenderInput } from "./ae_sender.js";
+import type { Reply } from "./control.js";
+import { batchToWire, MAX_BATCH_ITEMS, type PeerMsg } from "./messages.js";
+
+type ClientFrame = Extract<PeerMsg, { t: "c_write" | "c_read" }>;
+
+export type LogOp =
+  | { k: "client"; m: ClientFrame }
+  | { k: "vector"; sid: number; to: number }
+  | { k: "apply"; sid: number; from: number; batch: AntiEntropyBatch }
+  | { k: "batch_for"; sid: number; req: AntiEntropyRequest; retire: boolean }
+  | { k: "create"; to: number }
+  | { k: "join"; name: string; batch: AntiEntropyBatch; done: (ok: boolean) => void }
+  | { k: "query"; what: "printLog" | "state"; resolve: (r: Reply) => void };
+
+export interface LogDeps {
+  send(to: number, msg: PeerMsg): void;
+  toSender(input: SenderInput): void;
+  note(msg: string): void;
+}
+
+export class LogProcessor {
+  private core: ServerCore | null = null;
+
+  constructor(
+    private readonly me: number,
+    private readonly d: LogDeps,
+  ) {}
+
+  /** Joined and not retired. */
+  get live(): boolean {
+    return this.core !== null && !this.core.isRetired;
+  }
+
+  become(core: ServerCore): void {
+    this.core = core;
+  }
+
+  step(op: LogOp): void {
+    if (op.k === "join") return this.join(op);
+    if (op.k === "query") return op.resolve(this.query(op.what));
+    const core = this.core;
+    if (core === null || core.isRetired) {
+      if (op.k === "batch_for") this.d.note(`server ${this.me}: retired, no batch for ${op.sid}`);
+      return;
+    }
+    switch (op.k) {
+      case "client":
+        return this.client(core, op.m);
+      case "vector":
+        return this.d.send(op.to, {
+          t: "ae_vector",
+          from: this.me,
+          sid: op.sid,
+          req: core.antiEntropyRequest(),
+        });
+      case "apply":
+        core.receive(op.batch);
+        return this.d.send(op.from, { t: "ae_done", from: this.me, sid: op.sid });
+      case "batch_for": {
+        const batch = op.retire ? core.retireTo(op.req) : capped(core.antiEntropyFor(op.req));
+        return this.d.toSender({ k: "batch", sid: op.sid, batch });
+      }
+      case "create": {
+        const name = core.createServer();
+        const batch = batchToWire(core.antiEntropyFor(ServerCore.joinRequest()));
+        return this.d.send(op.to, { t: "join_ok", from: this.me, name, batch });
+      }
+    }
+  }
+
+  private join(op: Extract<LogOp, { k: "join" }>): void {
+    if (this.core !== null) return op.done(false);
+    try {
+      this.core = ServerCore.join(op.name, op.batch);
+      op.done(true);
+    } catch (e) {
+      this.d.note(`server ${this.me}: join failed: ${(e as Error).message}`);
+      op.done(false);
+    }
+  }
+
+  private client(core: ServerCore, m: ClientFrame): void {
+    const deps = new VersionVector(m.deps);
+    if (m.t === "c_write") {
+      const r = core.clientWrite(m.op, deps);
+      const write = r.accepted ? { server: r.write.server, stamp: r.write.stamp } : null;
+      return this.d.send(m.from, { t: "c_written", from: this.me, req: m.req, write });
+    }
+    const r = core.read(m.song, deps);
+    const result =
+      r.kind === "err_dep"
+        ? r
+        : r.kind === "value"
+          ? { kind: r.kind, url: r.url, relevant: r.relevant.entries() }
+          : { kind: r.kind, relevant: r.relevant.entries() };
+    this.d.send(m.from, { t: "c_read_ok", from: this.me, req: m.req, result });
+  }
+
+  private query(what: "printLog" | "state"): Reply {
+    const core = this.core;
+    if (core === null) return { ok: false, error: "not joined" };
+    if (what === "printLog") return { ok: true, lines: core.printLog() };
+    const writes = core.writes().map((w) => ({
+      server: w.server,
+      stamp: w.stamp,
+      csn: w.csn,
+      op: w.op.kind === "put" ? `put ${w.op.song} ${w.op.url}` : `${w.op.kind} ${"song" in w.op ? w.op.song : ""}`.trim(),
+    }));
+    return {
+      ok: true,
+      state: { name: core.name, primary: core.isPrimary, writes, db: [...core.db()] },
+    };
+  }
+}
+
+/** A batch longer than a frame may carry is sent as its prefix; the next session sends the rest. */
+function capped(b: AntiEntropyBatch): AntiEntropyBatch {
+  if (b.items.length <= MAX_BATCH_ITEMS) return b;
+  return { ...b, items: b.items.slice(0, MAX_BATCH_ITEMS) };
+}
