@@ -79,6 +79,32 @@ describe("Bayou net (pure cores)", () => {
     }
   });
 
+  it("random writes, partitions and retirements (the primary too): the invariants hold", () => {
+    for (let seed = 1; seed <= 30; seed += 1) {
+      const n = new BayouNet(seed);
+      const live = ["0", "1", "2", "3", "4"];
+      for (const id of live) n.joinServer(id);
+      for (let step = 0; step < 80; step += 1) {
+        const a = live[n.rnd(live.length)]!;
+        const b = live[n.rnd(live.length)]!;
+        const r = n.rnd(12);
+        if (r === 0) n.breakLink(a, b);
+        else if (r === 1) n.restoreLink(a, b);
+        else if (r === 2 && live.length > 2 && a !== b && n.linked(a, b)) {
+          n.retireServer(a, b);
+          live.splice(live.indexOf(a), 1);
+        } else if (r < 7) {
+          n.joinClient(`c${step}`, a);
+          n.put(`c${step}`, `k${n.rnd(3)}`, `v${step}`);
+        } else n.gossip(2);
+      }
+      for (const a of live) for (const b of live) n.restoreLink(a, b);
+      n.stabilize();
+      const final = n.printLog(live[0]!);
+      for (const id of live) expect(n.printLog(id), `seed ${seed}`).toEqual(final);
+    }
+  });
+
   it("retirement of an ordinary server and of the primary twice in a row", () => {
     const n = new BayouNet(3);
     for (const id of ["0", "1", "2", "3"]) n.joinServer(id);

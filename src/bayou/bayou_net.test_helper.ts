@@ -65,6 +65,7 @@ export class BayouNet {
     const r = this.core(target);
     r.receive(s.retireTo(r.antiEntropyRequest()));
     this.servers.delete(id);
+    this.checkInvariants();
     return target;
   }
 
@@ -146,5 +147,11 @@ export class BayouNet {
     for (const l of logs) expect(l).toEqual(longest.slice(0, l.length));
     for (const s of this.servers.values()) expect(new Map(s.db())).toEqual(s.replayDb());
     expect([...this.servers.values()].filter((s) => s.isPrimary).length).toBeLessThanOrEqual(1);
+    // The shortcut a receiver takes (nothing to do for that sender) is never wrong.
+    for (const [ia, a] of this.servers)
+      for (const [ib, b] of this.servers) {
+        if (ia === ib || !b.hasAllOf(a.holdings())) continue;
+        expect(a.wouldMove(b.antiEntropyRequest()), `${ia} -> ${ib}`).toBe(false);
+      }
   }
 }

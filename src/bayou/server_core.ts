@@ -200,6 +200,29 @@ export class ServerCore {
     return { full: null, items, handoffPrimary: false };
   }
 
+  /**
+   * What this server holds, as a sender describes it for hasAllOf: its vector raised by every
+   * write in its log. (A retired server leaves the vector while its writes may still be here,
+   * tentative; the vector alone would hide them.)
+   */
+  holdings(): AntiEntropyRequest {
+    this.live();
+    const v = this.v.clone();
+    for (const w of this.log.writes()) v.advance(w.server, w.stamp);
+    return { vector: v.entries(), csn: this.log.csn };
+  }
+
+  /**
+   * Whether a sender that holds `sender` (its holdings()) has nothing for this server:
+   * no write this one lacks and no commit it does not know. Exact in that direction: false only
+   * means a session must look.
+   */
+  hasAllOf(sender: AntiEntropyRequest): boolean {
+    if (sender.csn > this.log.csn) return false;
+    const miss = missingIn(this.v);
+    return sender.vector.every(([server, stamp]) => this.v.get(server, miss) >= stamp);
+  }
+
   /** Whether an anti-entropy session from this server to that receiver would change anything. */
   wouldMove(req: AntiEntropyRequest): boolean {
     const b = this.antiEntropyFor(req);

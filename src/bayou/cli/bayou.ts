@@ -29,7 +29,8 @@ export function parseArgs(argv: string[]): Options | string {
     const num = (name: string, max: number): number | string => {
       const v = argv[++i];
       const n = Number(v);
-      if (v === undefined || !/^\d+$/.test(v) || n > max) return `${name} needs a whole number up to ${max}`;
+      if (v === undefined || !/^\d+$/.test(v) || n > max)
+        return `${name} needs a whole number up to ${max}`;
       return n;
     };
     if (a === "--verbose" || a === "-v") o.verbose = true;

@@ -3,7 +3,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { parseScript } from "../script.js";
-import { runCommands, type RunOptions } from "./run.js";
+import type { ProcessPool } from "../master/proc_cluster.js";
+import { newPool, runCommands, type RunOptions } from "./run.js";
 
 /** The first difference between expected and actual lines, or null when equal. */
 export function firstDiff(expected: string[], actual: string[]): string | null {
@@ -37,7 +38,7 @@ export function testFiles(paths: string[]): string[] {
   );
 }
 
-async function checkOne(file: string, o: RunOptions): Promise<string | null> {
+async function checkOne(file: string, o: RunOptions, pool: ProcessPool): Promise<string | null> {
   const name = basename(file, ".test");
   const sol = file.replace(/\.test$/, ".sol");
   if (!existsSync(sol)) return `no ${basename(sol)}`;
@@ -49,11 +50,15 @@ async function checkOne(file: string, o: RunOptions): Promise<string | null> {
     commands,
     { line: (l) => actual.push(l), warn: say, note: (m) => o.verbose && say(m) },
     o,
+    pool,
   );
   return firstDiff(textLines(readFileSync(sol, "utf8")), actual);
 }
 
-export async function checkFiles(paths: string[], o: RunOptions & { jobs: number }): Promise<number> {
+export async function checkFiles(
+  paths: string[],
+  o: RunOptions & { jobs: number },
+): Promise<number> {
   let files: string[];
   try {
     files = testFiles(paths);
@@ -66,13 +71,14 @@ export async function checkFiles(paths: string[], o: RunOptions & { jobs: number
     return 2;
   }
   const began = performance.now();
+  const pool = newPool(o);
   let failed = 0;
   let next = 0;
   const worker = async () => {
     for (let i = next++; i < files.length; i = next++) {
       const file = files[i]!;
       const t0 = performance.now();
-      const diff = await checkOne(file, o);
+      const diff = await checkOne(file, o, pool);
       const secs = ((performance.now() - t0) / 1000).toFixed(2);
       const name = basename(file, ".test");
       if (diff === null) process.stdout.write(`pass ${name} (${secs} s)\n`);
@@ -82,7 +88,11 @@ export async function checkFiles(paths: string[], o: RunOptions & { jobs: number
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(o.jobs, files.length) }, worker));
+  try {
+    await Promise.all(Array.from({ length: Math.min(o.jobs, files.length) }, worker));
+  } finally {
+    pool.close();
+  }
   const total = ((performance.now() - began) / 1000).toFixed(1);
   process.stdout.write(`${files.length - failed} passed, ${failed} failed (${total} s)\n`);
   return failed === 0 ? 0 : 1;

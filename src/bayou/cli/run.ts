@@ -2,7 +2,7 @@
 // spec's lines, and stops every process it started when the commands end or the run is
 // interrupted (SIGINT, SIGTERM), by PID.
 import { BayouMaster, type MasterOutput } from "../master/master.js";
-import { ProcessCluster } from "../master/proc_cluster.js";
+import { ProcessCluster, ProcessPool } from "../master/proc_cluster.js";
 import type { Command } from "../script.js";
 
 export interface RunOptions {
@@ -11,17 +11,25 @@ export interface RunOptions {
 }
 
 /** Spare processes booted ahead of need (enough to hide Node's start-up behind a command). */
-const SPARES = 2;
+const SPARES = 3;
 
+export function newPool(o: RunOptions): ProcessPool {
+  return new ProcessPool({ ...o, spares: SPARES });
+}
+
+/** Runs the commands with processes from pool (a new pool, closed at the end, if none given). */
 export async function runCommands(
   commands: AsyncIterable<Command> | Iterable<Command>,
   out: MasterOutput,
   o: RunOptions,
+  shared?: ProcessPool,
 ): Promise<void> {
-  const cluster = new ProcessCluster({ gossipMs: o.gossipMs, verbose: o.verbose, spares: SPARES });
+  const pool = shared ?? newPool(o);
+  const cluster = new ProcessCluster(pool, { ...o, spares: SPARES });
   const master = new BayouMaster(cluster, out);
   const interrupted = (signal: NodeJS.Signals) => {
     cluster.killAll();
+    pool.close();
     process.exit(signal === "SIGINT" ? 130 : 143);
   };
   process.on("SIGINT", interrupted);
@@ -31,6 +39,7 @@ export async function runCommands(
   } finally {
     await master.stopAll();
     await cluster.close();
+    if (shared === undefined) pool.close();
     process.off("SIGINT", interrupted);
     process.off("SIGTERM", interrupted);
   }

@@ -161,7 +161,8 @@ export class BayouMaster {
   private async joinServer(id: Id): Promise<void> {
     if (this.taken(id)) return this.out.note(`joinServer ${id}: id is taken`);
     const live = [...this.servers.keys()];
-    const creator = this.primary !== null && this.servers.has(this.primary) ? this.primary : live[0];
+    const creator =
+      this.primary !== null && this.servers.has(this.primary) ? this.primary : live[0];
     const h = await this.start("server", id);
     if (h === null) return;
     this.servers.set(id, { h });

@@ -115,45 +115,28 @@ class Proc implements NodeHandle {
   }
 }
 
-export class ProcessCluster implements ClusterPort {
+/** Booted processes waiting for a role, shared by the runs of one master (a --check). */
+export class ProcessPool {
   private readonly spares: Proc[] = [];
-  private readonly started = new Set<Proc>();
   private closed = false;
 
   constructor(private readonly opts: ProcessOptions) {
     this.refill();
   }
 
-  /** Every process started and still running (their PIDs). */
-  pids(): number[] {
-    return [...this.started].filter((p) => p.alive).map((p) => p.child.pid ?? -1);
-  }
-
-  async start(kind: "server" | "client", node: number): Promise<NodeHandle> {
-    if (this.closed) throw new Error("the cluster is closed");
+  /** A booted (or booting) process that has no role yet; another starts in its place. */
+  take(): Proc {
     let p = this.spares.shift();
     while (p !== undefined && !p.alive) p = this.spares.shift();
     p ??= this.spawn();
     this.refill();
-    try {
-      await p.become(kind, node, this.opts);
-    } catch (e) {
-      p.kill();
-      throw e;
-    }
     return p;
   }
 
-  /** Stops every process (servers, clients, spares), by PID. */
-  async close(): Promise<void> {
+  /** Kills the spares (they have no role, so nothing is lost). */
+  close(): void {
     this.closed = true;
-    await Promise.allSettled([...this.started].map((p) => p.stop()));
-  }
-
-  /** Kills everything at once (an interrupted master). */
-  killAll(): void {
-    this.closed = true;
-    for (const p of this.started) p.kill();
+    for (const p of this.spares.splice(0)) p.kill();
   }
 
   private refill(): void {
@@ -163,9 +146,47 @@ export class ProcessCluster implements ClusterPort {
   private spawn(): Proc {
     const { cmd, args } = nodeEntry();
     const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
-    const p = new Proc(child, this.opts.verbose);
+    return new Proc(child, this.opts.verbose);
+  }
+}
+
+/** The processes of one run: taken from the pool, each given its role, all stopped at the end. */
+export class ProcessCluster implements ClusterPort {
+  private readonly started = new Set<Proc>();
+  private closed = false;
+
+  constructor(
+    private readonly pool: ProcessPool,
+    private readonly opts: ProcessOptions,
+  ) {}
+
+  /** Every process started and still running (their PIDs). */
+  pids(): number[] {
+    return [...this.started].filter((p) => p.alive).map((p) => p.child.pid ?? -1);
+  }
+
+  async start(kind: "server" | "client", node: number): Promise<NodeHandle> {
+    if (this.closed) throw new Error("the cluster is closed");
+    const p = this.pool.take();
     this.started.add(p);
-    child.once("exit", () => this.started.delete(p));
+    try {
+      await p.become(kind, node, this.opts);
+    } catch (e) {
+      p.kill();
+      throw e;
+    }
     return p;
+  }
+
+  /** Stops every process this run started, by PID. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.started].map((p) => p.stop()));
+  }
+
+  /** Kills everything at once (an interrupted master). */
+  killAll(): void {
+    this.closed = true;
+    for (const p of this.started) p.kill();
   }
 }

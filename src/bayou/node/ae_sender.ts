@@ -24,7 +24,7 @@ export type SenderInput =
   | { k: "round"; done: (r: RoundResult) => void }
   | { k: "retire"; to: number; done: (ok: boolean) => void }
   | { k: "gossip"; to: number }
-  | { k: "vector"; from: number; sid: number; req: AntiEntropyRequest | null }
+  | { k: "vector"; from: number; sid: number; req: AntiEntropyRequest | null; busy: boolean }
   | { k: "batch"; sid: number; batch: AntiEntropyBatch }
   | { k: "done"; from: number; sid: number };
 
@@ -33,6 +33,8 @@ export interface SenderDeps {
   me: number;
   nowMs(): number;
   send(to: number, msg: PeerMsg): void;
+  /** Ask the write log to open a session (it sends ae_open with what this server has). */
+  open(peer: number, sid: number, retire: boolean): void;
   /** Ask the write log for the batch (or, retiring, the last batch) for this request. */
   batchFor(sid: number, req: AntiEntropyRequest, retire: boolean): void;
   /** Linked live servers (not this one), in join order. */
@@ -76,7 +78,7 @@ export class AntiEntropySender {
         if (!this.busy) this.open(input.to, "gossip", null, null);
         return;
       case "vector":
-        return this.onVector(input.from, input.sid, input.req);
+        return this.onVector(input.from, input.sid, input.req, input.busy);
       case "batch":
         return this.onBatch(input.sid, input.batch);
       case "done":
@@ -117,13 +119,14 @@ export class AntiEntropySender {
     const sid = this.nextSid++;
     const deadlineMs = this.d.nowMs() + SESSION_TIMEOUT_MS;
     this.sessions.set(sid, { peer, kind, deadlineMs, batch: null, round, retire });
-    this.d.send(peer, { t: "ae_open", from: this.d.me, sid });
+    this.d.open(peer, sid, kind === "retire");
     return sid;
   }
 
-  private onVector(from: number, sid: number, req: AntiEntropyRequest | null): void {
+  private onVector(from: number, sid: number, req: AntiEntropyRequest | null, busy: boolean): void {
     const s = this.sessions.get(sid);
     if (s === undefined || s.peer !== from || s.batch !== null) return;
+    if (req === null && !busy && s.retire === null) return this.finish(sid, s, "still");
     if (req === null) {
       // The receiver is in another session. A retirement asks again at its next resend.
       if (s.retire === null) this.finish(sid, s, "busy");
@@ -172,7 +175,7 @@ export class AntiEntropySender {
     r.resendMs = now + RETIRE_RESEND_MS;
     // Before the batch exists, ask for the vector again; after, resend the same batch (its
     // receiver takes a write it already has as a no-op).
-    if (s.batch === null) this.d.send(s.peer, { t: "ae_open", from: this.d.me, sid });
+    if (s.batch === null) this.d.open(s.peer, sid, true);
     else this.sendBatch(sid, s);
   }
 

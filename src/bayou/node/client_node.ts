@@ -81,7 +81,9 @@ export class BayouClientNode {
         return new Promise((resolve) => this.submit({ k: "op", op, resolve }, resolve));
       }
       case "get":
-        return new Promise((resolve) => this.submit({ k: "get", song: ctl.song, resolve }, resolve));
+        return new Promise((resolve) =>
+          this.submit({ k: "get", song: ctl.song, resolve }, resolve),
+        );
       default:
         return Promise.resolve({ ok: false, error: `a client does not take "${ctl.c}"` });
     }

@@ -11,7 +11,8 @@ type ClientFrame = Extract<PeerMsg, { t: "c_write" | "c_read" }>;
 
 export type LogOp =
   | { k: "client"; m: ClientFrame }
-  | { k: "vector"; sid: number; to: number }
+  | { k: "open"; sid: number; to: number; retire: boolean }
+  | { k: "vector"; sid: number; to: number; have: AntiEntropyRequest; retire: boolean }
   | { k: "apply"; sid: number; from: number; batch: AntiEntropyBatch }
   | { k: "batch_for"; sid: number; req: AntiEntropyRequest; retire: boolean }
   | { k: "create"; to: number }
@@ -21,6 +22,8 @@ export type LogOp =
 export interface LogDeps {
   send(to: number, msg: PeerMsg): void;
   toSender(input: SenderInput): void;
+  /** The receiver's session with this peer ended here (nothing to do): free the receiver. */
+  release(peer: number, sid: number): void;
   note(msg: string): void;
 }
 
@@ -52,13 +55,21 @@ export class LogProcessor {
     switch (op.k) {
       case "client":
         return this.client(core, op.m);
-      case "vector":
+      case "open":
         return this.d.send(op.to, {
-          t: "ae_vector",
+          t: "ae_open",
           from: this.me,
           sid: op.sid,
-          req: core.antiEntropyRequest(),
+          have: core.holdings(),
+          retire: op.retire,
         });
+      case "vector": {
+        // Most sessions of a stabilize find nothing to do: say so at once, in one frame.
+        const nothing = !op.retire && core.hasAllOf(op.have);
+        if (nothing) this.d.release(op.to, op.sid);
+        const req = nothing ? null : core.antiEntropyRequest();
+        return this.d.send(op.to, { t: "ae_vector", from: this.me, sid: op.sid, req, busy: false });
+      }
       case "apply":
         core.receive(op.batch);
         return this.d.send(op.from, { t: "ae_done", from: this.me, sid: op.sid });
@@ -110,7 +121,10 @@ export class LogProcessor {
       server: w.server,
       stamp: w.stamp,
       csn: w.csn,
-      op: w.op.kind === "put" ? `put ${w.op.song} ${w.op.url}` : `${w.op.kind} ${"song" in w.op ? w.op.song : ""}`.trim(),
+      op:
+        w.op.kind === "put"
+          ? `put ${w.op.song} ${w.op.url}`
+          : `${w.op.kind} ${"song" in w.op ? w.op.song : ""}`.trim(),
     }));
     return {
       ok: true,

@@ -62,10 +62,17 @@ const readResult = z.discriminatedUnion("kind", [
 ]);
 
 export const peerMsgSchema = z.discriminatedUnion("t", [
-  /** Anti-entropy, sender → receiver: may I send you what you lack? */
-  z.object({ t: z.literal("ae_open"), from: node, sid: stamp }),
-  /** Receiver → sender: what I have (null: busy with another session, try later). */
-  z.object({ t: z.literal("ae_vector"), from: node, sid: stamp, req: request.nullable() }),
+  /** Anti-entropy, sender → receiver: may I send you what you lack? (`have`: what I have.) */
+  z.object({ t: z.literal("ae_open"), from: node, sid: stamp, have: request, retire: z.boolean() }),
+  /** Receiver → sender: what I have; or null, busy with another session (try later) or
+   * already holding everything the sender has (nothing to do). */
+  z.object({
+    t: z.literal("ae_vector"),
+    from: node,
+    sid: stamp,
+    req: request.nullable(),
+    busy: z.boolean(),
+  }),
   /** Sender → receiver: what you lack, in my log's order (retire: my last batch). */
   z.object({
     t: z.literal("ae_batch"),
@@ -78,7 +85,12 @@ export const peerMsgSchema = z.discriminatedUnion("t", [
   z.object({ t: z.literal("ae_done"), from: node, sid: stamp }),
   /** A joining server → its creator, and the creator's answer (the new name and a batch). */
   z.object({ t: z.literal("join_req"), from: node }),
-  z.object({ t: z.literal("join_ok"), from: node, name: z.string().max(MAX_TEXT), batch: wireBatch }),
+  z.object({
+    t: z.literal("join_ok"),
+    from: node,
+    name: z.string().max(MAX_TEXT),
+    batch: wireBatch,
+  }),
   /** Client → server, and the answers. */
   z.object({ t: z.literal("c_write"), from: node, req: stamp, op: clientOp, deps: entries }),
   z.object({ t: z.literal("c_read"), from: node, req: stamp, song: text, deps: entries }),

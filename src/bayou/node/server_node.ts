@@ -29,7 +29,10 @@ export interface ServerOptions {
 }
 
 type ClientFrame = Extract<PeerMsg, { t: "c_write" | "c_read" }>;
-type ReceiverFrame = Extract<PeerMsg, { t: "ae_open" | "ae_batch" | "join_req" | "join_ok" }>;
+type ReceiverFrame =
+  | Extract<PeerMsg, { t: "ae_open" | "ae_batch" | "join_req" | "join_ok" }>
+  /** From the write log: a session that found nothing to do is over. */
+  | { t: "release"; from: number; sid: number };
 
 export class BayouServerNode {
   private readonly logIn: Chan<LogOp>;
@@ -61,12 +64,14 @@ export class BayouServerNode {
     this.log = new LogProcessor(me, {
       send: (to, msg) => this.send(to, msg),
       toSender: (input) => this.offer(this.sendIn, input),
+      release: (peer, sid) => this.offer(this.recvIn, { t: "release", from: peer, sid }),
       note: ports.note,
     });
     this.sender = new AntiEntropySender({
       me,
       nowMs: () => c.nowUs() / 1000,
       send: (to, msg) => this.send(to, msg),
+      open: (peer, sid, retire) => this.offer(this.logIn, { k: "open", sid, to: peer, retire }),
       batchFor: (sid, req, retire) => this.offer(this.logIn, { k: "batch_for", sid, req, retire }),
       linkedPeers: () => this.servers.filter((s) => s !== me && !this.cut.has(s)),
     });
@@ -119,7 +124,9 @@ export class BayouServerNode {
         );
       case "printLog":
       case "state":
-        return new Promise((resolve) => this.offer(this.logIn, { k: "query", what: ctl.c, resolve }));
+        return new Promise((resolve) =>
+          this.offer(this.logIn, { k: "query", what: ctl.c, resolve }),
+        );
       default:
         return Promise.resolve({ ok: false, error: `a server does not take "${ctl.c}"` });
     }
@@ -158,7 +165,13 @@ export class BayouServerNode {
       case "join_ok":
         return this.offer(this.recvIn, msg);
       case "ae_vector":
-        return this.offer(this.sendIn, { k: "vector", from: msg.from, sid: msg.sid, req: msg.req });
+        return this.offer(this.sendIn, {
+          k: "vector",
+          from: msg.from,
+          sid: msg.sid,
+          req: msg.req,
+          busy: msg.busy,
+        });
       case "ae_done":
         return this.offer(this.sendIn, { k: "done", from: msg.from, sid: msg.sid });
       default:
@@ -172,9 +185,23 @@ export class BayouServerNode {
     switch (m.t) {
       case "ae_open": {
         const held = this.lock !== null && this.lock.untilMs > now && this.lock.peer !== m.from;
-        if (held) return this.send(m.from, { t: "ae_vector", from: this.me, sid: m.sid, req: null });
+        if (held) {
+          return this.send(m.from, {
+            t: "ae_vector",
+            from: this.me,
+            sid: m.sid,
+            req: null,
+            busy: true,
+          });
+        }
         this.lock = { peer: m.from, sid: m.sid, untilMs: now + SESSION_TIMEOUT_MS };
-        return this.offer(this.logIn, { k: "vector", sid: m.sid, to: m.from });
+        const { sid, have, retire } = m;
+        return this.offer(this.logIn, { k: "vector", sid, to: m.from, have, retire });
+      }
+      case "release": {
+        const mine = this.lock !== null && this.lock.peer === m.from && this.lock.sid === m.sid;
+        if (mine) this.lock = null;
+        return;
       }
       case "ae_batch": {
         const mine = this.lock !== null && this.lock.peer === m.from && this.lock.sid === m.sid;

@@ -31,7 +31,10 @@ export class TcpPeers implements Transport<PeerMsg> {
     if (!listen) return new TcpPeers(me, null, note);
     const server = createServer();
     const peers = new TcpPeers(me, server, note);
-    server.on("connection", (s) => peers.adopt(s, null));
+    server.on("connection", (s) => {
+      s.setNoDelay(true);
+      peers.adopt(s, null);
+    });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(0, "127.0.0.1", () => resolve());
