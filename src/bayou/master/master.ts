@@ -22,6 +22,8 @@ export interface NodeHandle {
   /** Where other processes reach it (a TCP port; "" in the simulator). */
   readonly addr: string;
   readonly alive: boolean;
+  /** The OS process id, when it is one. */
+  readonly pid?: number;
   call(ctl: Control): Promise<Reply>;
   stop(): Promise<void>;
 }
@@ -68,7 +70,7 @@ export class BayouMaster {
   ) {}
 
   async apply(c: Command): Promise<void> {
-    this.sweepDead();
+    await this.sweepDead();
     switch (c.kind) {
       case "joinServer":
         return this.joinServer(c.id);
@@ -122,14 +124,15 @@ export class BayouMaster {
   }
 
   /** A process that died: said once on stderr, and forgotten (its id is never reused). */
-  private sweepDead(): void {
+  private async sweepDead(): Promise<void> {
+    let lost = false;
     for (const [id, s] of [...this.servers]) {
       if (s.h.alive) continue;
       this.out.warn(`server ${id} died; continuing without it`);
       this.servers.delete(id);
       this.gone.add(id);
       if (this.primary === id) this.primary = null;
-      void this.sendPeers();
+      lost = true;
     }
     for (const [id, c] of [...this.clients]) {
       if (c.h.alive) continue;
@@ -137,11 +140,16 @@ export class BayouMaster {
       this.clients.delete(id);
       this.gone.add(id);
     }
+    if (lost) await this.sendPeers();
   }
 
   private async start(kind: "server" | "client", id: Id): Promise<NodeHandle | null> {
     try {
-      return await this.cluster.start(kind, this.nextNode++);
+      const h = await this.cluster.start(kind, this.nextNode++);
+      this.out.note(
+        `${kind} ${id} is node ${h.node}${h.pid !== undefined ? `, pid ${h.pid}` : ""}`,
+      );
+      return h;
     } catch (e) {
       this.out.warn(`could not start ${kind} ${id}: ${(e as Error).message}`);
       return null;
@@ -230,6 +238,8 @@ export class BayouMaster {
     if (this.paused) return this.out.note("stabilize: paused, nothing moves");
     const limit = ROUNDS_PER_SERVER * this.servers.size + 8;
     for (let round = 1; round <= limit; round += 1) {
+      // A server that died mid-stabilize leaves the peer tables before the next round.
+      await this.sweepDead();
       this.rounds += 1;
       let moved = 0;
       for (const [id, s] of [...this.servers]) {

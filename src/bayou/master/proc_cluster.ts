@@ -51,6 +51,10 @@ class Proc implements NodeHandle {
     createInterface({ input: child.stdout! }).on("line", (line) => this.lineIn(line));
   }
 
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   get alive(): boolean {
     return this.child.exitCode === null && this.child.signalCode === null;
   }

@@ -4,7 +4,7 @@
 // process and back. Both are validated where they enter a process: a malformed frame is dropped
 // with one line on stderr, never a crash.
 import { z } from "zod";
-import type { AntiEntropyBatch, AntiEntropyItem, AntiEntropyRequest } from "../server_core.js";
+import type { AntiEntropyBatch, AntiEntropyRequest } from "../server_core.js";
 import { VersionVector } from "../vectors.js";
 
 /** Longest song or URL a client may send (the master refuses longer ones first). */
@@ -119,7 +119,7 @@ export function batchToWire(b: AntiEntropyBatch): WireBatch {
           osn: b.full.base.osn,
           senderVector: b.full.senderVector,
         };
-  return { full, items: b.items as WireBatch["items"], handoffPrimary: b.handoffPrimary };
+  return { full, items: b.items, handoffPrimary: b.handoffPrimary };
 }
 
 export function batchFromWire(w: WireBatch): AntiEntropyBatch {
@@ -130,7 +130,7 @@ export function batchFromWire(w: WireBatch): AntiEntropyBatch {
           base: { db: new Map(w.full.db), o: new VersionVector(w.full.o), osn: w.full.osn },
           senderVector: w.full.senderVector,
         };
-  return { full, items: w.items as AntiEntropyItem[], handoffPrimary: w.handoffPrimary };
+  return { full, items: w.items, handoffPrimary: w.handoffPrimary };
 }
 
 export type { AntiEntropyRequest };

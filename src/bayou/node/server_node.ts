@@ -65,7 +65,7 @@ export class BayouServerNode {
       send: (to, msg) => this.send(to, msg),
       toSender: (input) => this.offer(this.sendIn, input),
       release: (peer, sid) => this.offer(this.recvIn, { t: "release", from: peer, sid }),
-      note: ports.note,
+      note: (m) => ports.note(m),
     });
     this.sender = new AntiEntropySender({
       me,
