@@ -100,6 +100,11 @@ export class BayouMaster {
     }
   }
 
+  /** Live servers' ids in join order. */
+  liveServerIds(): Id[] {
+    return [...this.servers.keys()];
+  }
+
   /** Live servers' handles in join order (for checks). */
   liveServers(): NodeHandle[] {
     return [...this.servers.values()].map((s) => s.h);

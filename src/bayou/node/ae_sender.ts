@@ -10,6 +10,10 @@ import { batchToWire, type PeerMsg } from "./messages.js";
 
 /** A session's receiver must answer within this (it then counts as busy). */
 export const SESSION_TIMEOUT_MS = 2000;
+/** A round's session that met a busy receiver asks again this often, for up to ROUND_RETRY_MS
+ * (longer than a receiver holds a lapsed session), before it counts as busy. */
+const BUSY_RETRY_MS = 100;
+const ROUND_RETRY_MS = SESSION_TIMEOUT_MS * 2;
 /** A retirement's batch is resent this often until the receiver confirms it. */
 const RETIRE_RESEND_MS = 500;
 /** A retirement gives up (and says so) after this long without the receiver's confirmation. */
@@ -43,6 +47,7 @@ export interface SenderDeps {
 
 interface Round {
   open: Set<number>;
+  retryUntilMs: number;
   result: RoundResult;
   done: (r: RoundResult) => void;
 }
@@ -51,6 +56,8 @@ interface Session {
   peer: number;
   kind: "round" | "gossip" | "retire";
   deadlineMs: number;
+  /** A busy round session waits until then to ask again. */
+  retryAtMs: number | null;
   batch: AntiEntropyBatch | null;
   round: Round | null;
   retire: { done: (ok: boolean) => void; giveUpMs: number; resendMs: number } | null;
@@ -94,12 +101,14 @@ export class AntiEntropySender {
         this.retireTick(sid, s, now);
         continue;
       }
-      if (now >= s.deadlineMs) this.finish(sid, s, "busy");
+      if (s.retryAtMs !== null && now >= s.retryAtMs) this.reopen(sid, s, now);
+      else if (s.retryAtMs === null && now >= s.deadlineMs) this.busyAgain(sid, s, now);
     }
   }
 
   private startRound(done: (r: RoundResult) => void): void {
-    const round: Round = { open: new Set(), result: { moved: 0, busy: 0 }, done };
+    const retryUntilMs = this.d.nowMs() + ROUND_RETRY_MS;
+    const round: Round = { open: new Set(), retryUntilMs, result: { moved: 0, busy: 0 }, done };
     for (const peer of this.d.linkedPeers()) round.open.add(this.open(peer, "round", round, null));
     if (round.open.size === 0) done(round.result);
   }
@@ -118,7 +127,7 @@ export class AntiEntropySender {
   ): number {
     const sid = this.nextSid++;
     const deadlineMs = this.d.nowMs() + SESSION_TIMEOUT_MS;
-    this.sessions.set(sid, { peer, kind, deadlineMs, batch: null, round, retire });
+    this.sessions.set(sid, { peer, kind, deadlineMs, retryAtMs: null, batch: null, round, retire });
     this.d.open(peer, sid, kind === "retire");
     return sid;
   }
@@ -129,7 +138,7 @@ export class AntiEntropySender {
     if (req === null && !busy && s.retire === null) return this.finish(sid, s, "still");
     if (req === null) {
       // The receiver is in another session. A retirement asks again at its next resend.
-      if (s.retire === null) this.finish(sid, s, "busy");
+      if (s.retire === null) this.busyAgain(sid, s, this.d.nowMs());
       return;
     }
     this.d.batchFor(sid, req, s.kind === "retire");
@@ -177,6 +186,20 @@ export class AntiEntropySender {
     // receiver takes a write it already has as a no-op).
     if (s.batch === null) this.d.open(s.peer, sid, true);
     else this.sendBatch(sid, s);
+  }
+
+  /** A round's session asks again later while its round may wait; anything else is busy now. */
+  private busyAgain(sid: number, s: Session, now: number): void {
+    if (s.round === null || now + BUSY_RETRY_MS >= s.round.retryUntilMs) {
+      return this.finish(sid, s, "busy");
+    }
+    s.retryAtMs = now + BUSY_RETRY_MS;
+  }
+
+  private reopen(sid: number, s: Session, now: number): void {
+    s.retryAtMs = null;
+    s.deadlineMs = now + SESSION_TIMEOUT_MS;
+    this.d.open(s.peer, sid, false);
   }
 
   private finish(sid: number, s: Session, how: "moved" | "still" | "busy"): void {

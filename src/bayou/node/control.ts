@@ -57,6 +57,8 @@ export interface ServerState {
   primary: boolean;
   writes: WriteView[];
   db: [string, string][];
+  /** The DB equals a replay of the log from its base. */
+  consistent: boolean;
 }
 
 /** A framed control line: the master's sequence number and the command. */

@@ -29,6 +29,8 @@ export interface LogDeps {
 
 export class LogProcessor {
   private core: ServerCore | null = null;
+  /** The name made for each joining node: a repeated join request gets the same one. */
+  private readonly created = new Map<number, string>();
 
   constructor(
     private readonly me: number,
@@ -78,7 +80,8 @@ export class LogProcessor {
         return this.d.toSender({ k: "batch", sid: op.sid, batch });
       }
       case "create": {
-        const name = core.createServer();
+        const name = this.created.get(op.to) ?? core.createServer();
+        this.created.set(op.to, name);
         const batch = batchToWire(core.antiEntropyFor(ServerCore.joinRequest()));
         return this.d.send(op.to, { t: "join_ok", from: this.me, name, batch });
       }
@@ -126,9 +129,12 @@ export class LogProcessor {
           ? `put ${w.op.song} ${w.op.url}`
           : `${w.op.kind} ${"song" in w.op ? w.op.song : ""}`.trim(),
     }));
+    const db = [...core.db()];
+    const replay = core.replayDb();
+    const consistent = db.length === replay.size && db.every(([k, v]) => replay.get(k) === v);
     return {
       ok: true,
-      state: { name: core.name, primary: core.isPrimary, writes, db: [...core.db()] },
+      state: { name: core.name, primary: core.isPrimary, writes, db, consistent },
     };
   }
 }

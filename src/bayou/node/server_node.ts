@@ -12,6 +12,8 @@ import { runLoop } from "./loop.js";
 import { batchFromWire, type PeerMsg } from "./messages.js";
 import { LogProcessor, type LogOp } from "./log_processor.js";
 
+/** A joining server asks its creator again this often. */
+const JOIN_RESEND_MS = 500;
 /** Room in each processor's inbox; a frame that finds it full is dropped (and counted). */
 const INBOX = 4096;
 
@@ -96,6 +98,7 @@ export class BayouServerNode {
     switch (ctl.c) {
       case "peers":
         this.servers = ctl.peers.map(([n]) => n);
+        if (this.lock !== null && !this.servers.includes(this.lock.peer)) this.lock = null;
         return ok();
       case "root":
         this.log.become(ServerCore.root());
@@ -105,6 +108,8 @@ export class BayouServerNode {
       case "link":
         if (ctl.up) this.cut.delete(ctl.peer);
         else this.cut.add(ctl.peer);
+        // A session with a peer now cut off will never finish: free the receiver at once.
+        if (!ctl.up && this.lock?.peer === ctl.peer) this.lock = null;
         return ok();
       case "pause":
       case "start":
@@ -138,18 +143,28 @@ export class BayouServerNode {
     await Promise.all(this.loops);
   }
 
+  /** Asks the creator for a name and its state, again every JOIN_RESEND_MS until it answers
+   * (it gives the same name to a repeated request). */
   private join(creator: number): Promise<Reply> {
     return new Promise((resolve) => {
-      const timer = this.ports.clock.after(SESSION_TIMEOUT_MS * 5, () => {
+      const clock = this.ports.clock;
+      let resend = () => {};
+      const ask = () => {
+        this.send(creator, { t: "join_req", from: this.me });
+        resend = clock.after(JOIN_RESEND_MS, ask);
+      };
+      const giveUp = clock.after(SESSION_TIMEOUT_MS * 5, () => {
+        resend();
         this.joined = null;
         resolve({ ok: false, error: `no answer from creator ${creator}` });
       });
       this.joined = (done) => {
-        timer();
+        giveUp();
+        resend();
         this.joined = null;
         resolve(done ? { ok: true } : { ok: false, error: "join refused" });
       };
-      this.send(creator, { t: "join_req", from: this.me });
+      ask();
     });
   }
 
