@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { firstDiff, runScript } from "./bayou_inproc.js";
+import { firstDiff } from "../bayou/cli/check.js";
+import { runScript } from "./bayou_inproc.js";
 
 const run = (...lines: string[]) => {
   const notes: string[] = [];

@@ -19,8 +19,9 @@
 // - put/get/delete of a client cut from its server (or whose server retired) cannot reach any
 //   server (a client talks to one server at a time), so the command is skipped with a note: no
 //   write, no output line (the real master would block).
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { basename, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
+import { firstDiff, testFiles, textLines } from "../bayou/cli/check.js";
 import { parseScript, type Command, type Id } from "../bayou/script.js";
 import { ServerCore } from "../bayou/server_core.js";
 import { ClientSession } from "../bayou/session.js";
@@ -198,36 +199,6 @@ export function runScript(text: string, note: (msg: string) => void = () => {}):
   return new BayouInproc(note).run(commands);
 }
 
-/** The first difference between expected and actual lines, or null when equal. */
-export function firstDiff(expected: string[], actual: string[]): string | null {
-  for (let i = 0; i < Math.max(expected.length, actual.length); i += 1) {
-    const e = expected[i];
-    const a = actual[i];
-    if (e !== a) {
-      const show = (x: string | undefined) => (x === undefined ? "(end)" : JSON.stringify(x));
-      return `line ${i + 1}: expected ${show(e)}, got ${show(a)}`;
-    }
-  }
-  return null;
-}
-
-const lines = (text: string): string[] => {
-  const l = text.split(/\r?\n/);
-  if (l.at(-1) === "") l.pop();
-  return l;
-};
-
-function testFiles(args: string[]): string[] {
-  return args.flatMap((p) =>
-    statSync(p).isDirectory()
-      ? readdirSync(p)
-          .filter((f) => f.endsWith(".test"))
-          .sort()
-          .map((f) => join(p, f))
-      : [p],
-  );
-}
-
 function main(argv: string[]): number {
   const print = argv.includes("--print");
   const paths = argv.filter((a) => a !== "--print");
@@ -246,7 +217,7 @@ function main(argv: string[]): number {
       process.stdout.write(actual.map((l) => `${l}\n`).join(""));
       continue;
     }
-    const diff = firstDiff(lines(readFileSync(file.replace(/\.test$/, ".sol"), "utf8")), actual);
+    const diff = firstDiff(textLines(readFileSync(file.replace(/\.test$/, ".sol"), "utf8")), actual);
     if (diff === null) process.stdout.write(`pass ${name}\n`);
     else {
       failed += 1;
