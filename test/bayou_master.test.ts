@@ -85,6 +85,7 @@ describe("yasp-bayou", () => {
       "joinServer x",
       "joinClient 2 0",
       "frobnicate 1 2",
+      `put 2 k ${"x".repeat(5000)}`,
       "put 2 k v",
       "get 2 k",
       "get 2 nope",
@@ -92,7 +93,8 @@ describe("yasp-bayou", () => {
     ].join("\n");
     const r = await bayou([], `${script}\n`).done;
     expect(r.stdout).toBe("k:v\nnope:ERR_KEY\nPUT:(k, v):TRUE\n");
-    expect(r.stderr.trim().split("\n")).toHaveLength(2);
+    expect(r.stderr.trim().split("\n")).toHaveLength(3);
+    expect(r.stderr).toContain("line 6: put: <url> is longer than 4096 characters");
     expect(r.stderr).toContain("line 2: missing arguments");
     expect(r.stderr).toContain('line 3: joinServer: <sid> "x" is not a numeric id');
     expect(r.code).toBe(0);

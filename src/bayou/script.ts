@@ -45,6 +45,9 @@ const SHAPES: Record<CommandKind, readonly string[]> = {
 
 const isWord = (arg: string): boolean => arg === "song" || arg === "url";
 
+/** Longest song or URL (the processes refuse longer ones on the wire). */
+export const MAX_WORD = 4096;
+
 function isKind(word: string): word is CommandKind {
   return Object.prototype.hasOwnProperty.call(SHAPES, word);
 }
@@ -97,6 +100,12 @@ export function parseLine(line: string, lineNo = 0): ParsedLine {
   const args: string[] = [];
   for (const [i, name] of shape.entries()) {
     const text = rest[i] ?? "";
+    if (isWord(name) && text.length > MAX_WORD) {
+      return {
+        kind: "problem",
+        problem: `${at}${word}: <${name}> is longer than ${MAX_WORD} characters`,
+      };
+    }
     const arg = isWord(name) ? text : canonicalId(text);
     if (arg === null) {
       return { kind: "problem", problem: `${at}${word}: <${name}> "${text}" is not a numeric id` };

@@ -88,11 +88,11 @@ export async function runBayouSim(o: BayouSimOptions): Promise<BayouSimResult> {
   const cluster = new SimBayouCluster(o.seed, o.gossipMs, o.faults ?? CALM);
   const output: string[] = [];
   let problem: string | null = null;
-  const master = new BayouMaster(cluster, {
-    line: (l) => output.push(l),
-    warn: (m) => (problem ??= `master: ${m}`),
-    note: () => {},
-  });
+  const master = new BayouMaster(
+    cluster,
+    { line: (l) => output.push(l), warn: (m) => (problem ??= `master: ${m}`), note: () => {} },
+    o.gossipMs > 0,
+  );
   const commands = randomScript(o.seed, o.steps);
   const run = async (c: Command) => cluster.drive(master.apply(c), COMMAND_VIRTUAL_MS);
   let finalWrites = 0;

@@ -22,6 +22,15 @@ interface Node {
   stop(): Promise<void>;
 }
 
+function numbered(line: string): number | null {
+  try {
+    const n = (JSON.parse(line) as { n?: unknown } | null)?.n;
+    return typeof n === "number" && Number.isInteger(n) && n >= 0 ? n : null;
+  } catch {
+    return null;
+  }
+}
+
 function say(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
 }
@@ -63,7 +72,10 @@ async function main(): Promise<void> {
       parsed = controlLineSchema.safeParse(null);
     }
     if (!parsed.success) {
+      // Answer it if it is numbered, so the master never waits for a command this refused.
+      const n = numbered(line);
       process.stderr.write(`bayou node: ignored a malformed command line\n`);
+      if (n !== null) say({ n, reply: { ok: false, error: "malformed command" } });
       continue;
     }
     const { n, ctl } = parsed.data;

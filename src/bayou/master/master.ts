@@ -67,6 +67,8 @@ export class BayouMaster {
   constructor(
     private readonly cluster: ClusterPort,
     private readonly out: MasterOutput,
+    /** Servers also run anti-entropy on their own (--gossip-ms). */
+    private readonly gossip = false,
   ) {}
 
   async apply(c: Command): Promise<void> {
@@ -239,20 +241,32 @@ export class BayouMaster {
     ]);
   }
 
+  /**
+   * Rounds until one moves nothing. With background gossip a session outside the rounds may move
+   * something meanwhile, so then a quiet round must also leave every server's change count where
+   * the round before left it.
+   */
   private async stabilize(): Promise<void> {
     if (this.paused) return this.out.note("stabilize: paused, nothing moves");
     const limit = ROUNDS_PER_SERVER * this.servers.size + 8;
+    let before = "";
     for (let round = 1; round <= limit; round += 1) {
       // A server that died mid-stabilize leaves the peer tables before the next round.
       await this.sweepDead();
       this.rounds += 1;
       let moved = 0;
+      const counts: string[] = [];
       for (const [id, s] of [...this.servers]) {
         const r = await s.h.call({ c: "round" });
         if (!r.ok) this.out.warn(`stabilize: server ${id}: ${r.error}`);
-        else if ("moved" in r) moved += (r.moved ?? 0) + (r.busy ?? 0);
+        else if ("moved" in r) {
+          moved += (r.moved ?? 0) + (r.busy ?? 0);
+          counts.push(`${id}:${r.changes ?? 0}`);
+        }
       }
-      if (moved === 0) return;
+      const now = counts.join();
+      if (moved === 0 && (!this.gossip || now === before)) return;
+      before = now;
     }
     this.out.warn(`stabilize: still moving after ${limit} rounds; going on`);
   }

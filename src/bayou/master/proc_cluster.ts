@@ -46,7 +46,8 @@ class Proc implements NodeHandle {
       this.waiting.clear();
     });
     child.stdin?.on("error", () => {});
-    if (verbose) child.stderr?.pipe(process.stderr);
+    // Copied by hand: a pipe per child would add listeners to process.stderr for each of them.
+    if (verbose) child.stderr?.on("data", (d: Buffer) => process.stderr.write(d));
     else child.stderr?.resume();
     createInterface({ input: child.stdout! }).on("line", (line) => this.lineIn(line));
   }

@@ -46,7 +46,15 @@ export interface WriteView {
 }
 
 export type Reply =
-  | { ok: true; moved?: number; busy?: number; lines?: string[]; outcome?: ClientOutcome }
+  | {
+      ok: true;
+      moved?: number;
+      busy?: number;
+      /** After a round: how many times this server's log has changed so far. */
+      changes?: number;
+      lines?: string[];
+      outcome?: ClientOutcome;
+    }
   | { ok: true; state: ServerState }
   | { ok: false; error: string };
 

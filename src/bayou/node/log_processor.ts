@@ -31,6 +31,9 @@ export class LogProcessor {
   private core: ServerCore | null = null;
   /** The name made for each joining node: a repeated join request gets the same one. */
   private readonly created = new Map<number, string>();
+  /** Bumped by everything that may change the log: a stabilize with background gossip is quiet
+   * only when a whole round leaves every server's count where it was. */
+  changes = 0;
 
   constructor(
     private readonly me: number,
@@ -73,6 +76,8 @@ export class LogProcessor {
         return this.d.send(op.to, { t: "ae_vector", from: this.me, sid: op.sid, req, busy: false });
       }
       case "apply":
+        if (op.batch.full !== null || op.batch.items.length > 0 || op.batch.handoffPrimary)
+          this.changes += 1;
         core.receive(op.batch);
         return this.d.send(op.from, { t: "ae_done", from: this.me, sid: op.sid });
       case "batch_for": {
@@ -80,6 +85,7 @@ export class LogProcessor {
         return this.d.toSender({ k: "batch", sid: op.sid, batch });
       }
       case "create": {
+        this.changes += 1;
         const name = this.created.get(op.to) ?? core.createServer();
         this.created.set(op.to, name);
         const batch = batchToWire(core.antiEntropyFor(ServerCore.joinRequest()));
@@ -103,6 +109,7 @@ export class LogProcessor {
     const deps = new VersionVector(m.deps);
     if (m.t === "c_write") {
       const r = core.clientWrite(m.op, deps);
+      if (r.accepted) this.changes += 1;
       const write = r.accepted ? { server: r.write.server, stamp: r.write.stamp } : null;
       return this.d.send(m.from, { t: "c_written", from: this.me, req: m.req, write });
     }

@@ -7,7 +7,7 @@ import { z } from "zod";
 import type { AntiEntropyBatch, AntiEntropyRequest } from "../server_core.js";
 import { VersionVector } from "../vectors.js";
 
-/** Longest song or URL a client may send (the master refuses longer ones first). */
+/** Longest song or URL a client may send (the script parser refuses longer ones first). */
 export const MAX_TEXT = 4096;
 /** Most items in one anti-entropy batch: a longer one is sent as a prefix (the log order keeps a
  * prefix meaningful) and the next session carries the rest. */

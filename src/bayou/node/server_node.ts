@@ -117,7 +117,10 @@ export class BayouServerNode {
         return ok();
       case "round":
         return new Promise((resolve) =>
-          this.offer(this.sendIn, { k: "round", done: (r) => resolve({ ok: true, ...r }) }),
+          this.offer(this.sendIn, {
+            k: "round",
+            done: (r) => resolve({ ok: true, ...r, changes: this.log.changes }),
+          }),
         );
       case "retire":
         return new Promise((resolve) =>
