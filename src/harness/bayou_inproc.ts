@@ -217,7 +217,10 @@ function main(argv: string[]): number {
       process.stdout.write(actual.map((l) => `${l}\n`).join(""));
       continue;
     }
-    const diff = firstDiff(textLines(readFileSync(file.replace(/\.test$/, ".sol"), "utf8")), actual);
+    const diff = firstDiff(
+      textLines(readFileSync(file.replace(/\.test$/, ".sol"), "utf8")),
+      actual,
+    );
     if (diff === null) process.stdout.write(`pass ${name}\n`);
     else {
       failed += 1;
