@@ -62,14 +62,22 @@ class Proc implements NodeHandle {
 
   async become(kind: "server" | "client", node: number, opts: ProcessOptions): Promise<void> {
     this.node = node;
+    let late: NodeJS.Timeout | undefined;
     const ready = new Promise<string>((resolve, reject) => {
       this.ready = resolve;
       void this.exited.then(() => reject(new Error("the process exited before it was ready")));
-      setTimeout(() => reject(new Error("the process did not start in time")), START_TIMEOUT_MS);
+      late = setTimeout(
+        () => reject(new Error("the process did not start in time")),
+        START_TIMEOUT_MS,
+      );
     });
     const role = { role: kind, node, gossipMs: opts.gossipMs, verbose: opts.verbose };
     this.child.stdin?.write(`${JSON.stringify(role)}\n`);
-    this.addr = await ready;
+    try {
+      this.addr = await ready;
+    } finally {
+      clearTimeout(late);
+    }
   }
 
   call(ctl: Control): Promise<Reply> {

@@ -3,6 +3,7 @@
 // things at once. Before the server has joined, and after it retired, it answers nothing.
 import { ServerCore, type AntiEntropyBatch, type AntiEntropyRequest } from "../server_core.js";
 import { VersionVector } from "../vectors.js";
+import type { Op } from "../write_log.js";
 import type { SenderInput } from "./ae_sender.js";
 import type { Reply } from "./control.js";
 import { batchToWire, MAX_BATCH_ITEMS, type PeerMsg } from "./messages.js";
@@ -34,6 +35,8 @@ export class LogProcessor {
   /** Bumped by everything that may change the log: a stabilize with background gossip is quiet
    * only when a whole round leaves every server's count where it was. */
   changes = 0;
+  /** holdings() as of `changes` (a round's fan-out opens many sessions from one state). */
+  private held: { at: number; have: AntiEntropyRequest } | null = null;
 
   constructor(
     private readonly me: number,
@@ -47,6 +50,7 @@ export class LogProcessor {
 
   become(core: ServerCore): void {
     this.core = core;
+    this.changes += 1;
   }
 
   step(op: LogOp): void {
@@ -65,7 +69,7 @@ export class LogProcessor {
           t: "ae_open",
           from: this.me,
           sid: op.sid,
-          have: core.holdings(),
+          have: this.holdings(core),
           retire: op.retire,
         });
       case "vector": {
@@ -94,10 +98,18 @@ export class LogProcessor {
     }
   }
 
+  private holdings(core: ServerCore): AntiEntropyRequest {
+    if (this.held === null || this.held.at !== this.changes) {
+      this.held = { at: this.changes, have: core.holdings() };
+    }
+    return this.held.have;
+  }
+
   private join(op: Extract<LogOp, { k: "join" }>): void {
     if (this.core !== null) return op.done(false);
     try {
       this.core = ServerCore.join(op.name, op.batch);
+      this.changes += 1;
       op.done(true);
     } catch (e) {
       this.d.note(`server ${this.me}: join failed: ${(e as Error).message}`);
@@ -131,10 +143,7 @@ export class LogProcessor {
       server: w.server,
       stamp: w.stamp,
       csn: w.csn,
-      op:
-        w.op.kind === "put"
-          ? `put ${w.op.song} ${w.op.url}`
-          : `${w.op.kind} ${"song" in w.op ? w.op.song : ""}`.trim(),
+      op: opText(w.op),
     }));
     const db = [...core.db()];
     const replay = core.replayDb();
@@ -144,6 +153,12 @@ export class LogProcessor {
       state: { name: core.name, primary: core.isPrimary, writes, db, consistent },
     };
   }
+}
+
+/** A write's operation as the state query shows it ("put k v", "delete k", "create", "retire"). */
+function opText(op: Op): string {
+  if (op.kind === "put") return `put ${op.song} ${op.url}`;
+  return op.kind === "delete" ? `delete ${op.song}` : op.kind;
 }
 
 /** A batch longer than a frame may carry is sent as its prefix; the next session sends the rest. */

@@ -19,8 +19,9 @@ export const MAX_SERVERS = 4096;
 
 const text = z.string().min(1).max(MAX_TEXT);
 const node = z.number().int().min(0).max(1_000_000);
-const stamp = z.number().int().min(0);
-const entries = z.array(z.tuple([z.string().max(MAX_TEXT), stamp])).max(MAX_SERVERS);
+/** A whole number from 0: stamps, CSNs, session and request numbers. */
+const uint = z.number().int().min(0);
+const entries = z.array(z.tuple([z.string().max(MAX_TEXT), uint])).max(MAX_SERVERS);
 
 const op = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("put"), song: text, url: text }),
@@ -34,21 +35,21 @@ const clientOp = z.discriminatedUnion("kind", [
 ]);
 const write = z.object({
   server: z.string().max(MAX_TEXT),
-  stamp,
-  csn: stamp.nullable(),
+  stamp: uint,
+  csn: uint.nullable(),
   op,
 });
 const item = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("write"), write }),
-  z.object({ kind: z.literal("commit"), server: z.string().max(MAX_TEXT), stamp, csn: stamp }),
+  z.object({ kind: z.literal("commit"), server: z.string().max(MAX_TEXT), stamp: uint, csn: uint }),
 ]);
-const request = z.object({ vector: entries, csn: stamp });
+const request = z.object({ vector: entries, csn: uint });
 const wireBatch = z.object({
   full: z
     .object({
       db: z.array(z.tuple([text, text])),
       o: entries,
-      osn: stamp,
+      osn: uint,
       senderVector: entries,
     })
     .nullable(),
@@ -63,13 +64,13 @@ const readResult = z.discriminatedUnion("kind", [
 
 export const peerMsgSchema = z.discriminatedUnion("t", [
   /** Anti-entropy, sender → receiver: may I send you what you lack? (`have`: what I have.) */
-  z.object({ t: z.literal("ae_open"), from: node, sid: stamp, have: request, retire: z.boolean() }),
+  z.object({ t: z.literal("ae_open"), from: node, sid: uint, have: request, retire: z.boolean() }),
   /** Receiver → sender: what I have; or null, busy with another session (try later) or
    * already holding everything the sender has (nothing to do). */
   z.object({
     t: z.literal("ae_vector"),
     from: node,
-    sid: stamp,
+    sid: uint,
     req: request.nullable(),
     busy: z.boolean(),
   }),
@@ -77,12 +78,12 @@ export const peerMsgSchema = z.discriminatedUnion("t", [
   z.object({
     t: z.literal("ae_batch"),
     from: node,
-    sid: stamp,
+    sid: uint,
     batch: wireBatch,
     retire: z.boolean(),
   }),
   /** Receiver → sender: applied. */
-  z.object({ t: z.literal("ae_done"), from: node, sid: stamp }),
+  z.object({ t: z.literal("ae_done"), from: node, sid: uint }),
   /** A joining server → its creator, and the creator's answer (the new name and a batch). */
   z.object({ t: z.literal("join_req"), from: node }),
   z.object({
@@ -92,15 +93,15 @@ export const peerMsgSchema = z.discriminatedUnion("t", [
     batch: wireBatch,
   }),
   /** Client → server, and the answers. */
-  z.object({ t: z.literal("c_write"), from: node, req: stamp, op: clientOp, deps: entries }),
-  z.object({ t: z.literal("c_read"), from: node, req: stamp, song: text, deps: entries }),
+  z.object({ t: z.literal("c_write"), from: node, req: uint, op: clientOp, deps: entries }),
+  z.object({ t: z.literal("c_read"), from: node, req: uint, song: text, deps: entries }),
   z.object({
     t: z.literal("c_written"),
     from: node,
-    req: stamp,
-    write: z.object({ server: z.string().max(MAX_TEXT), stamp }).nullable(),
+    req: uint,
+    write: z.object({ server: z.string().max(MAX_TEXT), stamp: uint }).nullable(),
   }),
-  z.object({ t: z.literal("c_read_ok"), from: node, req: stamp, result: readResult }),
+  z.object({ t: z.literal("c_read_ok"), from: node, req: uint, result: readResult }),
 ]);
 
 export type PeerMsg = z.infer<typeof peerMsgSchema>;

@@ -116,25 +116,19 @@ export class BayouServerNode {
         this.paused = ctl.c === "pause";
         return ok();
       case "round":
-        return new Promise((resolve) =>
-          this.offer(this.sendIn, {
-            k: "round",
-            done: (r) => resolve({ ok: true, ...r, changes: this.log.changes }),
-          }),
-        );
+        return this.ask<SenderInput>(this.sendIn, (resolve) => ({
+          k: "round",
+          done: (r) => resolve({ ok: true, ...r, changes: this.log.changes }),
+        }));
       case "retire":
-        return new Promise((resolve) =>
-          this.offer(this.sendIn, {
-            k: "retire",
-            to: ctl.to,
-            done: (done) => resolve(done ? { ok: true } : { ok: false, error: "hand-off failed" }),
-          }),
-        );
+        return this.ask<SenderInput>(this.sendIn, (resolve) => ({
+          k: "retire",
+          to: ctl.to,
+          done: (done) => resolve(done ? { ok: true } : { ok: false, error: "hand-off failed" }),
+        }));
       case "printLog":
       case "state":
-        return new Promise((resolve) =>
-          this.offer(this.logIn, { k: "query", what: ctl.c, resolve }),
-        );
+        return this.ask<LogOp>(this.logIn, (resolve) => ({ k: "query", what: ctl.c, resolve }));
       default:
         return Promise.resolve({ ok: false, error: `a server does not take "${ctl.c}"` });
     }
@@ -257,6 +251,16 @@ export class BayouServerNode {
   private send(to: number, msg: PeerMsg): void {
     if (this.cut.has(to)) return;
     this.ports.transport.send(to, msg);
+  }
+
+  /** A command for a processor, answered when it is done (or at once if its inbox is full). */
+  private ask<T extends object>(
+    ch: Chan<T>,
+    make: (resolve: (r: Reply) => void) => T,
+  ): Promise<Reply> {
+    return new Promise((resolve) => {
+      if (!ch.offer(make(resolve))) resolve({ ok: false, error: `${ch.name} inbox full` });
+    });
   }
 
   private offer<T extends object>(ch: Chan<T>, value: T): void {
