@@ -1,6 +1,8 @@
 // The shape of every Bayou processor: a timed read on its inbox, a step per message (draining what
 // is already queued), a tick when the read times out, and a yield to the event loop every few
-// messages so sockets, timers and the other processors never starve.
+// messages so sockets, timers and the other processors never starve. (The ranks' runProcessor in
+// csp/processor.ts also groups effects for one storage sync; a Bayou server has no storage, so
+// its processors perform their effects as they step.)
 import type { Chan } from "../../csp/chan.js";
 import type { Clock } from "../../ports.js";
 
