@@ -223,6 +223,18 @@ export class ServerCore {
     return sender.vector.every(([server, stamp]) => this.v.get(server, miss) >= stamp);
   }
 
+  /**
+   * The other direction: whether a server that holds `other` (its holdings()) has everything this
+   * one holds, so a session from here to it would move nothing. False only means "not known".
+   */
+  coveredBy(other: AntiEntropyRequest): boolean {
+    const mine = this.holdings();
+    if (mine.csn > other.csn) return false;
+    const ov = new VersionVector(other.vector);
+    const miss = missingIn(ov);
+    return mine.vector.every(([server, stamp]) => ov.get(server, miss) >= stamp);
+  }
+
   /** Whether an anti-entropy session from this server to that receiver would change anything. */
   wouldMove(req: AntiEntropyRequest): boolean {
     const b = this.antiEntropyFor(req);

@@ -11,11 +11,15 @@
 //   so any live one can create it), and starts from its creator's anti-entropy batch.
 // - Links (server–server and client–server) are up unless cut. restoreConnection of a client and
 //   a server restores that link and moves the client there.
-// - Anti-entropy runs only in `stabilize` (and the retirement hand-off), so outputs are
-//   deterministic: rounds over ordered linked pairs (a→b, join order) running every session that
-//   would move something, until a round runs none. While paused, stabilize does nothing.
-// - retireServer hands off to the first live server (join order) linked to it; with none linked
-//   it cannot complete (the real master would block forever) and is ignored with a note.
+// - Anti-entropy runs only when the master runs it (the real master's --no-gossip), so outputs
+//   are deterministic. `stabilize`: rounds over ordered linked pairs (a→b, join order) running
+//   every session that would move something, until a round runs none. A restored server link:
+//   sessions a→b, b→a until a pass moves nothing. A client moved to a server: a session into it
+//   from each server linked to it (join order). `start` after `pause`: one round. While paused
+//   none of these runs.
+// - retireServer hands off to the first live server (join order) linked to it, which then runs a
+//   session with each server linked to it; with none linked it cannot complete (the real master
+//   would block forever) and is ignored with a note.
 // - put/get/delete of a client cut from its server (or whose server retired) cannot reach any
 //   server (a client talks to one server at a time), so the command is skipped with a note: no
 //   write, no output line (the real master would block).
@@ -61,9 +65,12 @@ export class BayouInproc {
       case "restoreConnection":
         return this.link(c.a, c.b, true);
       case "pause":
-      case "start":
+      case "start": {
+        const resumed = c.kind === "start" && this.paused;
         this.paused = c.kind === "pause";
+        if (resumed) this.round();
         return;
+      }
       case "stabilize":
         return this.stabilize();
       case "printLog": {
@@ -115,6 +122,9 @@ export class BayouInproc {
     r.receive(s.retireTo(r.antiEntropyRequest()));
     this.servers.delete(id);
     this.retired.add(id);
+    if (this.paused) return;
+    for (const b of this.servers.keys())
+      if (b !== target && this.linked(target, b)) this.session(target, b);
   }
 
   private joinClient(cid: Id, sid: Id): void {
@@ -137,6 +147,33 @@ export class BayouInproc {
     this.cut.delete(key);
     const client = this.clients.get(a) ?? this.clients.get(b);
     if (client !== undefined) client.server = this.clients.has(a) ? b : a;
+    if (this.paused) return;
+    if (client !== undefined) {
+      for (const p of this.servers.keys())
+        if (p !== client.server && this.linked(p, client.server)) this.session(p, client.server);
+      return;
+    }
+    for (let moved = true; moved;) moved = this.session(a, b) || this.session(b, a);
+  }
+
+  /** One anti-entropy session a→b, when it would move something; whether it did. */
+  private session(a: Id, b: Id): boolean {
+    const sa = this.servers.get(a)!;
+    const sb = this.servers.get(b)!;
+    const req = sb.antiEntropyRequest();
+    if (!sa.wouldMove(req)) return false;
+    sb.receive(sa.antiEntropyFor(req));
+    this.sessions += 1;
+    return true;
+  }
+
+  /** Each server in join order runs a session with every server linked to it; whether any moved. */
+  private round(): boolean {
+    let moved = false;
+    const ids = [...this.servers.keys()];
+    for (const a of ids)
+      for (const b of ids) if (a !== b && this.linked(a, b)) moved = this.session(a, b) || moved;
+    return moved;
   }
 
   /** The client and its server, or null (with a note) when it cannot reach one. */
@@ -173,22 +210,7 @@ export class BayouInproc {
   /** Rounds of sessions over ordered linked pairs until no session would move anything. */
   private stabilize(): void {
     if (this.paused) return this.note("stabilize: paused, nothing moves");
-    for (let moved = true; moved;) {
-      moved = false;
-      const ids = [...this.servers.keys()];
-      for (const a of ids) {
-        for (const b of ids) {
-          if (a === b || !this.linked(a, b)) continue;
-          const sa = this.servers.get(a)!;
-          const sb = this.servers.get(b)!;
-          const req = sb.antiEntropyRequest();
-          if (!sa.wouldMove(req)) continue;
-          sb.receive(sa.antiEntropyFor(req));
-          this.sessions += 1;
-          moved = true;
-        }
-      }
-    }
+    while (this.round());
   }
 }
 

@@ -6,11 +6,18 @@ import { parseLine } from "../script.js";
 import { checkFiles } from "./check.js";
 import { runCommands } from "./run.js";
 
-const USAGE = `usage: yasp-bayou [--verbose] [--gossip-ms N] < script.test
-       yasp-bayou --check <dir-or-.test-files>... [--verbose] [--gossip-ms N] [--jobs N]
+/** Mean time between a server's background anti-entropy sessions, unless --gossip-ms says. */
+export const DEFAULT_GOSSIP_MS = 30;
+
+const USAGE = `usage: yasp-bayou [--verbose] [--no-gossip | --gossip-ms N] < script.test
+       yasp-bayou --check <dir-or-.test-files>... [--verbose] [--no-gossip | --gossip-ms N]
+                  [--jobs N]
   --verbose      diagnostics on stderr (stdout keeps only the spec's lines)
-  --gossip-ms N  background anti-entropy about every N ms (default 0: only stabilize and
-                 retireServer run anti-entropy, so a script's output is fixed by the script)
+  --gossip-ms N  each server runs a background anti-entropy session about every N ms
+                 (default ${DEFAULT_GOSSIP_MS}), as Bayou and the seed do; pause/start stop and resume
+                 it; 0 is --no-gossip
+  --no-gossip    no background anti-entropy: only stabilize, retireServer, restoreConnection
+                 and start run it, so every run of a script prints the same
   --check        compare each <name>.test's output with <name>.sol; exit 1 if any differ
   --jobs N       with --check: scripts run at once (default 1)
 `;
@@ -23,7 +30,8 @@ export interface Options {
 }
 
 export function parseArgs(argv: string[]): Options | string {
-  const o: Options = { verbose: false, gossipMs: 0, jobs: 1, check: null };
+  const o: Options = { verbose: false, gossipMs: DEFAULT_GOSSIP_MS, jobs: 1, check: null };
+  let gossipFlag = "";
   for (let i = 0; i < argv.length; i += 1) {
     const a = argv[i]!;
     const num = (name: string, max: number): number | string => {
@@ -34,8 +42,10 @@ export function parseArgs(argv: string[]): Options | string {
       return n;
     };
     if (a === "--verbose" || a === "-v") o.verbose = true;
-    else if (a === "--gossip-ms") {
-      const n = num(a, 3_600_000);
+    else if (a === "--gossip-ms" || a === "--no-gossip") {
+      if (gossipFlag !== "" && gossipFlag !== a) return `${gossipFlag} and ${a} contradict`;
+      gossipFlag = a;
+      const n = a === "--no-gossip" ? 0 : num(a, 3_600_000);
       if (typeof n === "string") return n;
       o.gossipMs = n;
     } else if (a === "--jobs") {

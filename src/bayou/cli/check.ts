@@ -26,16 +26,18 @@ export function textLines(text: string): string[] {
   return l;
 }
 
-/** The .test files named, or found (sorted) in the folders named. */
+/** The .test files named, or found (sorted) in the folders named; throws on any other file. */
 export function testFiles(paths: string[]): string[] {
-  return paths.flatMap((p) =>
-    statSync(p).isDirectory()
-      ? readdirSync(p)
-          .filter((f) => f.endsWith(".test"))
-          .sort()
-          .map((f) => join(p, f))
-      : [p],
-  );
+  return paths.flatMap((p) => {
+    if (statSync(p).isDirectory()) {
+      return readdirSync(p)
+        .filter((f) => f.endsWith(".test"))
+        .sort()
+        .map((f) => join(p, f));
+    }
+    if (!p.endsWith(".test")) throw new Error(`${p} is not a .test file`);
+    return [p];
+  });
 }
 
 async function checkOne(file: string, o: RunOptions, pool: ProcessPool): Promise<string | null> {

@@ -26,7 +26,7 @@ export async function runCommands(
 ): Promise<void> {
   const pool = shared ?? newPool(o);
   const cluster = new ProcessCluster(pool, { ...o, spares: SPARES });
-  const master = new BayouMaster(cluster, out, o.gossipMs > 0);
+  const master = new BayouMaster(cluster, out);
   const interrupted = (signal: NodeJS.Signals) => {
     cluster.killAll();
     pool.close();

@@ -10,11 +10,18 @@
 //   cannot complete and is ignored.
 // - stabilize runs rounds: each live server in join order runs one anti-entropy session with
 //   every server it is linked to (all at once); it returns after a round in which no session
-//   moved anything. While paused it returns at once (anti-entropy is stopped).
+//   moved anything and no server's log changed. While paused it returns at once.
+// - A restored link is used before the next command (unless paused): between two servers,
+//   sessions both ways until a pass moves nothing (so the primary's commits of the other's writes
+//   come back); a client's new server gets a session from each server linked to it (join order).
+//   A retirement's receiver runs a round after the hand-off, and `start` after a pause runs one
+//   round of every server. All of this (sessions.ts) also runs without background gossip
+//   (--no-gossip), so those runs stay reproducible. Background gossip is the servers' own.
 // - A client cut from its server (or whose server is gone) cannot be answered: its command is
 //   skipped, with a note under --verbose.
 import type { Command, Id } from "../script.js";
 import type { Control, Reply } from "../node/control.js";
+import { SessionDriver } from "./sessions.js";
 
 export interface NodeHandle {
   /** The node number: its address on the network. */
@@ -50,9 +57,6 @@ interface ClientEntry {
   server: Id;
 }
 
-/** A stabilize gives up (with a warning) after this many rounds per live server. */
-const ROUNDS_PER_SERVER = 4;
-
 export class BayouMaster {
   private readonly servers = new Map<Id, ServerEntry>();
   private readonly clients = new Map<Id, ClientEntry>();
@@ -62,14 +66,14 @@ export class BayouMaster {
   private primary: Id | null = null;
   private paused = false;
   private nextNode = 0;
-  rounds = 0;
+  private readonly ae: SessionDriver;
 
   constructor(
     private readonly cluster: ClusterPort,
     private readonly out: MasterOutput,
-    /** Servers also run anti-entropy on their own (--gossip-ms). */
-    private readonly gossip = false,
-  ) {}
+  ) {
+    this.ae = new SessionDriver(out);
+  }
 
   async apply(c: Command): Promise<void> {
     await this.sweepDead();
@@ -85,12 +89,19 @@ export class BayouMaster {
       case "restoreConnection":
         return this.link(c.a, c.b, true);
       case "pause":
-      case "start":
+      case "start": {
+        const resumed = c.kind === "start" && this.paused;
         this.paused = c.kind === "pause";
         await this.all([...this.servers.values()].map((s) => s.h.call({ c: c.kind })));
+        if (resumed) await this.ae.round(this.liveServers());
         return;
+      }
       case "stabilize":
-        return this.stabilize();
+        if (this.paused) return this.out.note("stabilize: paused, nothing moves");
+        return this.ae.stabilize(async () => {
+          await this.sweepDead();
+          return this.liveServers();
+        });
       case "printLog":
         return this.printLog(c.id);
       case "put":
@@ -110,6 +121,25 @@ export class BayouMaster {
   /** Live servers' handles in join order (for checks). */
   liveServers(): NodeHandle[] {
     return [...this.servers.values()].map((s) => s.h);
+  }
+
+  /** For checks: a live server's handle. */
+  serverHandle(id: Id): NodeHandle | undefined {
+    return this.servers.get(id)?.h;
+  }
+
+  /** For checks: the live servers linked to this one, in join order. */
+  linkedServers(id: Id): Id[] {
+    return [...this.servers.keys()].filter((s) => s !== id && this.linked(s, id));
+  }
+
+  /** For checks: the server a client talks to. */
+  serverOf(cid: Id): Id | undefined {
+    return this.clients.get(cid)?.server;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
   }
 
   /** Stops every process this master started. */
@@ -210,6 +240,8 @@ export class BayouMaster {
     this.gone.add(id);
     await s.h.stop();
     await this.sendPeers();
+    // What the receiver took over goes on to its linked servers before the next command.
+    if (r.ok && !this.paused) await this.ae.sessions(to.h);
   }
 
   private async joinClient(cid: Id, sid: Id): Promise<void> {
@@ -239,36 +271,11 @@ export class BayouMaster {
       ha.call({ c: "link", peer: hb.node, up }),
       hb.call({ c: "link", peer: ha.node, up }),
     ]);
-  }
-
-  /**
-   * Rounds until one moves nothing. With background gossip a session outside the rounds may move
-   * something meanwhile, so then a quiet round must also leave every server's change count where
-   * the round before left it.
-   */
-  private async stabilize(): Promise<void> {
-    if (this.paused) return this.out.note("stabilize: paused, nothing moves");
-    const limit = ROUNDS_PER_SERVER * this.servers.size + 8;
-    let before = "";
-    for (let round = 1; round <= limit; round += 1) {
-      // A server that died mid-stabilize leaves the peer tables before the next round.
-      await this.sweepDead();
-      this.rounds += 1;
-      let moved = 0;
-      const counts: string[] = [];
-      for (const [id, s] of [...this.servers]) {
-        const r = await s.h.call({ c: "round" });
-        if (!r.ok) this.out.warn(`stabilize: server ${id}: ${r.error}`);
-        else if ("moved" in r) {
-          moved += (r.moved ?? 0) + (r.busy ?? 0);
-          counts.push(`${id}:${r.changes ?? 0}`);
-        }
-      }
-      const now = counts.join();
-      if (moved === 0 && (!this.gossip || now === before)) return;
-      before = now;
-    }
-    this.out.warn(`stabilize: still moving after ${limit} rounds; going on`);
+    if (!up || this.paused) return;
+    if (client === undefined) return this.ae.reconcile(ha, hb, `${what} ${a} ${b}`);
+    const to = this.servers.get(client.server)!.h;
+    const from = this.linkedServers(client.server).map((id) => this.servers.get(id)!.h);
+    await this.ae.catchUp(to, from);
   }
 
   private async printLog(id: Id): Promise<void> {

@@ -1,10 +1,14 @@
 // The anti-entropy sender processor of a Bayou server (Petersen et al. '97): it opens a session
 // with a receiver, gets the receiver's version vector and CSN, asks the write log for exactly what
 // the receiver lacks, sends it, and waits for the receiver to apply it. Sessions start three ways:
-// a round (the master's stabilize: one session with every linked server at once), gossip (one
-// random linked server every so often, when enabled), and retirement (the last batch, resent
-// until the receiver has it). A session that does not finish in time counts as busy, so a round
-// that met one is not taken for quiescence.
+// a round (the master's: one session with every linked server, or with the ones it names, at
+// once), gossip (the next linked server in turn, every so often), and retirement (the last batch,
+// resent until the receiver has it). A session that does not finish in time counts as busy, so a
+// round that met one is not taken for quiescence.
+//
+// Gossip and rounds skip a peer known to have had everything this server held, as long as the log
+// has not changed since: an idle system sends nothing, and a quiet round costs no frames. (A receiver's holdings only grow, so "it
+// had all of mine at change n" stays true while this log is still at n.)
 import type { AntiEntropyBatch, AntiEntropyRequest } from "../server_core.js";
 import { batchToWire, type PeerMsg } from "./messages.js";
 
@@ -12,7 +16,7 @@ import { batchToWire, type PeerMsg } from "./messages.js";
 export const SESSION_TIMEOUT_MS = 2000;
 /** A round's session that met a busy receiver asks again this often, for up to ROUND_RETRY_MS
  * (longer than a receiver holds a lapsed session), before it counts as busy. */
-const BUSY_RETRY_MS = 100;
+const BUSY_RETRY_MS = 15;
 const ROUND_RETRY_MS = SESSION_TIMEOUT_MS * 2;
 /** A retirement's batch is resent this often until the receiver confirms it. */
 const RETIRE_RESEND_MS = 500;
@@ -25,11 +29,18 @@ export interface RoundResult {
 }
 
 export type SenderInput =
-  | { k: "round"; done: (r: RoundResult) => void }
+  /** A session with each of `peers` (all linked servers when null) that is linked. */
+  | { k: "round"; peers: readonly number[] | null; done: (r: RoundResult) => void }
   | { k: "retire"; to: number; done: (ok: boolean) => void }
-  | { k: "gossip"; to: number }
+  /** A background session with the next linked server in turn that may lack something. */
+  | { k: "gossip" }
   | { k: "vector"; from: number; sid: number; req: AntiEntropyRequest | null; busy: boolean }
-  | { k: "batch"; sid: number; batch: AntiEntropyBatch }
+  /** From the write log: the batch for a session (`whole`: not cut to a frame's size). */
+  | { k: "batch"; sid: number; batch: AntiEntropyBatch; whole: boolean }
+  /** From the write log: the log changed (wakes the sender: gossip may be due). */
+  | { k: "changed" }
+  /** From the write log: that peer had all of this log at change `at`. */
+  | { k: "covered"; peer: number; at: number }
   | { k: "done"; from: number; sid: number };
 
 /** What the sender asks of the rest of its server. */
@@ -43,6 +54,8 @@ export interface SenderDeps {
   batchFor(sid: number, req: AntiEntropyRequest, retire: boolean): void;
   /** Linked live servers (not this one), in join order. */
   linkedPeers(): number[];
+  /** How many times the write log has changed so far (the log processor's count). */
+  changes(): number;
 }
 
 interface Round {
@@ -55,10 +68,14 @@ interface Round {
 interface Session {
   peer: number;
   kind: "round" | "gossip" | "retire";
+  /** The log's change count when the session was asked for (its holdings are at least that). */
+  at: number;
   deadlineMs: number;
   /** A busy round session waits until then to ask again. */
   retryAtMs: number | null;
   batch: AntiEntropyBatch | null;
+  /** The batch is all the receiver lacked (not cut to a frame's size). */
+  whole: boolean;
   round: Round | null;
   retire: { done: (ok: boolean) => void; giveUpMs: number; resendMs: number } | null;
 }
@@ -66,6 +83,10 @@ interface Session {
 export class AntiEntropySender {
   private nextSid = 1;
   private readonly sessions = new Map<number, Session>();
+  /** Peer → the log's change count at which it had everything this server held. */
+  private readonly covered = new Map<number, number>();
+  /** Where the next gossip starts looking in the linked peers (round-robin). */
+  private gossipTurn = 0;
 
   constructor(private readonly d: SenderDeps) {}
 
@@ -78,16 +99,19 @@ export class AntiEntropySender {
   step(input: SenderInput): void {
     switch (input.k) {
       case "round":
-        return this.startRound(input.done);
+        return this.startRound(input.peers, input.done);
       case "retire":
         return this.startRetire(input.to, input.done);
       case "gossip":
-        if (!this.busy) this.open(input.to, "gossip", null, null);
-        return;
+        return this.gossip();
       case "vector":
         return this.onVector(input.from, input.sid, input.req, input.busy);
       case "batch":
-        return this.onBatch(input.sid, input.batch);
+        return this.onBatch(input.sid, input.batch, input.whole);
+      case "covered":
+        return this.cover(input.peer, input.at);
+      case "changed":
+        return;
       case "done":
         return this.onDone(input.from, input.sid);
     }
@@ -106,11 +130,45 @@ export class AntiEntropySender {
     }
   }
 
-  private startRound(done: (r: RoundResult) => void): void {
+  /** Whether a gossip session would find a linked peer that may lack something. */
+  get hasGossip(): boolean {
+    const now = this.d.changes();
+    return this.d.linkedPeers().some((p) => this.covered.get(p) !== now);
+  }
+
+  /** When tick() next has something to do (a retry, a deadline or a resend); Infinity if never. */
+  nextDueMs(): number {
+    let due = Infinity;
+    for (const s of this.sessions.values()) {
+      const at = s.retire?.resendMs ?? s.retryAtMs ?? s.deadlineMs;
+      due = Math.min(due, at, s.retire?.giveUpMs ?? Infinity);
+    }
+    return due;
+  }
+
+  private startRound(only: readonly number[] | null, done: (r: RoundResult) => void): void {
     const retryUntilMs = this.d.nowMs() + ROUND_RETRY_MS;
     const round: Round = { open: new Set(), retryUntilMs, result: { moved: 0, busy: 0 }, done };
-    for (const peer of this.d.linkedPeers()) round.open.add(this.open(peer, "round", round, null));
+    const now = this.d.changes();
+    const peers = this.d.linkedPeers().filter((p) => only === null || only.includes(p));
+    // A peer known to hold all of this log would move nothing: no frame needed to learn that.
+    for (const peer of peers)
+      if (this.covered.get(peer) !== now) round.open.add(this.open(peer, "round", round, null));
     if (round.open.size === 0) done(round.result);
+  }
+
+  /** One session with the next linked peer (in turn) not known to hold all of this log. */
+  private gossip(): void {
+    if (this.busy) return;
+    const peers = this.d.linkedPeers();
+    const now = this.d.changes();
+    for (let i = 0; i < peers.length; i += 1) {
+      const peer = peers[(this.gossipTurn + i) % peers.length]!;
+      if (this.covered.get(peer) === now) continue;
+      this.gossipTurn = (this.gossipTurn + i + 1) % peers.length;
+      this.open(peer, "gossip", null, null);
+      return;
+    }
   }
 
   private startRetire(to: number, done: (ok: boolean) => void): void {
@@ -127,7 +185,19 @@ export class AntiEntropySender {
   ): number {
     const sid = this.nextSid++;
     const deadlineMs = this.d.nowMs() + SESSION_TIMEOUT_MS;
-    this.sessions.set(sid, { peer, kind, deadlineMs, retryAtMs: null, batch: null, round, retire });
+    const at = this.d.changes();
+    const s: Session = {
+      peer,
+      kind,
+      at,
+      deadlineMs,
+      retryAtMs: null,
+      batch: null,
+      whole: false,
+      round,
+      retire,
+    };
+    this.sessions.set(sid, s);
     this.d.open(peer, sid, kind === "retire");
     return sid;
   }
@@ -135,7 +205,10 @@ export class AntiEntropySender {
   private onVector(from: number, sid: number, req: AntiEntropyRequest | null, busy: boolean): void {
     const s = this.sessions.get(sid);
     if (s === undefined || s.peer !== from || s.batch !== null) return;
-    if (req === null && !busy && s.retire === null) return this.finish(sid, s, "still");
+    if (req === null && !busy && s.retire === null) {
+      this.cover(from, s.at);
+      return this.finish(sid, s, "still");
+    }
     if (req === null) {
       // The receiver is in another session. A retirement asks again at its next resend.
       if (s.retire === null) this.busyAgain(sid, s, this.d.nowMs());
@@ -144,10 +217,15 @@ export class AntiEntropySender {
     this.d.batchFor(sid, req, s.kind === "retire");
   }
 
-  private onBatch(sid: number, batch: AntiEntropyBatch): void {
+  private cover(peer: number, at: number): void {
+    this.covered.set(peer, Math.max(at, this.covered.get(peer) ?? 0));
+  }
+
+  private onBatch(sid: number, batch: AntiEntropyBatch, whole: boolean): void {
     const s = this.sessions.get(sid);
     if (s === undefined || s.batch !== null) return;
     s.batch = batch;
+    s.whole = whole;
     this.sendBatch(sid, s);
     const empty = batch.full === null && batch.items.length === 0 && !batch.handoffPrimary;
     // An empty batch only releases the receiver; there is nothing to wait for.
@@ -169,6 +247,8 @@ export class AntiEntropySender {
   private onDone(from: number, sid: number): void {
     const s = this.sessions.get(sid);
     if (s === undefined || s.peer !== from || s.batch === null) return;
+    // The receiver applied all this server held when the session began.
+    if (s.whole) this.cover(from, s.at);
     this.finish(sid, s, "moved");
   }
 

@@ -7,7 +7,7 @@ import { ClientSession } from "../session.js";
 import type { ReadResult } from "../server_core.js";
 import { VersionVector } from "../vectors.js";
 import type { Control, Reply } from "./control.js";
-import { runLoop } from "./loop.js";
+import { every, runLoop, TICK_MS } from "./loop.js";
 import type { ClientOp, PeerMsg } from "./messages.js";
 import type { NodePorts } from "./server_node.js";
 
@@ -52,7 +52,7 @@ export class BayouClientNode {
       ports.clock,
       () => this.running,
       (i) => this.step(i),
-      () => this.expire(),
+      every(TICK_MS, () => this.expire()),
     );
   }
 

@@ -22,8 +22,9 @@ export const controlSchema = z.discriminatedUnion("c", [
   z.object({ c: z.literal("attach"), server: node }),
   z.object({ c: z.literal("pause") }),
   z.object({ c: z.literal("start") }),
-  /** Server: one anti-entropy session with every linked server; how many moved something. */
-  z.object({ c: z.literal("round") }),
+  /** Server: one anti-entropy session with every linked server (or with each of `peers` that is
+   * linked); how many moved something. */
+  z.object({ c: z.literal("round"), peers: z.array(node).max(MAX_SERVERS).optional() }),
   /** Server: write the retirement and hand everything to this server. */
   z.object({ c: z.literal("retire"), to: node }),
   z.object({ c: z.literal("printLog") }),

@@ -35,6 +35,8 @@ export class LogProcessor {
   /** Bumped by everything that may change the log: a stabilize with background gossip is quiet
    * only when a whole round leaves every server's count where it was. */
   changes = 0;
+  /** What each peer said it held when it last opened a session here (one entry per server). */
+  private readonly openerHeld = new Map<number, AntiEntropyRequest>();
   /** holdings() as of `changes` (a round's fan-out opens many sessions from one state). */
   private held: { at: number; have: AntiEntropyRequest } | null = null;
 
@@ -50,17 +52,14 @@ export class LogProcessor {
 
   become(core: ServerCore): void {
     this.core = core;
-    this.changes += 1;
+    this.changed();
   }
 
   step(op: LogOp): void {
     if (op.k === "join") return this.join(op);
     if (op.k === "query") return op.resolve(this.query(op.what));
     const core = this.core;
-    if (core === null || core.isRetired) {
-      if (op.k === "batch_for") this.d.note(`server ${this.me}: retired, no batch for ${op.sid}`);
-      return;
-    }
+    if (core === null || core.isRetired) return this.notLive(op);
     switch (op.k) {
       case "client":
         return this.client(core, op.m);
@@ -76,26 +75,56 @@ export class LogProcessor {
         // Most sessions of a stabilize find nothing to do: say so at once, in one frame.
         const nothing = !op.retire && core.hasAllOf(op.have);
         if (nothing) this.d.release(op.to, op.sid);
+        this.openerHeld.set(op.to, op.have);
+        this.coverIfHeld(core, op.to);
         const req = nothing ? null : core.antiEntropyRequest();
         return this.d.send(op.to, { t: "ae_vector", from: this.me, sid: op.sid, req, busy: false });
       }
       case "apply":
         if (op.batch.full !== null || op.batch.items.length > 0 || op.batch.handoffPrimary)
-          this.changes += 1;
+          this.changed();
         core.receive(op.batch);
+        this.coverIfHeld(core, op.from);
         return this.d.send(op.from, { t: "ae_done", from: this.me, sid: op.sid });
       case "batch_for": {
-        const batch = op.retire ? core.retireTo(op.req) : capped(core.antiEntropyFor(op.req));
-        return this.d.toSender({ k: "batch", sid: op.sid, batch });
+        const all = op.retire ? core.retireTo(op.req) : core.antiEntropyFor(op.req);
+        const batch = capped(all);
+        return this.d.toSender({ k: "batch", sid: op.sid, batch, whole: batch === all });
       }
       case "create": {
-        this.changes += 1;
+        this.changed();
         const name = this.created.get(op.to) ?? core.createServer();
         this.created.set(op.to, name);
         const batch = batchToWire(core.antiEntropyFor(ServerCore.joinRequest()));
         return this.d.send(op.to, { t: "join_ok", from: this.me, name, batch });
       }
     }
+  }
+
+  /** The log (or its primary role) may have changed: count it, and wake the sender (it may now
+   * have something to gossip). */
+  private changed(): void {
+    this.changes += 1;
+    this.d.toSender({ k: "changed" });
+  }
+
+  /** Before joining or after retiring: a sender that opened a session here hears "busy" at once
+   * (the receiver is freed; a round asks again), rather than waiting out the session. */
+  private notLive(op: Exclude<LogOp, { k: "join" | "query" }>): void {
+    if (op.k === "vector") {
+      this.d.release(op.to, op.sid);
+      this.d.send(op.to, { t: "ae_vector", from: this.me, sid: op.sid, req: null, busy: true });
+    } else if (op.k === "batch_for")
+      this.d.note(`server ${this.me}: retired, no batch for ${op.sid}`);
+  }
+
+  /** When a peer's last opening holdings cover this log, this server's gossip and rounds can
+   * skip that peer until the log changes (after applying its batch, this log usually is what
+   * that peer held). */
+  private coverIfHeld(core: ServerCore, peer: number): void {
+    const have = this.openerHeld.get(peer);
+    if (have !== undefined && core.coveredBy(have))
+      this.d.toSender({ k: "covered", peer, at: this.changes });
   }
 
   private holdings(core: ServerCore): AntiEntropyRequest {
@@ -109,7 +138,7 @@ export class LogProcessor {
     if (this.core !== null) return op.done(false);
     try {
       this.core = ServerCore.join(op.name, op.batch);
-      this.changes += 1;
+      this.changed();
       op.done(true);
     } catch (e) {
       this.d.note(`server ${this.me}: join failed: ${(e as Error).message}`);
@@ -121,7 +150,7 @@ export class LogProcessor {
     const deps = new VersionVector(m.deps);
     if (m.t === "c_write") {
       const r = core.clientWrite(m.op, deps);
-      if (r.accepted) this.changes += 1;
+      if (r.accepted) this.changed();
       const write = r.accepted ? { server: r.write.server, stamp: r.write.stamp } : null;
       return this.d.send(m.from, { t: "c_written", from: this.me, req: m.req, write });
     }

@@ -6,21 +6,30 @@
 import type { Chan } from "../../csp/chan.js";
 import type { Clock } from "../../ports.js";
 
-/** How long an idle processor waits before its tick (timeouts are checked then). */
+/** How long an idle processor with timeouts to check waits before its tick. */
 export const TICK_MS = 50;
+/** How long an idle processor without a tick waits (it only checks whether it still runs). */
+export const IDLE_MS = 1000;
 const YIELD_EVERY = 64;
+
+export interface LoopTick {
+  run(): void;
+  /** Time until the next tick is due (read again after every tick). */
+  waitMs(): number;
+}
 
 export async function runLoop<T extends object>(
   inbox: Chan<T>,
   clock: Clock,
   running: () => boolean,
   step: (msg: T) => void,
-  tick: () => void = () => {},
+  tick: LoopTick | null = null,
 ): Promise<void> {
   let sinceYield = 0;
-  let lastTickUs = clock.nowUs();
+  let dueUs = clock.nowUs() + (tick?.waitMs() ?? IDLE_MS) * 1000;
   while (running()) {
-    const first: T | undefined = await inbox.recv(TICK_MS);
+    const waitMs = tick === null ? IDLE_MS : Math.max(0, (dueUs - clock.nowUs()) / 1000);
+    const first: T | undefined = await inbox.recv(waitMs);
     if (!running()) break;
     let m: T | undefined = first;
     for (let n = 0; m !== undefined && n < YIELD_EVERY; m = inbox.poll(), n += 1) {
@@ -28,13 +37,21 @@ export async function runLoop<T extends object>(
       sinceYield += 1;
     }
     const now = clock.nowUs();
-    if (first === undefined || now - lastTickUs >= TICK_MS * 1000) {
-      lastTickUs = now;
-      tick();
+    if (tick !== null && now >= dueUs) {
+      tick.run();
+      dueUs = now + tick.waitMs() * 1000;
+    } else if (tick !== null && first !== undefined) {
+      // A message may have set an earlier timeout.
+      dueUs = Math.min(dueUs, now + tick.waitMs() * 1000);
     }
     if (sinceYield >= YIELD_EVERY) {
       sinceYield = 0;
       await clock.yieldNow();
     }
   }
+}
+
+/** A tick that runs every `ms`. */
+export function every(ms: number, run: () => void): LoopTick {
+  return { run, waitMs: () => ms };
 }

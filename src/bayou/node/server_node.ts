@@ -8,7 +8,7 @@ import type { Clock, Random, Transport } from "../../ports.js";
 import { ServerCore } from "../server_core.js";
 import { AntiEntropySender, SESSION_TIMEOUT_MS, type SenderInput } from "./ae_sender.js";
 import type { Control, Reply } from "./control.js";
-import { runLoop } from "./loop.js";
+import { IDLE_MS, runLoop } from "./loop.js";
 import { batchFromWire, type PeerMsg } from "./messages.js";
 import { LogProcessor, type LogOp } from "./log_processor.js";
 
@@ -76,6 +76,7 @@ export class BayouServerNode {
       open: (peer, sid, retire) => this.offer(this.logIn, { k: "open", sid, to: peer, retire }),
       batchFor: (sid, req, retire) => this.offer(this.logIn, { k: "batch_for", sid, req, retire }),
       linkedPeers: () => this.servers.filter((s) => s !== me && !this.cut.has(s)),
+      changes: () => this.log.changes,
     });
     ports.transport.onMessage((msg) => this.route(msg));
     const on = () => this.running;
@@ -83,13 +84,10 @@ export class BayouServerNode {
       runLoop(this.logIn, c, on, (op) => this.log.step(op)),
       runLoop(this.clientIn, c, on, (m) => this.offer(this.logIn, { k: "client", m })),
       runLoop(this.recvIn, c, on, (m) => this.receive(m)),
-      runLoop(
-        this.sendIn,
-        c,
-        on,
-        (i) => this.sender.step(i),
-        () => this.senderTick(),
-      ),
+      runLoop(this.sendIn, c, on, (i) => this.sender.step(i), {
+        run: () => this.senderTick(),
+        waitMs: () => this.senderWaitMs(),
+      }),
     ];
   }
 
@@ -118,6 +116,7 @@ export class BayouServerNode {
       case "round":
         return this.ask<SenderInput>(this.sendIn, (resolve) => ({
           k: "round",
+          peers: ctl.peers ?? null,
           done: (r) => resolve({ ok: true, ...r, changes: this.log.changes }),
         }));
       case "retire":
@@ -239,13 +238,24 @@ export class BayouServerNode {
 
   private senderTick(): void {
     this.sender.tick();
-    if (this.opts.gossipMs <= 0 || this.paused || !this.log.live) return;
+    if (!this.gossiping) return;
     const now = this.ports.clock.nowUs() / 1000;
     if (now < this.nextGossipMs) return;
     this.nextGossipMs = now + this.opts.gossipMs * (0.5 + this.ports.random.next());
-    const peers = this.servers.filter((s) => s !== this.me && !this.cut.has(s));
-    const to = peers[Math.floor(this.ports.random.next() * peers.length)];
-    if (to !== undefined) this.sender.step({ k: "gossip", to });
+    this.sender.step({ k: "gossip" });
+  }
+
+  /** Until the sender's next timeout or gossip is due (at least 1 ms; an idle sender sleeps
+   * until a message wakes it: a round, a reply, or the log saying it changed). */
+  private senderWaitMs(): number {
+    const now = this.ports.clock.nowUs() / 1000;
+    let due = Math.min(now + IDLE_MS, this.sender.nextDueMs());
+    if (this.gossiping && this.sender.hasGossip) due = Math.min(due, this.nextGossipMs);
+    return Math.max(1, due - now);
+  }
+
+  private get gossiping(): boolean {
+    return this.opts.gossipMs > 0 && !this.paused && this.log.live;
   }
 
   private send(to: number, msg: PeerMsg): void {

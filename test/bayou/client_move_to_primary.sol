@@ -1,0 +1,2 @@
+k:v
+PUT:(k, v):TRUE

@@ -1,0 +1,3 @@
+k:ERR_DEP
+k:v
+PUT:(k, v):TRUE

@@ -1,0 +1,3 @@
+a:ERR_DEP
+a:1
+PUT:(a, 1):TRUE

@@ -1,0 +1,3 @@
+PUT:(k, v):TRUE
+PUT:(k, w):TRUE
+k:w
