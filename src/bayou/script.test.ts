@@ -42,10 +42,15 @@ describe("parseLine", () => {
     expect(cmd("joinServer 000")).toEqual({ kind: "joinServer", id: "0" });
   });
 
-  it("ignores blank lines and unknown words silently", () => {
-    for (const line of ["", "   ", "hello world", "frobnicate 2 k v", "JoinServer 1", "# x"]) {
-      expect(parseLine(line)).toEqual({ kind: "ignored" });
+  it("ignores blank lines, and unknown words with a note (for --verbose)", () => {
+    for (const line of ["", "   "]) expect(parseLine(line)).toEqual({ kind: "ignored" });
+    for (const line of ["hello world", "frobnicate 2 k v", "JoinServer 1", "# x"]) {
+      const p = parseLine(line, 3);
+      expect(p.kind).toBe("ignored");
+      expect(p.kind === "ignored" && p.note).toMatch(/^line 3: unknown command ".+", ignored$/);
     }
+    const long = parseLine("x".repeat(10_000));
+    expect(long.kind === "ignored" && long.note?.length).toBeLessThan(80);
   });
 
   it("gives one-line problems for missing or extra arguments and non-numeric ids", () => {

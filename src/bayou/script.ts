@@ -1,7 +1,7 @@
 // The Bayou master program's input language (bayou-spec.md, "The master program"): one command a
 // line. Pure: a line becomes a command, a one-line problem (a known command word with missing,
 // extra or non-numeric arguments; the caller reports it on stderr and goes on), or nothing (a
-// blank line, an unknown command word: ignored silently, as the spec says).
+// blank line; an unknown command word, ignored as the spec says, with a note for --verbose).
 
 /** A server or client id: all ids share one namespace; kept as the canonical decimal text. */
 export type Id = string;
@@ -25,7 +25,7 @@ export type CommandKind = Command["kind"];
 export type ParsedLine =
   | { kind: "command"; command: Command }
   | { kind: "problem"; problem: string }
-  | { kind: "ignored" };
+  | { kind: "ignored"; note?: string };
 
 /** Argument names; "song" and "url" are any non-blank token, every other one a numeric id. */
 const SHAPES: Record<CommandKind, readonly string[]> = {
@@ -89,8 +89,12 @@ export function parseLine(line: string, lineNo = 0): ParsedLine {
     .split(/\s+/)
     .filter((w) => w !== "");
   const [word, ...rest] = words;
-  if (word === undefined || !isKind(word)) return { kind: "ignored" };
   const at = lineNo > 0 ? `line ${lineNo}: ` : "";
+  if (word === undefined) return { kind: "ignored" };
+  if (!isKind(word)) {
+    const shown = word.length > 40 ? `${word.slice(0, 40)}...` : word;
+    return { kind: "ignored", note: `${at}unknown command ${JSON.stringify(shown)}, ignored` };
+  }
   const shape = SHAPES[word];
   if (rest.length !== shape.length) {
     const usage = [word, ...shape.map((a) => `<${a}>`)].join(" ");
@@ -115,14 +119,21 @@ export function parseLine(line: string, lineNo = 0): ParsedLine {
   return { kind: "command", command: build(word, args) };
 }
 
-/** Parses a whole program: the commands in order, and the problems (for stderr). */
-export function parseScript(text: string): { commands: Command[]; problems: string[] } {
+/** Parses a whole program: the commands in order, the problems (for stderr) and the notes on
+ * ignored lines (for --verbose). */
+export function parseScript(text: string): {
+  commands: Command[];
+  problems: string[];
+  notes: string[];
+} {
   const commands: Command[] = [];
   const problems: string[] = [];
+  const notes: string[] = [];
   text.split(/\r?\n/).forEach((line, i) => {
     const p = parseLine(line, i + 1);
     if (p.kind === "command") commands.push(p.command);
     else if (p.kind === "problem") problems.push(p.problem);
+    else if (p.note !== undefined) notes.push(p.note);
   });
-  return { commands, problems };
+  return { commands, problems, notes };
 }

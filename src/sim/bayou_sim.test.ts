@@ -106,8 +106,8 @@ describe("what crossed a restored link", () => {
 
 describe("background gossip in the simulator (virtual time)", () => {
   /** Three linked servers and a client of server 2; returns a runner of master commands. */
-  async function threeServers(gossipMs: number) {
-    const cluster = new SimBayouCluster(7, gossipMs, CALM);
+  async function threeServers(gossipMs: number, seed = 7, faults = CALM) {
+    const cluster = new SimBayouCluster(seed, gossipMs, faults);
     const lines: string[] = [];
     const master = new BayouMaster(cluster, {
       line: (l) => lines.push(l),
@@ -152,6 +152,23 @@ describe("background gossip in the simulator (virtual time)", () => {
     await s.idle(1000);
     expect(await s.logs()).toBe([stable, stable, stable].join("\n"));
     await s.cluster.stopAll();
+  });
+
+  it("nothing lands after pause returns, even from a session under way (40 seeds)", async () => {
+    const faults = { drop: 0, dup: 0, minDelayUs: 50, maxDelayUs: 3000 };
+    for (let seed = 1; seed <= 40; seed += 1) {
+      const s = await threeServers(30, seed, faults);
+      await s.run(put);
+      await s.idle(seed % 37); // gossip from server 2 may be anywhere in a session now
+      await s.run({ kind: "pause" });
+      const paused = await s.logs();
+      await s.idle(5000);
+      expect(await s.logs(), `seed ${seed}`).toBe(paused);
+      await s.run({ kind: "start" });
+      await s.idle(1000);
+      expect(await s.logs(), `seed ${seed}`).toBe([stable, stable, stable].join("\n"));
+      await s.cluster.stopAll();
+    }
   });
 
   it("without gossip a write stays where it was accepted until the master moves it", async () => {

@@ -69,6 +69,8 @@ async function fromStdin(o: Options): Promise<number> {
       lineNo += 1;
       const p = parseLine(line, lineNo);
       if (p.kind === "problem") process.stderr.write(`yasp-bayou: ${p.problem}\n`);
+      if (p.kind === "ignored" && p.note !== undefined && o.verbose)
+        process.stderr.write(`yasp-bayou: ${p.note}\n`);
       if (p.kind === "command") yield p.command;
     }
   }

@@ -44,8 +44,8 @@ async function checkOne(file: string, o: RunOptions, pool: ProcessPool): Promise
   const name = basename(file, ".test");
   const sol = file.replace(/\.test$/, ".sol");
   if (!existsSync(sol)) return `no ${basename(sol)}`;
-  const { commands, problems } = parseScript(readFileSync(file, "utf8"));
-  if (o.verbose) problems.forEach((p) => process.stderr.write(`[${name}] ${p}\n`));
+  const { commands, problems, notes } = parseScript(readFileSync(file, "utf8"));
+  if (o.verbose) [...problems, ...notes].forEach((p) => process.stderr.write(`[${name}] ${p}\n`));
   const actual: string[] = [];
   const say = (m: string) => process.stderr.write(`[${name}] ${m}\n`);
   await runCommands(

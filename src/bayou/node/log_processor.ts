@@ -14,7 +14,10 @@ export type LogOp =
   | { k: "client"; m: ClientFrame }
   | { k: "open"; sid: number; to: number; retire: boolean }
   | { k: "vector"; sid: number; to: number; have: AntiEntropyRequest; retire: boolean }
-  | { k: "apply"; sid: number; from: number; batch: AntiEntropyBatch }
+  | { k: "apply"; sid: number; from: number; batch: AntiEntropyBatch; retire: boolean }
+  /** The master's pause/start: while paused only a retirement's hand-off moves writes. Answered
+   * once every operation queued before it is done, so nothing sent earlier lands after it. */
+  | { k: "pause"; on: boolean; resolve: (r: Reply) => void }
   | { k: "batch_for"; sid: number; req: AntiEntropyRequest; retire: boolean }
   | { k: "create"; to: number }
   | { k: "join"; name: string; batch: AntiEntropyBatch; done: (ok: boolean) => void }
@@ -35,6 +38,8 @@ export class LogProcessor {
   /** Bumped by everything that may change the log: a stabilize with background gossip is quiet
    * only when a whole round leaves every server's count where it was. */
   changes = 0;
+  /** Anti-entropy is paused: sessions other than a retirement's are refused. */
+  private paused = false;
   /** What each peer said it held when it last opened a session here (one entry per server). */
   private readonly openerHeld = new Map<number, AntiEntropyRequest>();
   /** holdings() as of `changes` (a round's fan-out opens many sessions from one state). */
@@ -58,6 +63,10 @@ export class LogProcessor {
   step(op: LogOp): void {
     if (op.k === "join") return this.join(op);
     if (op.k === "query") return op.resolve(this.query(op.what));
+    if (op.k === "pause") {
+      this.paused = op.on;
+      return op.resolve({ ok: true });
+    }
     const core = this.core;
     if (core === null || core.isRetired) return this.notLive(op);
     switch (op.k) {
@@ -72,6 +81,7 @@ export class LogProcessor {
           retire: op.retire,
         });
       case "vector": {
+        if (this.paused && !op.retire) return this.refuse(op.to, op.sid);
         // Most sessions of a stabilize find nothing to do: say so at once, in one frame.
         const nothing = !op.retire && core.hasAllOf(op.have);
         if (nothing) this.d.release(op.to, op.sid);
@@ -81,6 +91,8 @@ export class LogProcessor {
         return this.d.send(op.to, { t: "ae_vector", from: this.me, sid: op.sid, req, busy: false });
       }
       case "apply":
+        if (this.paused && !op.retire)
+          return this.d.note(`server ${this.me}: paused, batch dropped`);
         if (op.batch.full !== null || op.batch.items.length > 0 || op.batch.handoffPrimary)
           this.changed();
         core.receive(op.batch);
@@ -108,13 +120,17 @@ export class LogProcessor {
     this.d.toSender({ k: "changed" });
   }
 
-  /** Before joining or after retiring: a sender that opened a session here hears "busy" at once
-   * (the receiver is freed; a round asks again), rather than waiting out the session. */
-  private notLive(op: Exclude<LogOp, { k: "join" | "query" }>): void {
-    if (op.k === "vector") {
-      this.d.release(op.to, op.sid);
-      this.d.send(op.to, { t: "ae_vector", from: this.me, sid: op.sid, req: null, busy: true });
-    } else if (op.k === "batch_for")
+  /** A session opened here that cannot run now: the sender hears "busy" at once (the receiver is
+   * freed; a round asks again), rather than waiting out the session. */
+  private refuse(to: number, sid: number): void {
+    this.d.release(to, sid);
+    this.d.send(to, { t: "ae_vector", from: this.me, sid, req: null, busy: true });
+  }
+
+  /** Before joining or after retiring: sessions are refused. */
+  private notLive(op: Exclude<LogOp, { k: "join" | "query" | "pause" }>): void {
+    if (op.k === "vector") this.refuse(op.to, op.sid);
+    else if (op.k === "batch_for")
       this.d.note(`server ${this.me}: retired, no batch for ${op.sid}`);
   }
 

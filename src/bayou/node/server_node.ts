@@ -110,9 +110,13 @@ export class BayouServerNode {
         if (!ctl.up && this.lock?.peer === ctl.peer) this.lock = null;
         return ok();
       case "pause":
-      case "start":
-        this.paused = ctl.c === "pause";
-        return ok();
+      case "start": {
+        const on = ctl.c === "pause";
+        this.paused = on;
+        // Through the write log: a batch already queued there lands before the answer, and none
+        // after it (bayou-spec.md: pause stops all anti-entropy).
+        return this.ask<LogOp>(this.logIn, (resolve) => ({ k: "pause", on, resolve }));
+      }
       case "round":
         return this.ask<SenderInput>(this.sendIn, (resolve) => ({
           k: "round",
@@ -220,7 +224,8 @@ export class BayouServerNode {
         // A batch from a lapsed session is still safe write by write; a full transfer is not.
         if (!mine && !m.retire && m.batch.full !== null) return;
         const batch = batchFromWire(m.batch);
-        return this.offer(this.logIn, { k: "apply", sid: m.sid, from: m.from, batch });
+        const { sid, from, retire } = m;
+        return this.offer(this.logIn, { k: "apply", sid, from, batch, retire });
       }
       case "join_req":
         return this.offer(this.logIn, { k: "create", to: m.from });
