@@ -178,24 +178,29 @@ describe("3 real ranks with a cluster secret, and an attacker on the peer port",
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/converged;/);
     }
-    // One line about the refused frames on rank 1 (then its stats), none on the others.
+    // On rank 1 one line per kind of refusal (then its stats), none on the others: a frame that
+    // fails its MAC, and one longer than a hello before the hello (refused from its length).
     const lines = (r: RankOutcome) => r.stderr.split("\n").filter((l) => l && !l.startsWith("{"));
-    expect(results.map(lines)).toEqual([
-      [],
-      [expect.stringMatching(/^rank 1: dropped an unauthenticated frame from 127\.0\.0\.1:\d+: /)],
-      [],
+    const [l0, l1, l2] = results.map(lines);
+    expect([l0, l2]).toEqual([[], []]);
+    expect([...(l1 ?? [])].sort()).toEqual([
+      expect.stringMatching(
+        /^rank 1: dropped an oversized frame from 127\.0\.0\.1:\d+: .*before the hello/,
+      ),
+      expect.stringMatching(/^rank 1: dropped an unauthenticated frame from 127\.0\.0\.1:\d+: /),
     ]);
     expect(results.map((r) => r.stderr).join("")).not.toMatch(/\n\s+at /);
     const frames = results.map(
       (r) =>
         (
           JSON.parse(r.stderr.split("\n").find((l) => l.startsWith("{")) ?? "{}") as {
-            frames?: { unauthenticated: number; malformed: number };
+            frames?: { unauthenticated: number; oversized: number; malformed: number };
           }
         ).frames,
     );
-    // In-stream replay and tampering, the two forged commits, the tampered copy, the replay.
-    expect(frames[1]?.unauthenticated).toBe(6);
+    // In-stream replay and tampering, the two forged commits, the tampered copy, the replay: each
+    // failed its MAC, or (a frame longer than a hello, before the hello) its length.
+    expect((frames[1]?.unauthenticated ?? 0) + (frames[1]?.oversized ?? 0)).toBe(6);
     expect(frames.map((f) => f?.malformed)).toEqual([0, 0, 0]);
     const logs = [0, 1, 2].map((r) => join(dir, `rank-${r}.log`));
     for (const log of logs) expect(readFileSync(log, "utf8")).not.toContain(FORGED);

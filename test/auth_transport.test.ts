@@ -4,7 +4,7 @@
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePorts } from "../src/cli/launch.js";
-import { encodeFrame } from "../src/io/codec.js";
+import { encodeFrame, encodeHelloFrame } from "../src/io/codec.js";
 import { CHALLENGE_BYTES, FrameSealer, PeerKey, readChallenge } from "../src/io/peer_auth.js";
 import { TcpTransport, type TransportOptions } from "../src/io/tcp_transport.js";
 import type { WireMsg } from "../src/protocol/messages.js";
@@ -58,6 +58,9 @@ async function handshake(port: number): Promise<{ socket: net.Socket; nonce: Buf
   });
 }
 
+/** The body of rank 0's hello, the first frame on every peer connection. */
+const helloBody = encodeHelloFrame(0).subarray(4);
+
 const closed = (s: net.Socket) =>
   new Promise<void>((resolve) => (s.closed ? resolve() : s.once("close", () => resolve())));
 
@@ -108,20 +111,23 @@ describe("TCP transport with a cluster secret", () => {
 
   it("refuses forged frames from a raw socket and closes its connection", async () => {
     const { t1, got, port1 } = await pair({ secret: SECRET }, { secret: SECRET });
-    // No handshake: a plain frame, as anyone could send it before peer authentication.
+    // No handshake: a plain frame, as anyone could send it before peer authentication. It is
+    // longer than a hello, so it is refused from its length alone.
     const raw = net.connect({ host: "127.0.0.1", port: port1 });
     sockets.push(raw);
     raw.on("data", () => {}); // the challenge, ignored
     raw.write(encodeFrame(commit(7)));
     await closed(raw);
-    // After the challenge, sealed with a guessed secret.
+    // After the challenge: a hello sealed with a guessed secret; and a plain hello.
     const { socket, nonce } = await handshake(port1);
-    socket.write(
-      new FrameSealer(new PeerKey(OTHER), nonce).seal(encodeFrame(commit(8)).subarray(4)),
-    );
+    socket.write(new FrameSealer(new PeerKey(OTHER), nonce).seal(helloBody));
     await closed(socket);
+    const plain = await handshake(port1);
+    plain.socket.write(encodeHelloFrame(0));
+    await closed(plain.socket);
     expect(got).toEqual([]);
-    expect(t1.stats.unauthenticated).toBe(2);
+    // The plain commit fails the MAC check, or (were it longer than a sealed hello) its length.
+    expect(t1.stats.unauthenticated + t1.stats.oversized).toBe(3);
     expect(t1.stats.malformed).toBe(0);
   });
 
@@ -129,6 +135,7 @@ describe("TCP transport with a cluster secret", () => {
     const { t1, got, port1 } = await pair({ secret: SECRET }, { secret: SECRET });
     const { socket, nonce } = await handshake(port1);
     const sealer = new FrameSealer(new PeerKey(SECRET), nonce);
+    socket.write(sealer.seal(helloBody));
     socket.write(sealer.seal(encodeFrame(commit(2)).subarray(4, 10))); // a commit cut short
     socket.write(sealer.seal(encodeFrame(commit(3)).subarray(4)));
     await until(() => got.length === 1);

@@ -27,6 +27,7 @@ import { TextServer } from "../kv/text_server.js";
 import { peerSecret, UsageError } from "./config.js";
 import { faultSpec, watchPartition, withFaults } from "./faults.js";
 import { loadKvCluster, loopbackKvCluster, type KvAddresses } from "./kv_config.js";
+import { portLimits, type PortLimits } from "./kv_limits.js";
 import { parseKvArgs, type KvArgs } from "./kv_options.js";
 import { startStatusFile } from "./status_file.js";
 
@@ -184,12 +185,23 @@ async function serveClients(
   me: KvAddresses,
   security: ReturnType<typeof loadClientSecurity>,
   flags: KvFlags,
+  limits: PortLimits,
 ): Promise<{ client: ClientServer; text: TextServer | null }> {
-  const client = new ClientServer(service, { ...security, rank: flags.i });
+  const client = new ClientServer(service, {
+    ...security,
+    rank: flags.i,
+    limits: limits.client,
+    warn,
+  });
   await listenOrExplain(() => client.listen(me.client), "client", me.client);
   const textAt = me.text;
   if (!textAt) return { client, text: null };
-  const text = new TextServer(service, { maxValueBytes: flags["max-value-bytes"] });
+  const text = new TextServer(service, {
+    maxValueBytes: flags["max-value-bytes"],
+    limits: limits.text,
+    rank: flags.i,
+    warn,
+  });
   await listenOrExplain(() => text.listen(textAt), "text", textAt);
   return { client, text };
 }
@@ -200,12 +212,16 @@ async function openRank(
   flags: ReturnType<typeof checkKvFlags>,
   addresses: KvAddresses[],
   clock: SystemClock,
+  limits: PortLimits,
 ) {
   const me = addresses[flags.i] as KvAddresses;
   const peers: PeerAddress[] = addresses.map((a) => a.peer);
   const secret = peerSecret(peers, args["cluster-secret"], args.insecure);
   const { storage, snapshots, logSink } = openStorage(args, flags);
-  const tcp = new TcpTransport(flags.i, peers, warn, secret ? { secret } : {});
+  const tcp = new TcpTransport(flags.i, peers, warn, {
+    ...(secret && { secret }),
+    limits: limits.peer,
+  });
   await listenOrExplain(() => tcp.listen(), "peer", me.peer);
   const { transport, stopWatch } = peerTransport(args, flags, tcp, clock);
   const cfg: RankConfig = {
@@ -237,7 +253,8 @@ async function main(): Promise<number> {
   const me = addresses[flags.i] as KvAddresses;
   const security = loadClientSecurity(args);
   const clock = new SystemClock();
-  const { rank, machine, stopWatch } = await openRank(args, flags, addresses, clock);
+  const limits = portLimits(args, addresses.length, warn);
+  const { rank, machine, stopWatch } = await openRank(args, flags, addresses, clock, limits);
   const peers = addresses.map((a) => a.peer);
   const lease = startLease(args, flags, rank, peers.length);
   const service = new KvService(rank, machine, clock, {
@@ -248,7 +265,7 @@ async function main(): Promise<number> {
   rank.start();
   lease.start();
   service.startExpiry();
-  const { client, text } = await serveClients(service, me, security, flags);
+  const { client, text } = await serveClients(service, me, security, flags, limits);
   const stopStatus =
     args["status-file"] !== undefined
       ? startStatusFile(args["status-file"], () => service.status(), warn)

@@ -126,6 +126,38 @@ const CLIENT_AUTH_OPTIONS = {
   },
 } satisfies Record<string, Options>;
 
+/** What a connection may cost (io/admission.ts); each port has its own defaults. */
+const ADMISSION_OPTIONS = {
+  "handshake-ms": {
+    type: "number",
+    describe:
+      "a new connection must finish its handshake (a peer's hello, a client's hello) within this (default 5000)",
+  },
+  "stall-ms": {
+    type: "number",
+    describe: "a frame in progress that receives no byte for this long is cut (default 10000)",
+  },
+  "max-unauthenticated": {
+    type: "number",
+    describe:
+      "connections still in their handshake on a port; the oldest is closed to make room (default: peer 64, client 256)",
+  },
+  "max-unauthenticated-per-address": {
+    type: "number",
+    describe: "the same, per remote address (default: peer 16, client 128)",
+  },
+  "max-pending-bytes": {
+    type: "number",
+    describe:
+      "bytes held for incomplete frames across the client port's connections, and the text port's (default 32 MiB each; the peer port's is two of its largest frames)",
+  },
+  "max-connections": {
+    type: "number",
+    describe:
+      "connections at once on the client port, and on the text port (default 16384 and 4096, fewer when the open-file limit is lower)",
+  },
+} satisfies Record<string, Options>;
+
 export function parseKvArgs(argv: string[]) {
   return yargs(argv)
     .scriptName("yasp-kv")
@@ -136,7 +168,9 @@ export function parseKvArgs(argv: string[]) {
     .options(CLIENT_AUTH_OPTIONS)
     .options(AUTH_OPTIONS)
     .options(FAULT_OPTIONS)
+    .options(ADMISSION_OPTIONS)
     .group(["client-cert", "client-key", "client-ca", "auth-token-file"], "Who may talk to it:")
+    .group(Object.keys(ADMISSION_OPTIONS), "What a connection may cost (every port):")
     .group(["cluster-secret", "insecure"], "Peer authentication (optional on loopback):")
     .group(
       ["drop", "dup", "delay", "seed", "partition-file", "fail-rate"],

@@ -2,7 +2,7 @@
 // reports about frames it drops.
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { LIMITS, type WireMsg } from "../protocol/messages.js";
-import { encodeFrame, FrameDecoder, type FrameProblem } from "./codec.js";
+import { encodeFrame, encodeHelloFrame, FrameDecoder, type FrameProblem } from "./codec.js";
 
 const commit: WireMsg = { t: "commit", from: 1, seq: 7, ids: ["1-7", "2-8"] };
 const ack: WireMsg = { t: "ack", from: 2, round: 3, seq: 0, count: 2, backlog: 0 };
@@ -13,7 +13,7 @@ function decoder(n = 3, maxFrameBytes?: number) {
   const d = new FrameDecoder(
     { message: (m) => got.push(m), problem: (k, why) => problems.push([k, why]) },
     n,
-    maxFrameBytes,
+    { maxFrameBytes },
   );
   return { d, got, problems };
 }
@@ -96,5 +96,68 @@ describe("FrameDecoder", () => {
       ["malformed", "bad ack frame: 1 bytes after the end"],
       ["malformed", "sender 2 is not in the cluster"],
     ]);
+  });
+});
+
+describe("FrameDecoder with a hello first (the peer port)", () => {
+  function greeted(n = 3) {
+    const got: WireMsg[] = [];
+    const problems: [FrameProblem, string][] = [];
+    const hellos: number[] = [];
+    const d = new FrameDecoder(
+      { message: (m) => got.push(m), problem: (k, why) => problems.push([k, why]) },
+      n,
+      { onHello: (rank) => hellos.push(rank) },
+    );
+    return { d, got, problems, hellos };
+  }
+
+  it("takes the hello (split anywhere), then frames", () => {
+    const stream = Buffer.concat([encodeHelloFrame(2), encodeFrame(ack), encodeFrame(commit)]);
+    for (let cut = 1; cut < stream.length; cut++) {
+      const { d, got, problems, hellos } = greeted();
+      expect(d.push(stream.subarray(0, cut))).toBe(true);
+      expect(d.push(stream.subarray(cut))).toBe(true);
+      expect(hellos).toEqual([2]);
+      expect(got).toEqual([ack, commit]);
+      expect(problems).toEqual([]);
+    }
+  });
+
+  it("closes a stream whose first frame is longer than a hello, before reading its body", () => {
+    const { d, got, problems } = greeted();
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(64 * 1024 * 1024);
+    expect(d.push(head)).toBe(false);
+    expect(problems[0]?.[0]).toBe("oversized");
+    expect(problems[0]?.[1]).toMatch(/before the hello/);
+    expect(d.pendingBytes).toBe(0);
+    expect(got).toEqual([]);
+  });
+
+  it("closes a stream that opens with anything else, or a hello from outside the cluster", () => {
+    const notHello = frame(Buffer.from([0, 1, 0x59, 0x53, 0x48, 0x32])); // "YSH2"
+    const short = frame(Buffer.from([5, 1])); // a valid nack-sized frame of another type
+    const cases: [Buffer, FrameProblem][] = [
+      [encodeFrame(ack), "oversized"],
+      [encodeHelloFrame(5), "unauthenticated"],
+      [notHello, "unauthenticated"],
+      [short, "unauthenticated"],
+    ];
+    for (const [first, problem] of cases) {
+      const { d, got, problems, hellos } = greeted(3);
+      expect(d.push(Buffer.concat([first, encodeFrame(commit)]))).toBe(false);
+      expect(problems.map(([k]) => k)).toEqual([problem]);
+      expect([got, hellos]).toEqual([[], []]);
+    }
+  });
+
+  it("counts the bytes it holds for an incomplete frame", () => {
+    const { d } = greeted();
+    const f = Buffer.concat([encodeHelloFrame(1), encodeFrame(commit)]);
+    d.push(f.subarray(0, f.length - 3));
+    expect(d.pendingBytes).toBe(encodeFrame(commit).length - 3);
+    d.push(f.subarray(f.length - 3));
+    expect(d.pendingBytes).toBe(0);
   });
 });

@@ -12,6 +12,28 @@ export function encodeFrame(msg: WireMsg): Buffer {
   return frame;
 }
 
+/** The first frame on every peer connection (sealed like the rest with a cluster secret): the
+ * type byte 0 (no message has it), the sender's rank, and "YSH1". Until it is in, the accepting
+ * rank takes no frame longer than it. */
+const HELLO_MAGIC = Buffer.from("YSH1", "latin1");
+export const HELLO_BODY_BYTES = 2 + HELLO_MAGIC.length;
+
+export function encodeHelloFrame(me: number): Buffer {
+  const frame = Buffer.alloc(4 + HELLO_BODY_BYTES);
+  frame.writeUInt32BE(HELLO_BODY_BYTES, 0);
+  frame.writeUInt8(0, 4);
+  frame.writeUInt8(me, 5);
+  HELLO_MAGIC.copy(frame, 6);
+  return frame;
+}
+
+/** The rank a hello body names, or null if these bytes are not a hello from a rank of n. */
+function readHello(body: Buffer, n: number): number | null {
+  if (body.length !== HELLO_BODY_BYTES || body[0] !== 0) return null;
+  const rank = body[1] as number;
+  return rank < n && body.subarray(2).equals(HELLO_MAGIC) ? rank : null;
+}
+
 export type FrameProblem = "oversized" | "malformed" | "unknown" | "unauthenticated";
 
 export interface FrameSink {
@@ -19,6 +41,15 @@ export interface FrameSink {
   /** A frame was dropped; "oversized" and "unauthenticated" also mean the stream cannot be
    * trusted any more. */
   problem(kind: FrameProblem, detail: string): void;
+}
+
+export interface FrameDecoderOptions {
+  maxFrameBytes?: number;
+  /** With a cluster secret: the connection's MAC and counter check (peer_auth.ts). */
+  opener?: FrameOpener | null;
+  /** The stream must open with a hello frame (encodeHelloFrame): called with its rank. Any other
+   * first frame, or a longer one, closes the stream. */
+  onHello?: (rank: number) => void;
 }
 
 /** Splits a byte stream into frames. Returns false once the stream must be closed.
@@ -32,14 +63,26 @@ export class FrameDecoder {
   private want = 4;
   /** Once a stream cannot be trusted, nothing more of it is read. */
   private closed = false;
+  private readonly maxFrameBytes: number;
+  private readonly opener: FrameOpener | null;
+  private readonly onHello: ((rank: number) => void) | null;
+  private greeted: boolean;
 
   constructor(
     private readonly sink: FrameSink,
     private readonly n: number,
-    private readonly maxFrameBytes: number = LIMITS.maxFrameBytes,
-    /** With a cluster secret: the connection's MAC and counter check (peer_auth.ts). */
-    private readonly opener: FrameOpener | null = null,
-  ) {}
+    options: FrameDecoderOptions = {},
+  ) {
+    this.maxFrameBytes = options.maxFrameBytes ?? LIMITS.maxFrameBytes;
+    this.opener = options.opener ?? null;
+    this.onHello = options.onHello ?? null;
+    this.greeted = this.onHello === null;
+  }
+
+  /** Bytes held for an incomplete frame (what a connection costs between chunks). */
+  get pendingBytes(): number {
+    return this.partBytes;
+  }
 
   push(chunk: Buffer): boolean {
     if (this.closed) return false;
@@ -52,12 +95,13 @@ export class FrameDecoder {
       this.parts = [];
       this.partBytes = 0;
     }
-    const limit = this.maxFrameBytes + (this.opener ? AUTH_BYTES : 0);
     let off = 0;
     while (buf.length - off >= 4) {
       const len = buf.readUInt32BE(off);
+      const limit = this.limit();
       if (len > limit) {
-        this.sink.problem("oversized", `frame of ${len} bytes (limit ${limit})`);
+        const what = this.greeted ? "" : " before the hello";
+        this.sink.problem("oversized", `frame of ${len} bytes${what} (limit ${limit})`);
         return this.close();
       }
       if (buf.length - off - 4 < len) break;
@@ -67,6 +111,10 @@ export class FrameDecoder {
       if (typeof body === "string") {
         this.sink.problem("unauthenticated", body);
         return this.close();
+      }
+      if (!this.greeted) {
+        if (!this.greet(body)) return this.close();
+        continue;
       }
       const d = decodeMsg(body, this.n);
       if (d.ok) this.sink.message(d.msg);
@@ -78,6 +126,24 @@ export class FrameDecoder {
       this.partBytes = rest.length;
       this.want = rest.length >= 4 ? 4 + rest.readUInt32BE(0) : 4;
     }
+    return true;
+  }
+
+  /** The longest frame taken now: only a hello's length before the hello. */
+  private limit(): number {
+    const auth = this.opener ? AUTH_BYTES : 0;
+    return (this.greeted ? this.maxFrameBytes : HELLO_BODY_BYTES) + auth;
+  }
+
+  /** The first frame: a hello (marks the stream greeted; the frame is consumed) or the end. */
+  private greet(body: Buffer): boolean {
+    const rank = readHello(body, this.n);
+    if (rank === null) {
+      this.sink.problem("unauthenticated", "the first frame is not a hello");
+      return false;
+    }
+    this.greeted = true;
+    this.onHello?.(rank);
     return true;
   }
 

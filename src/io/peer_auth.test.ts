@@ -113,8 +113,7 @@ describe("the frame decoder with a connection's opener", () => {
     const d = new FrameDecoder(
       { message: (m) => got.push(m), problem: (k, why) => problems.push([k, why]) },
       3,
-      undefined,
-      c.opener,
+      { opener: c.opener },
     );
     return { c, d, got, problems };
   }

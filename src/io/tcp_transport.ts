@@ -8,7 +8,9 @@
 import net from "node:net";
 import { LIMITS, type WireMsg } from "../protocol/messages.js";
 import type { Transport } from "../ports.js";
-import { encodeFrame, FrameDecoder, type FrameProblem } from "./codec.js";
+import { Gate, type GateLimits } from "./admission.js";
+import { encodeFrame, encodeHelloFrame, FrameDecoder, type FrameProblem } from "./codec.js";
+import { SystemClock } from "./system_clock.js";
 import {
   CHALLENGE_BYTES,
   FrameOpener,
@@ -40,7 +42,20 @@ export interface TransportOptions {
   /** With a secret: a peer that accepts a connection but sends no challenge in this time is not a
    * rank with the secret; the connection is closed and tried again. Default 10 s. */
   challengeTimeoutMs?: number;
+  /** What inbound connections may cost (admission.ts); PEER_LIMITS where not given. */
+  limits?: Partial<GateLimits>;
 }
+
+/** The peer port's defaults. An honest rank says hello as soon as it can (within one round trip),
+ * and the largest frame it sends (LIMITS.maxFrameBytes) arrives without pauses. */
+export const PEER_LIMITS: GateLimits = {
+  maxConnections: 4 * LIMITS.maxRanks + 64,
+  maxUnauthenticated: 64,
+  maxUnauthenticatedPerAddress: 16,
+  handshakeMs: 5000,
+  stallMs: 10_000,
+  maxPendingBytes: 2 * LIMITS.maxFrameBytes + 1024 * 1024,
+};
 
 /** Bytes queued for one peer and not yet handed to its socket (until the turn's flush, or until
  * the connection is up), past which frames are dropped; a frame always enters an empty queue, so
@@ -75,6 +90,8 @@ export class TcpTransport implements Transport {
   private readonly warned = new Set<string>();
   private readonly key: PeerKey | null;
   private readonly challengeTimeoutMs: number;
+  /** What inbound connections may cost. */
+  readonly gate: Gate;
   readonly stats: TransportStats = {
     framesOut: 0,
     framesIn: 0,
@@ -92,6 +109,8 @@ export class TcpTransport implements Transport {
     options: TransportOptions = {},
   ) {
     this.key = options.secret ? new PeerKey(options.secret) : null;
+    const limits = { ...PEER_LIMITS, ...options.limits };
+    this.gate = new Gate(`rank ${me} peer port`, limits, new SystemClock(), warn);
     this.challengeTimeoutMs = options.challengeTimeoutMs ?? 10_000;
     this.peers = addrs.map(() => ({
       socket: null,
@@ -173,6 +192,7 @@ export class TcpTransport implements Transport {
       p.socket?.destroy();
     }
     for (const s of this.inbound) s.destroy();
+    this.gate.stop();
     const server = this.server;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -265,16 +285,25 @@ export class TcpTransport implements Transport {
     });
   }
 
-  /** The connection can carry frames (with a secret: the peer's challenge is in). */
+  /** The connection can carry frames (with a secret: the peer's challenge is in). Its first frame
+   * is the hello. */
   private ready(peer: Peer): void {
     if (peer.challengeTimer) clearTimeout(peer.challengeTimer);
     peer.challengeTimer = null;
+    const hello = encodeHelloFrame(this.me);
+    peer.queue.unshift(hello);
+    peer.queuedBytes += hello.length;
     peer.connected = true;
     peer.backoffMs = 20;
     this.scheduleFlush();
   }
 
+  /** An inbound connection: admitted by the gate, then a challenge (with a secret), a hello
+   * (the first frame, sealed like the rest), and frames. */
   private accept(socket: net.Socket): void {
+    socket.on("error", () => {});
+    const guard = this.gate.admit(socket);
+    if (guard === null) return;
     this.inbound.add(socket);
     socket.setNoDelay(true);
     let opener: FrameOpener | null = null;
@@ -283,23 +312,23 @@ export class TcpTransport implements Transport {
       socket.write(challenge.bytes);
       opener = new FrameOpener(this.key, challenge.nonce);
     }
-    const decoder = new FrameDecoder(
-      {
-        message: (msg) => {
-          this.stats.framesIn++;
-          this.handler(msg);
-        },
-        problem: (kind, detail) => this.onProblem(kind, detail, socket),
+    const sink = {
+      message: (msg: WireMsg) => {
+        this.stats.framesIn++;
+        this.handler(msg);
       },
-      this.addrs.length,
-      undefined,
-      opener,
-    );
+      problem: (kind: FrameProblem, detail: string) => this.onProblem(kind, detail, socket),
+    };
+    const onHello = () => guard.authenticated();
+    const decoder = new FrameDecoder(sink, this.addrs.length, { opener, onHello });
     socket.on("data", (chunk: Buffer) => {
       if (!decoder.push(chunk)) socket.destroy();
+      else guard.holding(decoder.pendingBytes);
     });
-    socket.on("error", () => {});
-    socket.on("close", () => this.inbound.delete(socket));
+    socket.on("close", () => {
+      guard.closed();
+      this.inbound.delete(socket);
+    });
   }
 
   private onProblem(kind: FrameProblem, detail: string, socket: net.Socket): void {

@@ -2,16 +2,20 @@
 // --client-key (and client certificates required with --client-ca); with --auth-token-file every
 // connection must say the token in its hello first. Requests of a connection run concurrently and
 // are answered by request id. Bounded per connection: requests in flight (more: the socket is
-// paused until some finish), one frame (the reader refuses a larger one: the connection closes),
-// and reply bytes the client leaves unread (past the limit it is dropped, others unaffected).
+// paused until some finish), one frame (the reader refuses a larger one: the connection closes;
+// before the hello, nothing longer than the longest hello), and reply bytes the client leaves
+// unread (past the limit it is dropped, others unaffected). What connections cost before and
+// after the hello is bounded by the port's gate (socket_server.ts).
 import net from "node:net";
 import tls from "node:tls";
 import { timingSafeEqual } from "node:crypto";
+import type { GateLimits, Guard } from "../io/admission.js";
 import {
   decodeRequest,
   DEFAULT_MAX_FRAME_BYTES,
   encodeResponse,
   FrameReader,
+  MAX_HELLO_FRAME_BYTES,
   type ClientRequest,
   type ClientResponse,
 } from "./client_wire.js";
@@ -28,12 +32,24 @@ export interface ClientServerOptions extends ClientSecurity {
   rank: number;
   maxInFlight?: number;
   maxUnreadBytes?: number;
-  maxConnections?: number;
+  /** What a connection may cost (CLIENT_LIMITS where not given). */
+  limits?: Partial<GateLimits>;
+  warn?: (line: string) => void;
 }
 
 const MAX_IN_FLIGHT = 4096;
 const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
-const MAX_CONNECTIONS = 20_000;
+
+/** The client port's defaults: an honest client sends its hello as soon as it has connected
+ * (and its TLS handshake is done); many clients may share one address (a load generator). */
+export const CLIENT_LIMITS: GateLimits = {
+  maxConnections: 16_384,
+  maxUnauthenticated: 256,
+  maxUnauthenticatedPerAddress: 128,
+  handshakeMs: 5000,
+  stallMs: 10_000,
+  maxPendingBytes: 32 * 1024 * 1024,
+};
 
 export class ClientServer extends SocketServer {
   constructor(
@@ -41,30 +57,28 @@ export class ClientServer extends SocketServer {
     private readonly opts: ClientServerOptions,
   ) {
     const secure = opts.tls;
+    const options = { allowHalfOpen: true };
     super(
-      (onSocket) =>
+      () =>
         secure
-          ? tls.createServer(
-              {
-                allowHalfOpen: true,
-                cert: secure.cert,
-                key: secure.key,
-                ...(secure.ca
-                  ? { ca: secure.ca, requestCert: true, rejectUnauthorized: true }
-                  : {}),
-              },
-              onSocket,
-            )
-          : net.createServer({ allowHalfOpen: true }, onSocket),
-      opts.maxConnections ?? MAX_CONNECTIONS,
+          ? tls.createServer({
+              ...options,
+              cert: secure.cert,
+              key: secure.key,
+              ...(secure.ca ? { ca: secure.ca, requestCert: true, rejectUnauthorized: true } : {}),
+            })
+          : net.createServer(options),
+      secure !== undefined,
+      `rank ${opts.rank} client port`,
+      { ...CLIENT_LIMITS, ...opts.limits },
+      opts.warn ?? ((line) => void process.stderr.write(`${line}\n`)),
     );
     // A TLS handshake that fails (no client certificate, garbage) only closes that connection.
     this.server.on("tlsClientError", (_e: Error, socket: net.Socket) => socket.destroy());
   }
 
-  protected serve(socket: net.Socket): void {
-    this.track(socket);
-    const frames = new FrameReader(DEFAULT_MAX_FRAME_BYTES);
+  protected serve(socket: net.Socket, guard: Guard): void {
+    const frames = new FrameReader(DEFAULT_MAX_FRAME_BYTES, MAX_HELLO_FRAME_BYTES);
     const maxInFlight = this.opts.maxInFlight ?? MAX_IN_FLIGHT;
     const maxUnread = this.opts.maxUnreadBytes ?? MAX_UNREAD_BYTES;
     let clientId: string | null = null;
@@ -102,11 +116,14 @@ export class ClientServer extends SocketServer {
         if (clientId === null) {
           clientId = this.hello(d.message, send);
           if (clientId === null) return void socket.end();
+          guard.authenticated();
           continue;
         }
         run(d.message, clientId);
       }
-      if (error !== undefined) socket.destroy(); // an oversized or impossible frame: no resync
+      if (error !== undefined)
+        socket.destroy(); // an oversized or impossible frame: no resync
+      else guard.holding(frames.held);
     });
     socket.on("end", () => {
       clientEnded = true;

@@ -8,6 +8,9 @@ export const PROTOCOL_VERSION = 1;
 export const MAX_KEY_BYTES = 4096;
 export const MAX_CLIENT_ID_BYTES = 64;
 export const MAX_TOKEN_BYTES = 4096;
+/** The longest hello frame (type, request id, version, client id and token with their u32
+ * lengths): the most a connection may send before it is authenticated. */
+export const MAX_HELLO_FRAME_BYTES = 1 + 4 + 1 + 4 + MAX_CLIENT_ID_BYTES + 4 + MAX_TOKEN_BYTES;
 export const MAX_ERROR_MESSAGE_BYTES = 65536;
 export const DEFAULT_MAX_FRAME_BYTES = 2 * 1024 * 1024 + 64 * 1024;
 
@@ -79,11 +82,24 @@ export class FrameReader {
   private bodyLen = 0;
   private failed: string | undefined;
 
-  constructor(readonly maxFrameBytes: number) {}
+  /** Frames read so far (the first may have its own limit). */
+  private frames = 0;
 
-  /** Bytes held for a frame not yet complete (at most 4 + maxFrameBytes). */
+  /** maxFrameBytes: the longest frame taken; firstFrameBytes: the longest first frame (a server
+   * takes no more than a hello before it knows who is talking). */
+  constructor(
+    readonly maxFrameBytes: number,
+    readonly firstFrameBytes: number = maxFrameBytes,
+  ) {}
+
+  /** Bytes received for a frame not yet complete (at most 4 + maxFrameBytes). */
   get buffered(): number {
     return this.body !== undefined ? FRAME_LENGTH_BYTES + this.bodyLen : this.headLen;
+  }
+
+  /** Bytes held for a frame not yet complete: its body is allocated at its declared length. */
+  get held(): number {
+    return this.body !== undefined ? FRAME_LENGTH_BYTES + this.body.length : this.headLen;
   }
 
   push(chunk: Uint8Array): FrameChunk {
@@ -114,8 +130,11 @@ export class FrameReader {
       length = this.head.readUInt32LE(0);
       this.headLen = 0;
     }
-    if (length > this.maxFrameBytes) {
-      this.failed = `frame of ${length} bytes (limit ${this.maxFrameBytes})`;
+    const limit = this.frames === 0 ? this.firstFrameBytes : this.maxFrameBytes;
+    this.frames += 1;
+    if (length > limit) {
+      const which = limit === this.maxFrameBytes ? "" : "first ";
+      this.failed = `${which}frame of ${length} bytes (limit ${limit})`;
       return at;
     }
     if (length < MIN_FRAME_BYTES) {

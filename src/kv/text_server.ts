@@ -6,6 +6,7 @@
 import net from "node:net";
 import type { KvResult } from "./commands.js";
 import { KvServiceError, type KvService } from "./service.js";
+import type { GateLimits, Guard } from "../io/admission.js";
 import { SocketServer } from "./socket_server.js";
 import {
   TextParser,
@@ -27,12 +28,27 @@ export interface TextServerOptions {
   maxInFlight?: number;
   /** Reply bytes a client may leave unread before it is dropped. */
   maxUnreadBytes?: number;
-  maxConnections?: number;
+  /** What a connection may cost (TEXT_LIMITS where not given). */
+  limits?: Partial<GateLimits>;
+  /** Names the port in what its gate says. */
+  rank?: number;
+  warn?: (line: string) => void;
 }
 
 const MAX_IN_FLIGHT = 256;
 const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
-const MAX_CONNECTIONS = 20_000;
+
+/** The text port's defaults. It has no handshake (a connection counts as authenticated at once),
+ * so what bounds a stranger is the connection cap, the stall deadline and the byte budget for
+ * commands in progress (a `set` holds its value's declared length while it arrives). */
+export const TEXT_LIMITS: GateLimits = {
+  maxConnections: 4096,
+  maxUnauthenticated: 256,
+  maxUnauthenticatedPerAddress: 128,
+  handshakeMs: 5000,
+  stallMs: 10_000,
+  maxPendingBytes: 32 * 1024 * 1024,
+};
 
 export class TextServer extends SocketServer {
   constructor(
@@ -42,13 +58,16 @@ export class TextServer extends SocketServer {
     // allowHalfOpen: a client that sends its commands and then shuts its side (nc at the end of
     // its input) still gets every reply; the socket ends once they are written.
     super(
-      (onSocket) => net.createServer({ allowHalfOpen: true }, onSocket),
-      opts.maxConnections ?? MAX_CONNECTIONS,
+      () => net.createServer({ allowHalfOpen: true }),
+      false,
+      `rank ${opts.rank ?? 0} text port`,
+      { ...TEXT_LIMITS, ...opts.limits },
+      opts.warn ?? ((line) => void process.stderr.write(`${line}\n`)),
     );
   }
 
-  protected serve(socket: net.Socket): void {
-    this.track(socket);
+  protected serve(socket: net.Socket, guard: Guard): void {
+    guard.authenticated(); // no handshake on this port
     const parser = new TextParser({ maxValueBytes: this.opts.maxValueBytes });
     const maxInFlight = this.opts.maxInFlight ?? MAX_IN_FLIGHT;
     const maxUnread = this.opts.maxUnreadBytes ?? MAX_UNREAD_BYTES;
@@ -81,6 +100,7 @@ export class TextServer extends SocketServer {
     };
     socket.on("data", (chunk: Buffer) => {
       parser.feed(chunk);
+      if (!guard.holding(parser.bufferedBytes)) return;
       for (let item = parser.next(); item; item = parser.next()) {
         if ("close" in item) {
           reply(Promise.resolve(REPLY_ERR_CMD));
