@@ -5,7 +5,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { spawnRank, waitExit, writeCluster, type RankOutcome } from "../src/cli/launch.js";
-import { encodeFrame } from "../src/io/codec.js";
+import { encodeFrame, encodeHelloFrame } from "../src/io/codec.js";
 import { killAll, runChecker, tempDir } from "./helpers.js";
 import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -19,10 +19,12 @@ function frame(body: Uint8Array): Buffer {
   return Buffer.concat([len, body]);
 }
 
-/** Connect to a rank's peer port and send frames no rank would send. */
+/** Connect to a rank's peer port and send frames no rank would send: after a hello (every peer
+ * connection opens with one), and a frame too long to read at all. */
 async function sendJunk(port: number): Promise<void> {
   const impose = encodeFrame({ t: "impose", from: 1, round: 5, seq: 0, ids: ["1-0", "1-1"] });
   const junk = [
+    encodeHelloFrame(1),
     frame(Buffer.from("this is not a frame")), // an unknown type byte
     frame(Buffer.from(JSON.stringify({ t: "impose", from: 1, round: 1, seq: 0, ids: ["1-0"] }))),
     frame(impose.subarray(4, impose.length - 3)), // cut short
